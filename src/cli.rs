@@ -1,0 +1,151 @@
+//! The `herald` command line. Each subcommand loads the configuration, opens the store and does
+//! one thing; `serve` runs the web server and background jobs.
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::domain::{Choice, Role, StaffEmail};
+use crate::startup::Application;
+use crate::store::Store;
+
+#[derive(Parser)]
+#[command(
+    name = "herald",
+    version,
+    about = "Incident status page and customer notifier"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the web server (status page, admin, API) and the background jobs.
+    Serve,
+    /// Run the background jobs only (maintenance schedule), for a separate process.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage staff accounts.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+    /// Manage admin API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member; prints a one-time link where they set their password.
+    Add {
+        email: String,
+        #[arg(long, value_parser = parse_role, default_value = "responder")]
+        role: Role,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token; prints it once, as the last line.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    Role::parse("role", raw).map_err(|e| e.message)
+}
+
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Worker => worker(config).await,
+        Command::Migrate => {
+            let store = open(&config).await?;
+            println!("Database is up to date ({}).", store.backend());
+            Ok(())
+        }
+        Command::Staff {
+            command: StaffCommand::Add { email, role },
+        } => {
+            let email = StaffEmail::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let store = open(&config).await?;
+            let added = store.add_staff(&email, role).await?;
+            println!("Added {} as {}.", added.staff.email, role.as_str());
+            println!("Send them this one-time link to set their password (valid 72 hours):");
+            println!(
+                "{}/admin/enrol/{}",
+                config.public_url(),
+                added.enrolment_secret
+            );
+            Ok(())
+        }
+        Command::Token {
+            command: TokenCommand::Create { name, role },
+        } => {
+            let name =
+                crate::domain::parse_token_name(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let store = open(&config).await?;
+            let (info, token) = store.create_api_token(&name, role).await?;
+            println!(
+                "Created API token \"{}\" with the {} role. It is shown only once:",
+                info.name,
+                role.as_str()
+            );
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot create the data directory {}: {e}",
+            config.data_dir.display()
+        )
+    })?;
+    let store = Store::connect(&config.database_url()).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let public_url = config.public_url();
+    let app = Application::build(config).await?;
+    let staff = app.state().store.staff_count().await?;
+    println!("Herald is running.");
+    println!("  Status page:  {public_url}/");
+    println!("  Admin:        {public_url}/admin");
+    println!("  JSON API:     {public_url}/api/v2/summary.json");
+    println!("  Banner:       <script src=\"{public_url}/banner.js\" async></script>");
+    if staff == 0 {
+        println!();
+        println!("No staff yet. Create the first admin in another terminal:");
+        println!("  cargo run --release -- staff add you@example.com --role admin");
+        println!(
+            "(or `herald staff add you@example.com --role admin`) and open the link it prints."
+        );
+    }
+    tracing::info!(url = %public_url, "listening");
+    app.run_until_stopped().await
+}
+
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let store = open(&config).await?;
+    let cache =
+        crate::render::PageCache::new(crate::render::Site::from_config(&config), store.clone())
+            .await?;
+    cache.spawn_rebuilder();
+    println!("Herald worker is running (maintenance schedule).");
+    crate::scheduler::spawn(store, cache).await?;
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! Typed configuration. Defaults live in `Config::default`; `herald.toml` (or the file named by
+//! `HERALD_CONFIG`) overrides them, and `HERALD_*` environment variables override both.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// Directory for the SQLite database and other local state. Created on start.
+    pub data_dir: PathBuf,
+    /// `sqlite://path` or `postgres://...`; empty means `herald.db` inside `data_dir`.
+    pub database_url: String,
+    /// Address the web server listens on.
+    pub bind: String,
+    /// The address customers use to reach the status page, used in links, feeds and emails.
+    /// Empty means `http://` + `bind`.
+    pub public_url: String,
+    /// Name shown at the top of the status page and in the JSON API.
+    pub page_name: String,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./herald-data"),
+            database_url: String::new(),
+            bind: "127.0.0.1:8080".to_string(),
+            public_url: String::new(),
+            page_name: "Status".to_string(),
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `herald.toml`, then `HERALD_*` variables.
+    pub fn load() -> anyhow::Result<Config> {
+        let file = std::env::var("HERALD_CONFIG").unwrap_or_else(|_| "herald.toml".to_string());
+        Self::load_from(
+            Path::new(&file),
+            Env::prefixed("HERALD_").ignore(&["CONFIG"]),
+        )
+    }
+
+    fn load_from(file: &Path, env: Env) -> anyhow::Result<Config> {
+        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(env)
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let url = url::Url::parse(&self.public_url())
+            .map_err(|e| anyhow::anyhow!("HERALD_PUBLIC_URL is not a valid URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            anyhow::bail!("HERALD_PUBLIC_URL must start with http:// or https://");
+        }
+        if self.page_name.trim().is_empty() {
+            anyhow::bail!("HERALD_PAGE_NAME must not be empty");
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to a SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("herald.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.bind)
+        } else {
+            self.public_url.trim_end_matches('/').to_string()
+        }
+    }
+
+    /// True when customers reach Herald over https (cookies get `Secure`, HSTS is sent).
+    pub fn is_https(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        std::fs::write(&file, "bind = \"0.0.0.0:9000\"\npage_name = \"Acme\"\n").unwrap();
+        // A prefix of its own keeps this test apart from the environment of others.
+        std::env::set_var("HERALD_CFGTEST_PAGE_NAME", "Acme Status");
+        let config = Config::load_from(&file, Env::prefixed("HERALD_CFGTEST_")).unwrap();
+        assert_eq!(config.bind, "0.0.0.0:9000");
+        assert_eq!(config.page_name, "Acme Status");
+        assert_eq!(config.public_url(), "http://0.0.0.0:9000");
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        std::fs::write(&file, "public_url = \"ftp://x\"\n").unwrap();
+        assert!(Config::load_from(&file, Env::prefixed("HERALD_TEST_NONE_")).is_err());
+    }
+}

@@ -1,0 +1,243 @@
+//! What the templates show, computed once per render from a snapshot.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use super::{Site, Snapshot};
+use crate::domain::markdown::to_safe_html;
+use crate::domain::{
+    rfc3339, Choice, Component, ComponentStatus, Incident, IncidentKind, IncidentUpdate, Indicator,
+};
+
+/// How many days "Past incidents" on the front page covers.
+pub const PAST_DAYS: i64 = 14;
+
+/// A moment shown as absolute UTC, which `local-time.js` rewrites into the reader's time zone.
+#[derive(Clone)]
+pub struct TimeView {
+    /// RFC 3339, for `<time datetime>` and machine readers.
+    pub iso: String,
+    /// "28 Nov 2026, 14:30 UTC"
+    pub text: String,
+}
+
+impl TimeView {
+    pub fn new(t: &DateTime<Utc>) -> TimeView {
+        TimeView {
+            iso: rfc3339(t),
+            text: t.format("%-d %b %Y, %H:%M UTC").to_string(),
+        }
+    }
+}
+
+pub struct ComponentView {
+    pub name: String,
+    pub description: String,
+    pub status: &'static str,
+    pub status_label: &'static str,
+}
+
+pub struct GroupView {
+    pub name: Option<String>,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub components: Vec<ComponentView>,
+}
+
+pub struct UpdateView {
+    pub id: i64,
+    pub status_label: &'static str,
+    pub body_html: String,
+    pub display_at: TimeView,
+    /// "API: Major outage"
+    pub affected: Vec<String>,
+}
+
+pub struct IncidentView {
+    pub id: i64,
+    /// Absolute URL of the incident's page.
+    pub url: String,
+    pub name: String,
+    pub is_maintenance: bool,
+    pub kind_label: &'static str,
+    pub status: &'static str,
+    pub status_label: &'static str,
+    pub impact: &'static str,
+    pub started: TimeView,
+    pub resolved: Option<TimeView>,
+    pub scheduled_for: Option<TimeView>,
+    pub scheduled_until: Option<TimeView>,
+    pub components: Vec<String>,
+    pub updates: Vec<UpdateView>,
+}
+
+pub struct DayView {
+    pub date: NaiveDate,
+    pub iso: String,
+    pub text: String,
+    pub incidents: Vec<usize>,
+}
+
+/// The whole public picture at one moment.
+pub struct Model<'a> {
+    pub site: &'a Site,
+    pub now: DateTime<Utc>,
+    pub indicator: Indicator,
+    pub components: &'a [Component],
+    pub groups: Vec<GroupView>,
+    /// Every incident and maintenance, newest first, as the snapshot has them.
+    pub incidents: &'a [Incident],
+    /// Views of `incidents`, same order.
+    pub views: Vec<IncidentView>,
+    pub component_names: HashMap<i64, &'a str>,
+}
+
+impl<'a> Model<'a> {
+    pub fn new(site: &'a Site, snapshot: &'a Snapshot) -> Model<'a> {
+        let component_names: HashMap<i64, &str> = snapshot
+            .components
+            .iter()
+            .map(|c| (c.id, c.name.as_str()))
+            .collect();
+        let views = snapshot
+            .incidents
+            .iter()
+            .map(|i| incident_view(site, i, &component_names))
+            .collect();
+        Model {
+            site,
+            now: snapshot.now,
+            indicator: Indicator::overall(&snapshot.components, &snapshot.incidents),
+            components: &snapshot.components,
+            groups: groups(&snapshot.components),
+            incidents: &snapshot.incidents,
+            views,
+            component_names,
+        }
+    }
+
+    /// Indices of the incidents matching `keep`, in snapshot order.
+    pub fn select(&self, keep: impl Fn(&Incident) -> bool) -> Vec<usize> {
+        self.incidents
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| keep(i))
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    pub fn open_incidents(&self) -> Vec<usize> {
+        self.select(|i| i.kind == IncidentKind::Incident && i.is_open())
+    }
+
+    pub fn active_maintenances(&self) -> Vec<usize> {
+        self.select(Incident::is_active_maintenance)
+    }
+
+    /// Scheduled maintenances, soonest first.
+    pub fn upcoming_maintenances(&self) -> Vec<usize> {
+        let mut found = self.select(Incident::is_upcoming_maintenance);
+        found.sort_by_key(|n| self.incidents[*n].scheduled_for);
+        found
+    }
+
+    /// The last `PAST_DAYS` days, today first, each with the incidents that began that day.
+    pub fn past_days(&self) -> Vec<DayView> {
+        let today = self.now.date_naive();
+        (0..PAST_DAYS)
+            .map(|back| {
+                let date = today - Duration::days(back);
+                let incidents = self.select(|i| {
+                    i.started_at.date_naive() == date
+                        && (i.kind == IncidentKind::Incident || i.status.is_closed())
+                });
+                DayView {
+                    date,
+                    iso: date.format("%Y-%m-%d").to_string(),
+                    text: date.format("%-d %b %Y").to_string(),
+                    incidents,
+                }
+            })
+            .collect()
+    }
+}
+
+fn update_view(u: &IncidentUpdate) -> UpdateView {
+    UpdateView {
+        id: u.id,
+        status_label: u.status.label(),
+        body_html: to_safe_html(&u.body),
+        display_at: TimeView::new(&u.display_at),
+        affected: u
+            .affected
+            .iter()
+            .map(|a| format!("{}: {}", a.name, a.new_status.label()))
+            .collect(),
+    }
+}
+
+pub fn incident_view(site: &Site, i: &Incident, names: &HashMap<i64, &str>) -> IncidentView {
+    IncidentView {
+        id: i.id,
+        url: format!("{}/incidents/{}", site.url, i.id),
+        name: i.name.clone(),
+        is_maintenance: i.kind == IncidentKind::Maintenance,
+        kind_label: i.kind.label(),
+        status: i.status.as_str(),
+        status_label: i.status.label(),
+        impact: i.impact.as_str(),
+        started: TimeView::new(&i.started_at),
+        resolved: i.resolved_at.as_ref().map(TimeView::new),
+        scheduled_for: i.scheduled_for.as_ref().map(TimeView::new),
+        scheduled_until: i.scheduled_until.as_ref().map(TimeView::new),
+        components: i
+            .component_ids
+            .iter()
+            .filter_map(|id| names.get(id).map(|n| n.to_string()))
+            .collect(),
+        updates: i.updates.iter().map(update_view).collect(),
+    }
+}
+
+fn component_view(c: &Component) -> ComponentView {
+    ComponentView {
+        name: c.name.clone(),
+        description: c.description.clone(),
+        status: c.status.as_str(),
+        status_label: c.status.label(),
+    }
+}
+
+/// Components in groups (ungrouped ones each stand alone), in the store's display order.
+fn groups(components: &[Component]) -> Vec<GroupView> {
+    let mut out: Vec<GroupView> = Vec::new();
+    for c in components {
+        match (&c.group, out.last_mut()) {
+            (Some(g), Some(last)) if last.name.as_ref() == Some(g) => {
+                last.components.push(component_view(c))
+            }
+            _ => out.push(GroupView {
+                name: c.group.clone(),
+                status: "",
+                status_label: "",
+                components: vec![component_view(c)],
+            }),
+        }
+    }
+    for g in &mut out {
+        let worst = worst_status(
+            g.components
+                .iter()
+                .filter_map(|c| ComponentStatus::parse("", c.status).ok()),
+        );
+        g.status = worst.as_str();
+        g.status_label = worst.label();
+    }
+    out
+}
+
+/// The worst of several component statuses (maintenance counts below any outage).
+pub fn worst_status(statuses: impl Iterator<Item = ComponentStatus>) -> ComponentStatus {
+    statuses.max().unwrap_or(ComponentStatus::Operational)
+}

@@ -1,0 +1,490 @@
+//! Components, incidents, maintenances and their updates.
+//!
+//! Every change to what customers see goes through `publish`: one transaction that writes the
+//! update, moves component statuses, and records which components each update affected.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use super::rows::{
+    assemble, AffectedRow, ComponentRow, IncidentComponentRow, IncidentRow, UpdateRow,
+};
+use super::{on_pool, Store, StoreError, StoreResult};
+use crate::domain::{
+    self, Choice, Component, ComponentDraft, ComponentStatus, FieldError, Impact, Incident,
+    IncidentDraft, IncidentKind, IncidentStatus, Invalid, MaintenanceDraft, UpdateDraft,
+};
+
+/// What a publish created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Published {
+    pub incident_id: i64,
+    pub update_id: i64,
+}
+
+/// Which incident an update belongs to.
+enum Target<'a> {
+    New {
+        kind: IncidentKind,
+        name: &'a str,
+        impact: Impact,
+        window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+        component_ids: &'a [i64],
+    },
+    /// An existing incident; with `only_from`, only while its status is one of those (so two
+    /// instances advancing the same maintenance write one update, not two).
+    Existing {
+        id: i64,
+        only_from: Option<&'a [IncidentStatus]>,
+    },
+}
+
+const COMPONENT_COLUMNS: &str =
+    "SELECT id, name, description, group_name, position, status, created_at, updated_at FROM components";
+const INCIDENT_COLUMNS: &str =
+    "SELECT id, kind, name, status, impact, created_at, updated_at, started_at, \
+     monitoring_at, resolved_at, scheduled_for, scheduled_until FROM incidents";
+const UPDATE_COLUMNS: &str =
+    "SELECT id, incident_id, status, body, display_at, created_at, updated_at, \
+     deliver_notifications, custom_tweet, tweet_id FROM incident_updates";
+const AFFECTED_COLUMNS: &str =
+    "SELECT uc.update_id, uc.component_id, c.name, uc.old_status, uc.new_status \
+     FROM update_components uc JOIN components c ON c.id = uc.component_id";
+
+/// Statuses in which an incident or maintenance holds its components in their state.
+const HOLDING: &str = "('investigating', 'identified', 'monitoring', 'in_progress', 'verifying')";
+
+impl Store {
+    /// Components in display order: by group, then position, then name.
+    pub async fn components(&self) -> StoreResult<Vec<Component>> {
+        let sql =
+            format!("{COMPONENT_COLUMNS} ORDER BY COALESCE(group_name, ''), position, name, id");
+        let rows: Vec<ComponentRow> =
+            on_pool!(self, read pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
+        rows.into_iter().map(Component::try_from).collect()
+    }
+
+    pub async fn create_component(&self, draft: &ComponentDraft) -> StoreResult<Component> {
+        let now = domain::now();
+        let sql = "INSERT INTO components (name, description, group_name, position, status, created_at, updated_at) \
+                   VALUES ($1, $2, $3, $4, 'operational', $5, $5) \
+                   RETURNING id, name, description, group_name, position, status, created_at, updated_at";
+        let row: ComponentRow = on_pool!(self, write pool => sqlx::query_as(sql)
+            .bind(&draft.name)
+            .bind(&draft.description)
+            .bind(&draft.group)
+            .bind(draft.position)
+            .bind(now)
+            .fetch_one(pool)
+            .await)?;
+        row.try_into()
+    }
+
+    pub async fn update_component(
+        &self,
+        id: i64,
+        draft: &ComponentDraft,
+    ) -> StoreResult<Component> {
+        let sql = "UPDATE components SET name = $1, description = $2, group_name = $3, position = $4, updated_at = $5 \
+                   WHERE id = $6 \
+                   RETURNING id, name, description, group_name, position, status, created_at, updated_at";
+        let row: Option<ComponentRow> = on_pool!(self, write pool => sqlx::query_as(sql)
+            .bind(&draft.name)
+            .bind(&draft.description)
+            .bind(&draft.group)
+            .bind(draft.position)
+            .bind(domain::now())
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
+        row.ok_or(StoreError::NotFound("component"))?.try_into()
+    }
+
+    /// Removes a component; past updates keep their text but no longer list it.
+    pub async fn delete_component(&self, id: i64) -> StoreResult<()> {
+        let deleted = on_pool!(self, write pool => sqlx::query("DELETE FROM components WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound("component"));
+        }
+        Ok(())
+    }
+
+    /// Every incident and maintenance with its full timeline, newest first.
+    pub async fn incidents(&self) -> StoreResult<Vec<Incident>> {
+        let (incidents, updates, affected, links) = on_pool!(self, read pool => {
+            let mut tx = pool.begin().await?;
+            let incidents: Vec<IncidentRow> =
+                sqlx::query_as(&format!("{INCIDENT_COLUMNS} ORDER BY started_at DESC, id DESC"))
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let updates: Vec<UpdateRow> = sqlx::query_as(UPDATE_COLUMNS).fetch_all(&mut *tx).await?;
+            let affected: Vec<AffectedRow> = sqlx::query_as(&format!("{AFFECTED_COLUMNS} ORDER BY c.name"))
+                .fetch_all(&mut *tx)
+                .await?;
+            let links: Vec<IncidentComponentRow> =
+                sqlx::query_as("SELECT incident_id, component_id FROM incident_components ORDER BY component_id")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            (incidents, updates, affected, links)
+        });
+        assemble(incidents, updates, affected, links)
+    }
+
+    /// One incident or maintenance with its timeline.
+    pub async fn incident(&self, id: i64) -> StoreResult<Incident> {
+        let (incidents, updates, affected, links) = on_pool!(self, read pool => {
+            let mut tx = pool.begin().await?;
+            let incidents: Vec<IncidentRow> = sqlx::query_as(&format!("{INCIDENT_COLUMNS} WHERE id = $1"))
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            let updates: Vec<UpdateRow> = sqlx::query_as(&format!("{UPDATE_COLUMNS} WHERE incident_id = $1"))
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?;
+            let affected: Vec<AffectedRow> = sqlx::query_as(&format!(
+                "{AFFECTED_COLUMNS} JOIN incident_updates u ON u.id = uc.update_id WHERE u.incident_id = $1 ORDER BY c.name"
+            ))
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            let links: Vec<IncidentComponentRow> = sqlx::query_as(
+                "SELECT incident_id, component_id FROM incident_components WHERE incident_id = $1 ORDER BY component_id",
+            )
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            (incidents, updates, affected, links)
+        });
+        assemble(incidents, updates, affected, links)?
+            .pop()
+            .ok_or(StoreError::NotFound("incident"))
+    }
+
+    /// Opens an incident with its first update.
+    pub async fn open_incident(
+        &self,
+        draft: &IncidentDraft,
+        author: &str,
+    ) -> StoreResult<Published> {
+        let target = Target::New {
+            kind: IncidentKind::Incident,
+            name: &draft.name,
+            impact: draft.impact,
+            window: None,
+            component_ids: &[],
+        };
+        self.publish(target, &draft.first, author)
+            .await?
+            .ok_or(StoreError::NotFound("incident"))
+    }
+
+    /// Adds an update to an incident or maintenance.
+    pub async fn post_update(
+        &self,
+        incident_id: i64,
+        draft: &UpdateDraft,
+        author: &str,
+    ) -> StoreResult<Published> {
+        self.publish(
+            Target::Existing {
+                id: incident_id,
+                only_from: None,
+            },
+            draft,
+            author,
+        )
+        .await?
+        .ok_or(StoreError::NotFound("incident"))
+    }
+
+    /// Schedules a maintenance window; it starts and completes by itself (see `advance_maintenances`).
+    pub async fn schedule_maintenance(
+        &self,
+        draft: &MaintenanceDraft,
+        author: &str,
+    ) -> StoreResult<Published> {
+        let target = Target::New {
+            kind: IncidentKind::Maintenance,
+            name: &draft.name,
+            impact: Impact::Maintenance,
+            window: Some((draft.scheduled_for, draft.scheduled_until)),
+            component_ids: &draft.component_ids,
+        };
+        let first = UpdateDraft {
+            status: IncidentStatus::Scheduled,
+            body: draft.body.clone(),
+            components: Vec::new(),
+            notify: draft.notify,
+            custom_tweet: None,
+            display_at: None,
+        };
+        self.publish(target, &first, author)
+            .await?
+            .ok_or(StoreError::NotFound("maintenance"))
+    }
+
+    /// Starts maintenances whose window has begun and completes those whose window has ended,
+    /// each with an update dated at the scheduled time. Safe to run from several instances.
+    pub async fn advance_maintenances(&self, now: DateTime<Utc>) -> StoreResult<Vec<Published>> {
+        #[derive(sqlx::FromRow)]
+        struct Due {
+            id: i64,
+            status: String,
+            scheduled_for: DateTime<Utc>,
+            scheduled_until: DateTime<Utc>,
+            notify: bool,
+        }
+        let sql = "SELECT i.id, i.status, i.scheduled_for, i.scheduled_until, \
+                   COALESCE((SELECT u.deliver_notifications FROM incident_updates u WHERE u.incident_id = i.id \
+                             ORDER BY u.id LIMIT 1), FALSE) AS notify \
+                   FROM incidents i WHERE i.kind = 'maintenance' \
+                   AND ((i.status = 'scheduled' AND i.scheduled_for <= $1) \
+                     OR (i.status IN ('scheduled', 'in_progress', 'verifying') AND i.scheduled_until <= $1)) \
+                   ORDER BY i.scheduled_for";
+        let due: Vec<Due> =
+            on_pool!(self, read pool => sqlx::query_as(sql).bind(now).fetch_all(pool).await)?;
+        let mut published = Vec::new();
+        for m in due {
+            let mut status = IncidentStatus::from_stored(&m.status).map_err(StoreError::Corrupt)?;
+            if status == IncidentStatus::Scheduled {
+                let start = UpdateDraft {
+                    status: IncidentStatus::InProgress,
+                    body: "Scheduled maintenance is currently in progress. We will provide updates as necessary."
+                        .to_string(),
+                    components: Vec::new(),
+                    notify: m.notify,
+                    custom_tweet: None,
+                    display_at: Some(m.scheduled_for),
+                };
+                let target = Target::Existing {
+                    id: m.id,
+                    only_from: Some(&[IncidentStatus::Scheduled]),
+                };
+                if let Some(p) = self.publish(target, &start, "herald").await? {
+                    published.push(p);
+                    status = IncidentStatus::InProgress;
+                }
+            }
+            if m.scheduled_until <= now && status != IncidentStatus::Scheduled {
+                let end = UpdateDraft {
+                    status: IncidentStatus::Completed,
+                    body: "The scheduled maintenance has been completed.".to_string(),
+                    components: Vec::new(),
+                    notify: m.notify,
+                    custom_tweet: None,
+                    display_at: Some(m.scheduled_until),
+                };
+                let from = [IncidentStatus::InProgress, IncidentStatus::Verifying];
+                let target = Target::Existing {
+                    id: m.id,
+                    only_from: Some(&from),
+                };
+                if let Some(p) = self.publish(target, &end, "herald").await? {
+                    published.push(p);
+                }
+            }
+        }
+        Ok(published)
+    }
+
+    /// The next time a maintenance is due to start or end, if any.
+    pub async fn next_maintenance_change(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let sql = "SELECT MIN(t) FROM ( \
+                     SELECT scheduled_for AS t FROM incidents WHERE kind = 'maintenance' AND status = 'scheduled' \
+                     UNION ALL \
+                     SELECT scheduled_until AS t FROM incidents WHERE kind = 'maintenance' \
+                       AND status IN ('scheduled', 'in_progress', 'verifying')) AS due";
+        let next: Option<DateTime<Utc>> =
+            on_pool!(self, read pool => sqlx::query_scalar(sql).fetch_one(pool).await)?;
+        Ok(next)
+    }
+
+    /// Writes one update and everything that follows from it, in one transaction.
+    /// Returns `None` when an `only_from` condition no longer holds.
+    async fn publish(
+        &self,
+        target: Target<'_>,
+        draft: &UpdateDraft,
+        author: &str,
+    ) -> StoreResult<Option<Published>> {
+        let now = domain::now();
+        let display_at = draft.display_at.unwrap_or(now);
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+
+            let components: Vec<ComponentRow> = sqlx::query_as(COMPONENT_COLUMNS).fetch_all(&mut *tx).await?;
+            let current: HashMap<i64, ComponentStatus> = components
+                .into_iter()
+                .map(|c| Ok((c.id, ComponentStatus::from_stored(&c.status).map_err(StoreError::Corrupt)?)))
+                .collect::<StoreResult<_>>()?;
+            let mut unknown = Vec::new();
+            let named_ids = draft.components.iter().map(|(id, _)| *id);
+            let linked_ids = match &target {
+                Target::New { component_ids, .. } => component_ids.to_vec(),
+                Target::Existing { .. } => Vec::new(),
+            };
+            for id in named_ids.chain(linked_ids.iter().copied()) {
+                if !current.contains_key(&id) {
+                    unknown.push(FieldError::new(format!("components.{id}"), "no such component"));
+                }
+            }
+            if !unknown.is_empty() {
+                return Err(Invalid(unknown).into());
+            }
+
+            // The incident, new or existing, and its state before this update.
+            let (incident_id, kind, monitoring_at) = match &target {
+                Target::New { kind, name, impact, window, .. } => {
+                    let (scheduled_for, scheduled_until) = window.map_or((None, None), |(a, b)| (Some(a), Some(b)));
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO incidents (kind, name, status, impact, created_at, updated_at, started_at, \
+                         scheduled_for, scheduled_until) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8) RETURNING id",
+                    )
+                    .bind(kind.as_str())
+                    .bind(name)
+                    .bind(draft.status.as_str())
+                    .bind(impact.as_str())
+                    .bind(now)
+                    .bind(scheduled_for.unwrap_or(display_at))
+                    .bind(scheduled_for)
+                    .bind(scheduled_until)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    (id, *kind, None)
+                }
+                Target::Existing { id, only_from } => {
+                    let row: Option<(String, String, Option<DateTime<Utc>>)> =
+                        sqlx::query_as("SELECT kind, status, monitoring_at FROM incidents WHERE id = $1")
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let Some((kind, status, monitoring_at)) = row else {
+                        return Err(StoreError::NotFound("incident"));
+                    };
+                    let kind = IncidentKind::from_stored(&kind).map_err(StoreError::Corrupt)?;
+                    let status = IncidentStatus::from_stored(&status).map_err(StoreError::Corrupt)?;
+                    if only_from.is_some_and(|from| !from.contains(&status)) {
+                        return Ok(None);
+                    }
+                    IncidentStatus::parse_for(kind, "status", draft.status.as_str())
+                        .map_err(|e| StoreError::Invalid(Invalid(vec![e])))?;
+                    (*id, kind, monitoring_at)
+                }
+            };
+
+            for id in draft.components.iter().map(|(id, _)| *id).chain(linked_ids) {
+                sqlx::query(
+                    "INSERT INTO incident_components (incident_id, component_id) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(incident_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            }
+
+            // Components the responder did not name follow the event: back to operational when
+            // it closes (unless another open event holds them), under maintenance when it starts.
+            let mut changes: BTreeMap<i64, ComponentStatus> = draft.components.iter().copied().collect();
+            let linked: Vec<i64> =
+                sqlx::query_scalar("SELECT component_id FROM incident_components WHERE incident_id = $1")
+                    .bind(incident_id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let held: Vec<i64> = if draft.status.is_closed() {
+                sqlx::query_scalar(&format!(
+                    "SELECT DISTINCT ic.component_id FROM incident_components ic \
+                     JOIN incidents i ON i.id = ic.incident_id WHERE i.id <> $1 AND i.status IN {HOLDING}"
+                ))
+                .bind(incident_id)
+                .fetch_all(&mut *tx)
+                .await?
+            } else {
+                Vec::new()
+            };
+            for id in linked {
+                if changes.contains_key(&id) {
+                    continue;
+                }
+                let status = current.get(&id).copied().unwrap_or(ComponentStatus::Operational);
+                let follow = if draft.status.is_closed() && !held.contains(&id) {
+                    Some(ComponentStatus::Operational)
+                } else if kind == IncidentKind::Maintenance
+                    && matches!(draft.status, IncidentStatus::InProgress | IncidentStatus::Verifying)
+                    && status == ComponentStatus::Operational
+                {
+                    Some(ComponentStatus::UnderMaintenance)
+                } else {
+                    None
+                };
+                if let Some(new_status) = follow.filter(|s| *s != status) {
+                    changes.insert(id, new_status);
+                }
+            }
+
+            let update_id: i64 = sqlx::query_scalar(
+                "INSERT INTO incident_updates (incident_id, status, body, display_at, created_at, updated_at, \
+                 deliver_notifications, custom_tweet, author) VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8) RETURNING id",
+            )
+            .bind(incident_id)
+            .bind(draft.status.as_str())
+            .bind(&draft.body)
+            .bind(display_at)
+            .bind(now)
+            .bind(draft.notify)
+            .bind(&draft.custom_tweet)
+            .bind(author)
+            .fetch_one(&mut *tx)
+            .await?;
+
+            for (component_id, new_status) in &changes {
+                let old_status = current.get(component_id).copied().unwrap_or(ComponentStatus::Operational);
+                sqlx::query(
+                    "INSERT INTO update_components (update_id, component_id, old_status, new_status) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(update_id)
+                .bind(component_id)
+                .bind(old_status.as_str())
+                .bind(new_status.as_str())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE components SET status = $1, updated_at = $2 WHERE id = $3")
+                    .bind(new_status.as_str())
+                    .bind(now)
+                    .bind(component_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+
+            let monitoring_at = match (monitoring_at, draft.status) {
+                (None, IncidentStatus::Monitoring) => Some(display_at),
+                (m, _) => m,
+            };
+            let resolved_at = draft.status.is_closed().then_some(display_at);
+            sqlx::query(
+                "UPDATE incidents SET status = $1, updated_at = $2, monitoring_at = $3, \
+                 resolved_at = CASE WHEN $4 THEN COALESCE(resolved_at, $5) ELSE NULL END WHERE id = $6",
+            )
+            .bind(draft.status.as_str())
+            .bind(now)
+            .bind(monitoring_at)
+            .bind(resolved_at.is_some())
+            .bind(resolved_at)
+            .bind(incident_id)
+            .execute(&mut *tx)
+            .await?;
+
+            tx.commit().await?;
+            Ok(Some(Published { incident_id, update_id }))
+        })
+    }
+}

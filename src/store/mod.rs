@@ -1,0 +1,195 @@
+//! The only place that speaks SQL. One `Store` over SQLite (the embedded default) or PostgreSQL,
+//! chosen by the URL scheme. Every public method is one transaction.
+//!
+//! Both backends run the same SQL text (`$1` placeholders, `RETURNING`, `ON CONFLICT`), through
+//! typed pools rather than sqlx's `Any` driver, which cannot decode timestamps. The `on_pool!`
+//! macro writes each method body once and type-checks it against both pools.
+
+mod incidents;
+mod rows;
+mod staff;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::domain::Invalid;
+
+pub use incidents::Published;
+pub use staff::{ApiTokenInfo, NewStaff, SessionInfo, Staff, SESSION_ABSOLUTE};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Clone)]
+enum Pool {
+    /// SQLite allows one writer at a time; a one-connection write pool queues writers in
+    /// Herald instead of failing them with SQLITE_BUSY.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// Runs one body against whichever pool the store holds (`read` or `write` side).
+macro_rules! on_pool {
+    ($store:expr, read $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite { read: $pool, .. } => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+    ($store:expr, write $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite { write: $pool, .. } => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://path` or `postgres://...`), creating a SQLite file if needed.
+    pub async fn connect(url: &str) -> anyhow::Result<Store> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            Self::connect_sqlite(path).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("cannot connect to PostgreSQL at HERALD_DATABASE_URL: {e}")
+                })?;
+            Ok(Store {
+                pool: Pool::Postgres(pool),
+            })
+        } else {
+            let scheme = url.split(':').next().unwrap_or(url);
+            anyhow::bail!(
+                "HERALD_DATABASE_URL must start with sqlite:// or postgres://, not \"{scheme}:\""
+            )
+        }
+    }
+
+    async fn connect_sqlite(path: &str) -> anyhow::Result<Store> {
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        }
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {path}: {e}"))?;
+        // Readers never block the writer or each other in WAL mode; only the write pool writes.
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(Store {
+            pool: Pool::Sqlite { read, write },
+        })
+    }
+
+    async fn migrate_sqlite(pool: &SqlitePool) -> anyhow::Result<()> {
+        sqlx::migrate!("./migrations/sqlite")
+            .run(pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("migrating the SQLite database failed: {e}"))
+    }
+
+    /// Applies every pending migration of this backend.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match &self.pool {
+            Pool::Sqlite { write, .. } => Self::migrate_sqlite(write).await,
+            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres")
+                .run(pool)
+                .await
+                .map_err(|e| anyhow::anyhow!("migrating the PostgreSQL database failed: {e}")),
+        }
+    }
+
+    /// "sqlite" or "postgres", for logs and the health check.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite { .. } => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        on_pool!(self, read pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pool::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Maps a unique-constraint violation to a message for people; other errors pass through.
+pub(crate) fn on_constraint(e: sqlx::Error, constraint: &str, message: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db)
+            if db.constraint() == Some(constraint)
+                || db.message().contains(constraint_columns(constraint)) =>
+        {
+            StoreError::Conflict(message.to_string())
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+// SQLite reports the columns ("UNIQUE constraint failed: staff.email"), not the constraint name.
+fn constraint_columns(constraint: &str) -> &str {
+    match constraint {
+        "staff_email_key" => "staff.email",
+        "api_tokens_hash_key" => "api_tokens.token_hash",
+        other => other,
+    }
+}

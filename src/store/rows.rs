@@ -1,0 +1,185 @@
+//! Rows as the database returns them, and their conversion into domain types.
+
+use chrono::{DateTime, Utc};
+
+use super::StoreError;
+use crate::domain::{
+    AffectedComponent, Choice, Component, ComponentStatus, Impact, Incident, IncidentKind,
+    IncidentStatus, IncidentUpdate,
+};
+
+fn stored<T: Choice>(raw: &str) -> Result<T, StoreError> {
+    T::from_stored(raw).map_err(StoreError::Corrupt)
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ComponentRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub group_name: Option<String>,
+    pub position: i64,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<ComponentRow> for Component {
+    type Error = StoreError;
+    fn try_from(r: ComponentRow) -> Result<Self, StoreError> {
+        Ok(Component {
+            status: stored(&r.status)?,
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            group: r.group_name,
+            position: r.position,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub kind: String,
+    pub name: String,
+    pub status: String,
+    pub impact: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    pub monitoring_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub scheduled_until: Option<DateTime<Utc>>,
+}
+
+impl IncidentRow {
+    pub fn into_incident(self) -> Result<Incident, StoreError> {
+        Ok(Incident {
+            id: self.id,
+            kind: stored::<IncidentKind>(&self.kind)?,
+            name: self.name,
+            status: stored::<IncidentStatus>(&self.status)?,
+            impact: stored::<Impact>(&self.impact)?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            started_at: self.started_at,
+            monitoring_at: self.monitoring_at,
+            resolved_at: self.resolved_at,
+            scheduled_for: self.scheduled_for,
+            scheduled_until: self.scheduled_until,
+            updates: Vec::new(),
+            component_ids: Vec::new(),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct UpdateRow {
+    pub id: i64,
+    pub incident_id: i64,
+    pub status: String,
+    pub body: String,
+    pub display_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deliver_notifications: bool,
+    pub custom_tweet: Option<String>,
+    pub tweet_id: Option<String>,
+}
+
+impl TryFrom<UpdateRow> for IncidentUpdate {
+    type Error = StoreError;
+    fn try_from(r: UpdateRow) -> Result<Self, StoreError> {
+        Ok(IncidentUpdate {
+            status: stored(&r.status)?,
+            id: r.id,
+            incident_id: r.incident_id,
+            body: r.body,
+            display_at: r.display_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            affected: Vec::new(),
+            deliver_notifications: r.deliver_notifications,
+            custom_tweet: r.custom_tweet,
+            tweet_id: r.tweet_id,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AffectedRow {
+    pub update_id: i64,
+    pub component_id: i64,
+    pub name: String,
+    pub old_status: String,
+    pub new_status: String,
+}
+
+impl TryFrom<AffectedRow> for (i64, AffectedComponent) {
+    type Error = StoreError;
+    fn try_from(r: AffectedRow) -> Result<Self, StoreError> {
+        Ok((
+            r.update_id,
+            AffectedComponent {
+                component_id: r.component_id,
+                name: r.name,
+                old_status: stored::<ComponentStatus>(&r.old_status)?,
+                new_status: stored::<ComponentStatus>(&r.new_status)?,
+            },
+        ))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct IncidentComponentRow {
+    pub incident_id: i64,
+    pub component_id: i64,
+}
+
+/// Joins the rows of the four incident tables into incidents with their timelines.
+pub fn assemble(
+    incidents: Vec<IncidentRow>,
+    updates: Vec<UpdateRow>,
+    affected: Vec<AffectedRow>,
+    links: Vec<IncidentComponentRow>,
+) -> Result<Vec<Incident>, StoreError> {
+    use std::collections::HashMap;
+    let mut affected_by_update: HashMap<i64, Vec<AffectedComponent>> = HashMap::new();
+    for row in affected {
+        let (update_id, a) = row.try_into()?;
+        affected_by_update.entry(update_id).or_default().push(a);
+    }
+    let mut updates_by_incident: HashMap<i64, Vec<IncidentUpdate>> = HashMap::new();
+    for row in updates {
+        let mut u = IncidentUpdate::try_from(row)?;
+        u.affected = affected_by_update.remove(&u.id).unwrap_or_default();
+        updates_by_incident
+            .entry(u.incident_id)
+            .or_default()
+            .push(u);
+    }
+    let mut components_by_incident: HashMap<i64, Vec<i64>> = HashMap::new();
+    for link in links {
+        components_by_incident
+            .entry(link.incident_id)
+            .or_default()
+            .push(link.component_id);
+    }
+    incidents
+        .into_iter()
+        .map(|row| {
+            let mut incident = row.into_incident()?;
+            let mut updates = updates_by_incident.remove(&incident.id).unwrap_or_default();
+            updates.sort_by(|a, b| b.display_at.cmp(&a.display_at).then(b.id.cmp(&a.id)));
+            incident.updates = updates;
+            incident.component_ids = components_by_incident
+                .remove(&incident.id)
+                .unwrap_or_default();
+            Ok(incident)
+        })
+        .collect()
+}

@@ -1,0 +1,435 @@
+//! The dashboard, incidents and their updates, and scheduled maintenance.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{notice, options, render, Chrome, NoticeQuery, Opt};
+use crate::domain::incident::RawUpdate;
+use crate::domain::markdown::to_safe_html;
+use crate::domain::{
+    self, Choice, Component, ComponentStatus, Impact, Incident, IncidentDraft, IncidentKind,
+    IncidentStatus, Indicator, MaintenanceDraft, Role, UpdateDraft,
+};
+use crate::render::views::TimeView;
+use crate::store::StoreError;
+use crate::web::auth::{AdminForm, Fields, StaffSession};
+use crate::web::error::PageError;
+use crate::web::AppState;
+
+struct Summary {
+    id: i64,
+    name: String,
+    kind_label: &'static str,
+    status_label: &'static str,
+    updated: TimeView,
+}
+
+fn summary(i: &Incident) -> Summary {
+    Summary {
+        id: i.id,
+        name: i.name.clone(),
+        kind_label: i.kind.label(),
+        status_label: i.status.label(),
+        updated: TimeView::new(&i.updated_at),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/dashboard.html")]
+struct DashboardPage {
+    chrome: Option<Chrome>,
+    notice: String,
+    errors: Vec<String>,
+    indicator: &'static str,
+    indicator_text: &'static str,
+    open: Vec<Summary>,
+    recent: Vec<Summary>,
+}
+
+pub async fn dashboard(
+    State(state): State<AppState>,
+    session: StaffSession,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, PageError> {
+    let components = state.store.components().await?;
+    let incidents = state.store.incidents().await?;
+    let indicator = Indicator::overall(&components, &incidents);
+    let page = DashboardPage {
+        chrome: Chrome::of(&session),
+        notice: notice(q.notice.as_deref()),
+        errors: vec![],
+        indicator: indicator.as_str(),
+        indicator_text: indicator.description(),
+        open: incidents
+            .iter()
+            .filter(|i| i.is_open())
+            .map(summary)
+            .collect(),
+        recent: incidents
+            .iter()
+            .filter(|i| !i.is_open())
+            .take(20)
+            .map(summary)
+            .collect(),
+    };
+    Ok(render(StatusCode::OK, &page))
+}
+
+/// A component's select in the update form.
+struct ComponentChoice {
+    id: i64,
+    name: String,
+    current: &'static str,
+    options: Vec<Opt>,
+}
+
+/// The fields shared by every update form, as typed (re-shown when something is wrong).
+struct UpdateForm {
+    statuses: Vec<Opt>,
+    body: String,
+    preview: Option<String>,
+    components: Vec<ComponentChoice>,
+    display_at: String,
+    notify: bool,
+}
+
+impl UpdateForm {
+    fn new(statuses: &[IncidentStatus], components: &[Component], fields: &Fields) -> UpdateForm {
+        let status = fields.get("status");
+        UpdateForm {
+            statuses: options(
+                statuses,
+                if status.is_empty() {
+                    statuses[0].as_str()
+                } else {
+                    status
+                },
+            ),
+            body: fields.get("body").to_string(),
+            preview: None,
+            components: components
+                .iter()
+                .map(|c| ComponentChoice {
+                    id: c.id,
+                    name: c.name.clone(),
+                    current: c.status.label(),
+                    options: options(
+                        &[
+                            ComponentStatus::Operational,
+                            ComponentStatus::DegradedPerformance,
+                            ComponentStatus::PartialOutage,
+                            ComponentStatus::MajorOutage,
+                            ComponentStatus::UnderMaintenance,
+                        ],
+                        fields.get(&format!("component_{}", c.id)),
+                    ),
+                })
+                .collect(),
+            display_at: fields.get("display_at").to_string(),
+            // A new form notifies by default; a re-shown one keeps the choice.
+            notify: fields.has("notify") || !fields.has("csrf"),
+        }
+    }
+
+    fn raw(fields: &Fields) -> RawUpdate<'_> {
+        RawUpdate {
+            status: fields.get("status"),
+            body: fields.get("body"),
+            components: fields.with_prefix("component_").collect(),
+            notify: fields.has("notify"),
+            tweet: Some(fields.get("tweet")),
+            display_at: Some(fields.get("display_at")),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/incident_new.html")]
+struct NewIncidentPage {
+    chrome: Option<Chrome>,
+    notice: String,
+    errors: Vec<String>,
+    csrf: String,
+    name: String,
+    impacts: Vec<Opt>,
+    form: UpdateForm,
+    submit_label: &'static str,
+}
+
+async fn new_incident_form(
+    state: &AppState,
+    session: &StaffSession,
+    fields: &Fields,
+    errors: Vec<String>,
+) -> Result<NewIncidentPage, PageError> {
+    let components = state.store.components().await?;
+    let impact = fields.get("impact");
+    Ok(NewIncidentPage {
+        chrome: Chrome::of(session),
+        notice: String::new(),
+        errors,
+        csrf: session.info.csrf_token.clone(),
+        name: fields.get("name").to_string(),
+        impacts: options(
+            &Impact::FOR_INCIDENTS,
+            if impact.is_empty() { "minor" } else { impact },
+        ),
+        form: UpdateForm::new(&IncidentStatus::FOR_INCIDENTS, &components, fields),
+        submit_label: "Publish",
+    })
+}
+
+pub async fn new_incident_page(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> Result<Response, PageError> {
+    session.require(Role::Responder)?;
+    let page = new_incident_form(&state, &session, &Fields::default(), vec![]).await?;
+    Ok(render(StatusCode::OK, &page))
+}
+
+fn messages(e: StoreError) -> Result<Vec<String>, PageError> {
+    match e {
+        StoreError::Invalid(invalid) => Ok(invalid.0.iter().map(ToString::to_string).collect()),
+        other => Err(other.into()),
+    }
+}
+
+pub async fn open_incident(
+    State(state): State<AppState>,
+    form: AdminForm,
+) -> Result<Response, PageError> {
+    form.session.require(Role::Responder)?;
+    let fields = &form.fields;
+    let parsed = IncidentDraft::parse(
+        fields.get("name"),
+        fields.get("impact"),
+        &UpdateForm::raw(fields),
+        domain::now(),
+    );
+    let errors = match parsed {
+        Ok(_) if fields.get("action") == "preview" => vec![],
+        Ok(draft) => match state
+            .store
+            .open_incident(&draft, &form.session.author())
+            .await
+        {
+            Ok(published) => {
+                state.cache.refresh().await;
+                let to = format!(
+                    "/admin/incidents/{}?notice=published",
+                    published.incident_id
+                );
+                return Ok(Redirect::to(&to).into_response());
+            }
+            Err(e) => messages(e)?,
+        },
+        Err(invalid) => invalid.0.iter().map(ToString::to_string).collect(),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut page = new_incident_form(&state, &form.session, fields, errors).await?;
+    page.form.preview = Some(to_safe_html(fields.get("body")));
+    Ok(render(status, &page))
+}
+
+#[derive(Template)]
+#[template(path = "admin/incident.html")]
+struct IncidentPage {
+    chrome: Option<Chrome>,
+    notice: String,
+    errors: Vec<String>,
+    csrf: String,
+    incident: crate::render::views::IncidentView,
+    can_post: bool,
+    form: UpdateForm,
+    submit_label: &'static str,
+}
+
+async fn incident_form(
+    state: &AppState,
+    session: &StaffSession,
+    id: i64,
+    fields: &Fields,
+    notice: String,
+    errors: Vec<String>,
+) -> Result<IncidentPage, PageError> {
+    let incident = state.store.incident(id).await?;
+    let components = state.store.components().await?;
+    let statuses: &[IncidentStatus] = match incident.kind {
+        IncidentKind::Incident => &IncidentStatus::FOR_INCIDENTS,
+        IncidentKind::Maintenance => &IncidentStatus::FOR_MAINTENANCES,
+    };
+    let mut defaults = fields.clone();
+    if !fields.has("status") {
+        defaults
+            .0
+            .push(("status".into(), incident.status.as_str().into()));
+    }
+    let names = components.iter().map(|c| (c.id, c.name.as_str())).collect();
+    let view = crate::render::views::incident_view(state.cache.site(), &incident, &names);
+    Ok(IncidentPage {
+        chrome: Chrome::of(session),
+        notice,
+        errors,
+        csrf: session.info.csrf_token.clone(),
+        can_post: session.info.staff.role.allows(Role::Responder),
+        form: UpdateForm::new(statuses, &components, &defaults),
+        incident: view,
+        submit_label: "Post update",
+    })
+}
+
+pub async fn incident_page(
+    State(state): State<AppState>,
+    session: StaffSession,
+    Path(id): Path<i64>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, PageError> {
+    let page = incident_form(
+        &state,
+        &session,
+        id,
+        &Fields::default(),
+        notice(q.notice.as_deref()),
+        vec![],
+    )
+    .await?;
+    Ok(render(StatusCode::OK, &page))
+}
+
+pub async fn post_update(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    form: AdminForm,
+) -> Result<Response, PageError> {
+    form.session.require(Role::Responder)?;
+    let fields = &form.fields;
+    let errors = match UpdateDraft::parse(None, &UpdateForm::raw(fields), domain::now()) {
+        Ok(_) if fields.get("action") == "preview" => vec![],
+        Ok(draft) => match state
+            .store
+            .post_update(id, &draft, &form.session.author())
+            .await
+        {
+            Ok(_) => {
+                state.cache.refresh().await;
+                return Ok(
+                    Redirect::to(&format!("/admin/incidents/{id}?notice=published"))
+                        .into_response(),
+                );
+            }
+            Err(e) => messages(e)?,
+        },
+        Err(invalid) => invalid.0.iter().map(ToString::to_string).collect(),
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut page = incident_form(&state, &form.session, id, fields, String::new(), errors).await?;
+    page.form.preview = Some(to_safe_html(fields.get("body")));
+    Ok(render(status, &page))
+}
+
+struct MaintenanceComponent {
+    id: i64,
+    name: String,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/maintenance_new.html")]
+struct NewMaintenancePage {
+    chrome: Option<Chrome>,
+    notice: String,
+    errors: Vec<String>,
+    csrf: String,
+    name: String,
+    body: String,
+    scheduled_for: String,
+    scheduled_until: String,
+    components: Vec<MaintenanceComponent>,
+    notify: bool,
+}
+
+async fn maintenance_form(
+    state: &AppState,
+    session: &StaffSession,
+    fields: &Fields,
+    errors: Vec<String>,
+) -> Result<NewMaintenancePage, PageError> {
+    let components = state.store.components().await?;
+    let checked = fields.all("components");
+    Ok(NewMaintenancePage {
+        chrome: Chrome::of(session),
+        notice: String::new(),
+        errors,
+        csrf: session.info.csrf_token.clone(),
+        name: fields.get("name").to_string(),
+        body: fields.get("body").to_string(),
+        scheduled_for: fields.get("scheduled_for").to_string(),
+        scheduled_until: fields.get("scheduled_until").to_string(),
+        components: components
+            .iter()
+            .map(|c| MaintenanceComponent {
+                id: c.id,
+                name: c.name.clone(),
+                checked: checked.contains(&c.id.to_string().as_str()),
+            })
+            .collect(),
+        notify: fields.has("notify") || !fields.has("csrf"),
+    })
+}
+
+pub async fn new_maintenance_page(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> Result<Response, PageError> {
+    session.require(Role::Responder)?;
+    let page = maintenance_form(&state, &session, &Fields::default(), vec![]).await?;
+    Ok(render(StatusCode::OK, &page))
+}
+
+pub async fn schedule_maintenance(
+    State(state): State<AppState>,
+    form: AdminForm,
+) -> Result<Response, PageError> {
+    form.session.require(Role::Responder)?;
+    let f = &form.fields;
+    let parsed = MaintenanceDraft::parse(
+        f.get("name"),
+        f.get("body"),
+        f.get("scheduled_for"),
+        f.get("scheduled_until"),
+        &f.all("components"),
+        f.has("notify"),
+        domain::now(),
+    );
+    let errors = match parsed {
+        Ok(draft) => match state
+            .store
+            .schedule_maintenance(&draft, &form.session.author())
+            .await
+        {
+            Ok(published) => {
+                state.cache.refresh().await;
+                let to = format!(
+                    "/admin/incidents/{}?notice=published",
+                    published.incident_id
+                );
+                return Ok(Redirect::to(&to).into_response());
+            }
+            Err(e) => messages(e)?,
+        },
+        Err(invalid) => invalid.0.iter().map(ToString::to_string).collect(),
+    };
+    let page = maintenance_form(&state, &form.session, f, errors).await?;
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+}

@@ -1,0 +1,138 @@
+//! The admin pages. Every page needs a staff session; every form passes the CSRF check in
+//! `AdminForm`; posting needs the responder role.
+
+mod components;
+mod incidents;
+mod session;
+
+use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::auth::StaffSession;
+use super::AppState;
+use crate::domain::Choice;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(incidents::dashboard))
+        .route(
+            "/admin/login",
+            get(session::login_page).post(session::login),
+        )
+        .route("/admin/logout", post(session::logout))
+        .route(
+            "/admin/enrol/{secret}",
+            get(session::enrol_page).post(session::enrol),
+        )
+        .route(
+            "/admin/components",
+            get(components::list).post(components::create),
+        )
+        .route(
+            "/admin/components/{id}",
+            get(components::edit).post(components::update),
+        )
+        .route("/admin/components/{id}/delete", post(components::delete))
+        .route("/admin/incidents/new", get(incidents::new_incident_page))
+        .route("/admin/incidents", post(incidents::open_incident))
+        .route("/admin/incidents/{id}", get(incidents::incident_page))
+        .route(
+            "/admin/incidents/{id}/updates",
+            post(incidents::post_update),
+        )
+        .route(
+            "/admin/maintenances/new",
+            get(incidents::new_maintenance_page),
+        )
+        .route("/admin/maintenances", post(incidents::schedule_maintenance))
+}
+
+/// The signed-in frame of every admin page.
+pub struct Chrome {
+    pub email: String,
+    pub role: &'static str,
+    pub csrf: String,
+}
+
+impl Chrome {
+    pub fn of(session: &StaffSession) -> Option<Chrome> {
+        Some(Chrome {
+            email: session.info.staff.email.clone(),
+            role: session.info.staff.role.as_str(),
+            csrf: session.info.csrf_token.clone(),
+        })
+    }
+}
+
+/// One `<option>` of a select.
+pub struct Opt {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+pub fn options<T: Choice>(values: &[T], selected: &str) -> Vec<Opt> {
+    values
+        .iter()
+        .map(|v| Opt {
+            value: v.as_str(),
+            label: v.label(),
+            selected: v.as_str() == selected,
+        })
+        .collect()
+}
+
+/// Fixed confirmation messages, chosen by `?notice=`; user input is never echoed.
+pub fn notice(code: Option<&str>) -> String {
+    match code {
+        Some("enrolled") => "Your password is set. Sign in to continue.",
+        Some("signed_out") => "You are signed out.",
+        Some("published") => "Published. The status page shows it now.",
+        Some("saved") => "Saved.",
+        Some("deleted") => "Deleted.",
+        _ => "",
+    }
+    .to_string()
+}
+
+#[derive(serde::Deserialize)]
+pub struct NoticeQuery {
+    pub notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/message.html")]
+struct MessagePage<'a> {
+    chrome: Option<Chrome>,
+    notice: String,
+    errors: Vec<String>,
+    heading: &'a str,
+    message: &'a str,
+}
+
+/// An error page in the admin's look.
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    let heading = status.canonical_reason().unwrap_or("Error");
+    let page = MessagePage {
+        chrome: None,
+        notice: String::new(),
+        errors: Vec::new(),
+        heading,
+        message,
+    };
+    render(status, &page)
+}
+
+/// Renders a template, or logs and answers 500 if that fails.
+pub fn render(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering an admin page failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong").into_response()
+        }
+    }
+}

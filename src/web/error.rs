@@ -1,0 +1,131 @@
+//! One error type per boundary: `ApiError` answers JSON (`{"errors": [...]}`), `PageError`
+//! answers HTML. Handlers use bare `?`; a 5xx tells the client only "Something went wrong" and
+//! the cause is logged once, here.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+
+use crate::domain::Invalid;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body could not be read as the expected JSON (400).
+    #[error("{0}")]
+    Malformed(String),
+    /// Well-formed input that breaks a rule (422), one message per field.
+    #[error("{0}")]
+    Invalid(Invalid),
+    #[error("missing or invalid API token")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(invalid) => ApiError::Invalid(invalid),
+            StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::Conflict(message) => ApiError::Conflict(message),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::Invalid(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, messages) = match &self {
+            ApiError::Malformed(m) => (StatusCode::BAD_REQUEST, vec![m.clone()]),
+            ApiError::Invalid(invalid) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                invalid.0.iter().map(ToString::to_string).collect(),
+            ),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, vec![self.to_string()]),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, vec![m.clone()]),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, vec![self.to_string()]),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, vec![m.clone()]),
+            ApiError::Internal(e) => {
+                tracing::error!(error = ?e, "admin API request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    vec!["Something went wrong".to_string()],
+                )
+            }
+        };
+        let mut response =
+            (status, Json(serde_json::json!({ "errors": messages }))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// Errors of the admin pages, shown as a short HTML page (or a redirect to sign in).
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("sign in required")]
+    SignIn,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => PageError::NotFound(what),
+            StoreError::Invalid(invalid) => PageError::BadRequest(invalid.to_string()),
+            StoreError::Conflict(message) => PageError::BadRequest(message),
+            other => PageError::Internal(other.into()),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            PageError::SignIn => return Redirect::to("/admin/login").into_response(),
+            PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            PageError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            PageError::NotFound(_) => (StatusCode::NOT_FOUND, capitalised(&self.to_string())),
+            PageError::Internal(e) => {
+                tracing::error!(error = ?e, "admin page request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong".to_string(),
+                )
+            }
+        };
+        (status, super::admin::error_page(status, &message)).into_response()
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
+}

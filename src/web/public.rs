@@ -1,0 +1,172 @@
+//! Public routes. Everything customers read is served from the page cache: a lookup, a
+//! conditional-request check and a write. Nothing here reads cookies or the database
+//! (except `/healthz`, which exists to check it).
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::AppState;
+use crate::render::CachedBody;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/history", get(history))
+        .route("/healthz", get(healthz))
+}
+
+const CACHE_CONTROL: HeaderValue =
+    HeaderValue::from_static("public, max-age=10, stale-while-revalidate=30");
+const PUBLIC_CSP: HeaderValue = HeaderValue::from_static(
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; base-uri 'none'",
+);
+
+/// Any GET not routed elsewhere: a cached public body, or the 404 page.
+pub async fn cached(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD")],
+        )
+            .into_response();
+    }
+    serve(&state, uri.path(), &headers)
+}
+
+#[derive(serde::Deserialize)]
+pub struct HistoryQuery {
+    page: Option<String>,
+}
+
+async fn history(
+    State(state): State<AppState>,
+    Query(q): Query<HistoryQuery>,
+    headers: HeaderMap,
+) -> Response {
+    match q.page.as_deref().map(str::parse::<u32>) {
+        None | Some(Ok(1)) => serve(&state, "/history", &headers),
+        Some(Ok(n)) if n > 1 => serve(&state, &format!("/history?page={n}"), &headers),
+        _ => serve(&state, "/history?page=invalid", &headers),
+    }
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    let database = state.store.ping().await;
+    let status = if database {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if database { "ok" } else { "database unreachable" },
+        "database": state.store.backend(),
+        "pages": state.cache.pages().len(),
+    });
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
+    let pages = state.cache.pages();
+    match pages.get(key) {
+        Some(body) => respond(body, StatusCode::OK, headers),
+        None => match pages.get(crate::render::NOT_FOUND_KEY) {
+            Some(body) => respond(body, StatusCode::NOT_FOUND, headers),
+            None => StatusCode::NOT_FOUND.into_response(),
+        },
+    }
+}
+
+fn respond(body: &CachedBody, status: StatusCode, request: &HeaderMap) -> Response {
+    let etag = HeaderValue::from_str(&body.etag).unwrap_or(HeaderValue::from_static("\"\""));
+    let fresh = status == StatusCode::OK
+        && request
+            .get_all(header::IF_NONE_MATCH)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == body.etag || t == "*");
+    let (encoding, bytes) = match pick_encoding(request) {
+        Encoding::Brotli if body.brotli.is_some() => (Some("br"), body.brotli.clone()),
+        Encoding::Brotli | Encoding::Gzip if body.gzip.is_some() => {
+            (Some("gzip"), body.gzip.clone())
+        }
+        _ => (None, None),
+    };
+    let mut response = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (status, bytes.unwrap_or_else(|| body.identity.clone())).into_response()
+    };
+    let h = response.headers_mut();
+    h.insert(header::ETAG, etag);
+    h.insert(header::CACHE_CONTROL, CACHE_CONTROL);
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if !fresh {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(body.content_type),
+        );
+        if let Some(encoding) = encoding {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        }
+    }
+    if body.cors {
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
+    }
+    if body.content_type.starts_with("text/html") {
+        h.insert(header::CONTENT_SECURITY_POLICY, PUBLIC_CSP);
+    }
+    response
+}
+
+enum Encoding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+/// The best encoding the client accepts (ignoring those it refuses with `q=0`).
+fn pick_encoding(headers: &HeaderMap) -> Encoding {
+    let mut gzip = false;
+    for value in headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            if refused {
+                continue;
+            }
+            match name {
+                "br" => return Encoding::Brotli,
+                "gzip" | "x-gzip" => gzip = true,
+                _ => {}
+            }
+        }
+    }
+    if gzip {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    }
+}
