@@ -119,8 +119,8 @@ async fn open(config: &Config) -> anyhow::Result<Store> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let public_url = config.public_url();
     let app = Application::build(config).await?;
+    let public_url = app.public_url();
     let staff = app.state().store.staff_count().await?;
     println!("Herald is running.");
     println!("  Status page:  {public_url}/");

@@ -18,7 +18,14 @@ pub struct Application {
 
 impl Application {
     /// Opens (and migrates) the database, renders the first pages and binds the listener.
-    pub async fn build(config: Config) -> anyhow::Result<Application> {
+    pub async fn build(mut config: Config) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(&config.bind)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {} (HERALD_BIND): {e}", config.bind))?;
+        // With no public URL configured, links point at the address actually bound (port 0 too).
+        if config.public_url.is_empty() {
+            config.public_url = format!("http://{}", listener.local_addr()?);
+        }
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             anyhow::anyhow!(
                 "cannot create the data directory {}: {e}",
@@ -28,9 +35,6 @@ impl Application {
         let store = Store::connect(&config.database_url()).await?;
         store.migrate().await?;
         let cache = PageCache::new(Site::from_config(&config), store.clone()).await?;
-        let listener = TcpListener::bind(&config.bind)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {} (HERALD_BIND): {e}", config.bind))?;
         let state = AppState {
             store,
             cache,
@@ -41,6 +45,11 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The base URL links are built from.
+    pub fn public_url(&self) -> String {
+        self.state.config.public_url()
     }
 
     pub fn state(&self) -> &AppState {

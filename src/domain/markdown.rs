@@ -51,7 +51,10 @@ mod tests {
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("onerror"), "{html}");
         assert!(!html.contains("href=\"javascript"), "{html}");
-        assert!(html.contains("<a rel=\"noopener noreferrer\">x</a>"), "{html}");
+        assert!(
+            html.contains("<a rel=\"noopener noreferrer\">x</a>"),
+            "{html}"
+        );
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub enum ApiError {
     /// The body could not be read as the expected JSON (400).
     #[error("{0}")]
     Malformed(String),
+    /// The body is larger than `max_body_bytes` (413).
+    #[error("{0}")]
+    TooLarge(String),
     /// Well-formed input that breaks a rule (422), one message per field.
     #[error("{0}")]
     Invalid(Invalid),
@@ -50,6 +53,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, messages) = match &self {
             ApiError::Malformed(m) => (StatusCode::BAD_REQUEST, vec![m.clone()]),
+            ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, vec![m.clone()]),
             ApiError::Invalid(invalid) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 invalid.0.iter().map(ToString::to_string).collect(),

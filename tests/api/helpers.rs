@@ -1,0 +1,179 @@
+//! Test harness: each test gets its own Herald on port 0 with a fresh database.
+
+use std::sync::OnceLock;
+
+use herald::config::Config;
+use herald::domain::{Role, StaffEmail};
+use herald::startup::Application;
+use herald::store::Store;
+use serde_json::Value;
+
+pub struct TestApp {
+    pub address: String,
+    pub store: Store,
+    pub token: String,
+    /// A client that never follows redirects, so tests can see them.
+    pub http: reqwest::Client,
+    _data_dir: tempfile::TempDir,
+}
+
+fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            tracing_subscriber::fmt()
+                .with_env_filter("herald=debug")
+                .init();
+        }
+    });
+}
+
+pub async fn spawn_app() -> TestApp {
+    init_logs();
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let config = Config {
+        data_dir: data_dir.path().to_path_buf(),
+        bind: "127.0.0.1:0".to_string(),
+        page_name: "Acme Status".to_string(),
+        ..Config::default()
+    };
+    let app = Application::build(config).await.expect("build app");
+    let address = app.public_url();
+    let store = app.state().store.clone();
+    tokio::spawn(app.run_until_stopped());
+    let (_, token) = store
+        .create_api_token("tests", Role::Admin)
+        .await
+        .expect("token");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        store,
+        token,
+        http,
+        _data_dir: data_dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.text().await.expect("body")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.expect("json")
+    }
+
+    /// POSTs JSON to the admin API with the test's admin token.
+    pub async fn api(&self, path: &str, body: Value) -> reqwest::Response {
+        self.api_as(&self.token, path, body).await
+    }
+
+    pub async fn api_as(&self, token: &str, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn create_component(&self, name: &str) -> String {
+        let r = self
+            .api(
+                "/api/admin/v1/components",
+                serde_json::json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let body: Value = r.json().await.expect("json");
+        body["id"].as_str().expect("id").to_string()
+    }
+
+    /// Opens an incident through the API and returns its JSON.
+    pub async fn open_incident(&self, body: Value) -> Value {
+        let r = self.api("/api/admin/v1/incidents", body).await;
+        assert_eq!(r.status(), 201);
+        r.json().await.expect("json")
+    }
+
+    /// Adds a staff member, completes enrolment with `password` and returns their email.
+    pub async fn enrolled_staff(&self, email: &str, role: Role, password: &str) -> String {
+        let added = self
+            .store
+            .add_staff(&StaffEmail::parse(email).expect("email"), role)
+            .await
+            .expect("add");
+        let hash = herald::security::password::hash(password.to_string())
+            .await
+            .expect("hash");
+        self.store
+            .complete_enrolment(&added.enrolment_secret, &hash)
+            .await
+            .expect("enrol");
+        email.to_string()
+    }
+
+    /// Signs in through the login form; the client keeps the session cookie.
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        let page = self.get_text("/admin/login").await;
+        let csrf = hidden_field(&page, "csrf");
+        self.http
+            .post(self.url("/admin/login"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", email),
+                ("password", password),
+            ])
+            .send()
+            .await
+            .expect("login")
+    }
+
+    /// Posts an admin form, taking its CSRF token from the page at `form_page`.
+    pub async fn post_form(
+        &self,
+        form_page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let page = self.get_text(form_page).await;
+        let csrf = hidden_field(&page, "csrf");
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.http
+            .post(self.url(action))
+            .form(&all)
+            .send()
+            .await
+            .expect("POST form")
+    }
+}
+
+/// The value of the first hidden input named `name` in an HTML page.
+pub fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in page"))
+        + marker.len();
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_string()
+}

@@ -1,0 +1,9 @@
+//! Integration tests: each spawns Herald on port 0 with a fresh database and talks HTTP to it.
+
+mod admin_api;
+mod admin_pages;
+mod banner_and_feeds;
+mod helpers;
+mod maintenance;
+mod public_pages;
+mod statuspage_api;
