@@ -23,7 +23,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the web server (status page, admin, API) and the background jobs.
     Serve,
-    /// Run the background jobs only (maintenance schedule), for a separate process.
+    /// Run the background jobs only (deliveries, maintenance schedule), for a separate process.
     Worker,
     /// Apply database migrations and exit.
     Migrate,
@@ -37,6 +37,16 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Stop every outbound channel on every instance before its next send (the kill switch).
+    Pause {
+        /// Why, shown to every admin.
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Let outbound sending continue where it stopped.
+    Resume,
+    /// Show whether outbound is paused, and the delivery queue.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -88,6 +98,42 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Pause { reason } => {
+            let store = open(&config).await?;
+            let state = store
+                .set_outbound_paused(true, reason.trim(), "cli")
+                .await?;
+            println!(
+                "Outbound sending is PAUSED{}.",
+                reason_suffix(&state.reason)
+            );
+            println!("Queued deliveries wait; `herald resume` continues where it stopped.");
+            Ok(())
+        }
+        Command::Resume => {
+            let store = open(&config).await?;
+            store.set_outbound_paused(false, "", "cli").await?;
+            println!("Outbound sending resumed.");
+            Ok(())
+        }
+        Command::Status => {
+            let store = open(&config).await?;
+            let state = store.outbound_state().await?;
+            let (pending, sending) = store.queue_depth().await?;
+            let (confirmed, unconfirmed) = store.subscriber_counts().await?;
+            if state.paused {
+                println!(
+                    "outbound: PAUSED{} (by {})",
+                    reason_suffix(&state.reason),
+                    state.changed_by
+                );
+            } else {
+                println!("outbound: sending");
+            }
+            println!("queue: {pending} pending, {sending} in flight");
+            println!("subscribers: {confirmed} confirmed, {unconfirmed} awaiting confirmation");
+            Ok(())
+        }
         Command::Token {
             command: TokenCommand::Create { name, role },
         } => {
@@ -103,6 +149,14 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+    }
+}
+
+fn reason_suffix(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {reason}")
     }
 }
 
@@ -145,7 +199,27 @@ async fn worker(config: Config) -> anyhow::Result<()> {
         crate::render::PageCache::new(crate::render::Site::from_config(&config), store.clone())
             .await?;
     cache.spawn_rebuilder();
-    println!("Herald worker is running (maintenance schedule).");
+    let master = crate::security::keys::MasterKey::load_or_create(&config.secret_key_path())?;
+    let site = crate::render::Site::from_config(&config);
+    let composer = std::sync::Arc::new(crate::notify::compose::Composer::new(
+        site,
+        &config.mail_from(),
+        crate::security::keys::LinkSigner::new(&master),
+    )?);
+    let notifier = crate::notify::Notifier::load(&store).await?;
+    let state = crate::web::AppState {
+        store: store.clone(),
+        cache: cache.clone(),
+        config: std::sync::Arc::new(config),
+        notifier,
+        composer,
+        signups: std::sync::Arc::new(crate::web::throttle::Throttle::new(
+            1,
+            std::time::Duration::from_secs(1),
+        )),
+    };
+    crate::startup::spawn_delivery_worker(&state).await?;
+    println!("Herald worker is running (deliveries and the maintenance schedule).");
     crate::scheduler::spawn(store, cache).await?;
     Ok(())
 }

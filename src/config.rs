@@ -23,6 +23,23 @@ pub struct Config {
     pub page_name: String,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Where the master key lives; empty means `secret.key` in `data_dir` (created on first run).
+    pub secret_key_file: String,
+    /// `smtp://host:port`, `smtp://user:pass@host:587?tls=starttls`, `smtps://host:465`.
+    /// Empty: email is not sent (deliveries wait in the queue).
+    pub smtp_url: String,
+    /// File holding `smtp_url`, for secret stores that mount files.
+    pub smtp_url_file: String,
+    /// The From address of every email, e.g. `Acme Status <status@acme.example>`.
+    /// Empty means `noreply@` + the public URL's host.
+    pub mail_from: String,
+    /// How many SMTP connections send at once.
+    pub smtp_concurrency: usize,
+    /// Sign outgoing mail with DKIM for this domain (with `dkim_selector` and `dkim_key_file`).
+    pub dkim_domain: String,
+    pub dkim_selector: String,
+    /// A PEM private key: RSA (PKCS#1 or PKCS#8) or Ed25519 (PKCS#8).
+    pub dkim_key_file: String,
 }
 
 impl Default for Config {
@@ -34,6 +51,14 @@ impl Default for Config {
             public_url: String::new(),
             page_name: "Status".to_string(),
             max_body_bytes: 256 * 1024,
+            secret_key_file: String::new(),
+            smtp_url: String::new(),
+            smtp_url_file: String::new(),
+            mail_from: String::new(),
+            smtp_concurrency: 8,
+            dkim_domain: String::new(),
+            dkim_selector: String::new(),
+            dkim_key_file: String::new(),
         }
     }
 }
@@ -49,11 +74,22 @@ impl Config {
     }
 
     fn load_from(file: &Path, env: Env) -> anyhow::Result<Config> {
-        let config: Config = Figment::from(Serialized::defaults(Config::default()))
+        let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
             .merge(env)
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        if config.smtp_url.is_empty() && !config.smtp_url_file.is_empty() {
+            config.smtp_url = std::fs::read_to_string(&config.smtp_url_file)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot read HERALD_SMTP_URL_FILE {}: {e}",
+                        config.smtp_url_file
+                    )
+                })?
+                .trim()
+                .to_string();
+        }
         config.validate()?;
         Ok(config)
     }
@@ -63,6 +99,13 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("HERALD_PUBLIC_URL is not a valid URL: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
             anyhow::bail!("HERALD_PUBLIC_URL must start with http:// or https://");
+        }
+        if self.smtp_concurrency == 0 || self.smtp_concurrency > 256 {
+            anyhow::bail!("HERALD_SMTP_CONCURRENCY must be between 1 and 256");
+        }
+        let dkim = [&self.dkim_domain, &self.dkim_selector, &self.dkim_key_file];
+        if dkim.iter().any(|v| !v.is_empty()) && dkim.iter().any(|v| v.is_empty()) {
+            anyhow::bail!("DKIM needs all three of HERALD_DKIM_DOMAIN, HERALD_DKIM_SELECTOR and HERALD_DKIM_KEY_FILE");
         }
         if self.page_name.trim().is_empty() {
             anyhow::bail!("HERALD_PAGE_NAME must not be empty");
@@ -86,6 +129,31 @@ impl Config {
         } else {
             self.public_url.trim_end_matches('/').to_string()
         }
+    }
+
+    /// Where the master key file is.
+    pub fn secret_key_path(&self) -> PathBuf {
+        if self.secret_key_file.is_empty() {
+            crate::security::keys::MasterKey::default_path(&self.data_dir)
+        } else {
+            PathBuf::from(&self.secret_key_file)
+        }
+    }
+
+    /// The From header of outgoing mail.
+    pub fn mail_from(&self) -> String {
+        if !self.mail_from.is_empty() {
+            return self.mail_from.clone();
+        }
+        let host = url::Url::parse(&self.public_url())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .filter(|h| h.contains('.') && h.parse::<std::net::IpAddr>().is_err())
+            .unwrap_or_else(|| "localhost.localdomain".to_string());
+        format!(
+            "{} <noreply@{host}>",
+            self.page_name.replace(['<', '>', '"', '\r', '\n'], "")
+        )
     }
 
     /// True when customers reach Herald over https (cookies get `Secure`, HSTS is sent).

@@ -4,11 +4,15 @@
 //! the store that persists it, the page cache that renders it, and the web surfaces.
 
 /// Command-line interface: `herald serve`, `migrate`, `staff`, `token`, ...
+/// Outbound systems (SMTP, later X), each behind a trait with a double for tests.
+pub mod channels;
 pub mod cli;
 /// Typed configuration from defaults, `herald.toml` and `HERALD_*` variables.
 pub mod config;
 /// Pure types and rules (components, incidents, maintenance, status), no IO.
 pub mod domain;
+/// Fan-out: the kill switch, message composition and the delivery worker.
+pub mod notify;
 /// Public bodies pre-rendered once per change, with ETags and compressed copies.
 pub mod render;
 /// Background jobs: maintenance windows that start and end on their own.

@@ -4,7 +4,16 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use tokio::net::TcpListener;
+
+use crate::channels::email::{SmtpSettings, SmtpTransport};
+use crate::notify::compose::Composer;
+use crate::notify::worker::{Worker, WorkerSettings};
+use crate::notify::Notifier;
+use crate::security::keys::{LinkSigner, MasterKey};
+use crate::web::throttle::Throttle;
 
 use crate::config::Config;
 use crate::render::{PageCache, Site};
@@ -34,11 +43,22 @@ impl Application {
         })?;
         let store = Store::connect(&config.database_url()).await?;
         store.migrate().await?;
-        let cache = PageCache::new(Site::from_config(&config), store.clone()).await?;
+        let site = Site::from_config(&config);
+        let cache = PageCache::new(site.clone(), store.clone()).await?;
+        let master = MasterKey::load_or_create(&config.secret_key_path())?;
+        let composer = Arc::new(Composer::new(
+            site,
+            &config.mail_from(),
+            LinkSigner::new(&master),
+        )?);
+        let notifier = Notifier::load(&store).await?;
         let state = AppState {
             store,
             cache,
             config: Arc::new(config),
+            notifier,
+            composer,
+            signups: Arc::new(Throttle::new(SIGNUPS_PER_HOUR, Duration::from_secs(3600))),
         };
         Ok(Application { listener, state })
     }
@@ -61,6 +81,7 @@ impl Application {
         let Application { listener, state } = self;
         state.cache.spawn_rebuilder();
         crate::scheduler::spawn(state.store.clone(), state.cache.clone());
+        spawn_delivery_worker(&state).await?;
         let app = web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
@@ -68,6 +89,50 @@ impl Application {
         state.store.close().await;
         Ok(())
     }
+}
+
+/// Public sign-ups accepted per client address per hour.
+const SIGNUPS_PER_HOUR: usize = 10;
+
+/// Starts the kill-switch sync and, when SMTP is configured, the email worker.
+pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
+    state.notifier.spawn_sync(state.store.clone());
+    if state.store.backend() == "sqlite" {
+        // One process owns a SQLite database: any claim left is from a run that died.
+        let released = state.store.release_all_claims().await?;
+        if released > 0 {
+            tracing::warn!(
+                deliveries = released,
+                "re-queued deliveries claimed by a previous run that stopped"
+            );
+        }
+    }
+    let config = &state.config;
+    if config.smtp_url.is_empty() {
+        tracing::warn!(
+            "HERALD_SMTP_URL is not set: email deliveries wait in the queue until it is"
+        );
+        return Ok(());
+    }
+    let hello = config
+        .mail_from()
+        .rsplit('@')
+        .next()
+        .unwrap_or("localhost")
+        .trim_end_matches('>')
+        .to_string();
+    let settings = SmtpSettings::parse(&config.smtp_url, &hello)?;
+    tracing::info!(smtp = ?settings, "email delivery worker started");
+    let transport = Arc::new(SmtpTransport::new(settings, config.smtp_concurrency));
+    let worker = Worker::new(
+        state.store.clone(),
+        transport,
+        state.composer.clone(),
+        state.notifier.clone(),
+        WorkerSettings::default(),
+    );
+    tokio::spawn(worker.run());
+    Ok(())
 }
 
 async fn shutdown_signal() {

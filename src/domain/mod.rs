@@ -7,6 +7,7 @@ pub mod incident;
 pub mod markdown;
 pub mod staff;
 pub mod status;
+pub mod subscriber;
 
 pub use choice::Choice;
 pub use component::{Component, ComponentDraft, ComponentStatus};
@@ -16,6 +17,7 @@ pub use incident::{
 };
 pub use staff::{Role, StaffEmail};
 pub use status::Indicator;
+pub use subscriber::SubscriberEmail;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

@@ -22,6 +22,8 @@ struct IndexPage<'a> {
     active: Vec<&'a IncidentView>,
     upcoming: Vec<&'a IncidentView>,
     days: Vec<Day<'a>>,
+    /// (id, name) of every component, for the subscribe form.
+    components: Vec<(i64, &'a str)>,
 }
 
 struct Day<'a> {
@@ -78,6 +80,11 @@ pub fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
                 text: d.text,
                 incidents: pick(d.incidents),
             })
+            .collect(),
+        components: m
+            .components
+            .iter()
+            .map(|c| (c.id, c.name.as_str()))
             .collect(),
     };
     out.add("/", HTML, index.render()?.into_bytes(), false);

@@ -465,6 +465,27 @@ impl Store {
                     .await?;
             }
 
+            // The outbox: one delivery per confirmed subscriber who follows an affected
+            // component (or all of them), written with the update so neither exists without
+            // the other.
+            if draft.notify {
+                sqlx::query(
+                    "INSERT INTO deliveries (update_id, channel, recipient_id, address, next_attempt_at) \
+                     SELECT $1, $2, s.id, s.email, $3 FROM subscribers s \
+                     WHERE s.confirmed_at IS NOT NULL AND (s.all_components OR EXISTS ( \
+                         SELECT 1 FROM subscriber_components sc JOIN incident_components ic \
+                         ON ic.component_id = sc.component_id \
+                         WHERE sc.subscriber_id = s.id AND ic.incident_id = $4)) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(update_id)
+                .bind(super::channel::EMAIL)
+                .bind(now)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+
             let monitoring_at = match (monitoring_at, draft.status) {
                 (None, IncidentStatus::Monitoring) => Some(display_at),
                 (m, _) => m,
@@ -486,5 +507,19 @@ impl Store {
             tx.commit().await?;
             Ok(Some(Published { incident_id, update_id }))
         })
+    }
+}
+
+impl Store {
+    /// The incident an update belongs to, with its whole timeline.
+    pub async fn incident_of_update(&self, update_id: i64) -> StoreResult<Incident> {
+        let incident_id: Option<i64> = on_pool!(self, read pool => sqlx::query_scalar(
+            "SELECT incident_id FROM incident_updates WHERE id = $1",
+        )
+        .bind(update_id)
+        .fetch_optional(pool)
+        .await)?;
+        self.incident(incident_id.ok_or(StoreError::NotFound("update"))?)
+            .await
     }
 }

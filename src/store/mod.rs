@@ -6,6 +6,7 @@
 //! macro writes each method body once and type-checks it against both pools.
 
 mod incidents;
+mod notify;
 mod rows;
 mod staff;
 
@@ -21,6 +22,10 @@ use sqlx::sqlite::{
 use crate::domain::Invalid;
 
 pub use incidents::Published;
+pub use notify::{
+    channel, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, OutboundState, SignUp, Subscriber,
+    CONFIRM_RESEND_AFTER,
+};
 pub use staff::{ApiTokenInfo, NewStaff, SessionInfo, Staff, SESSION_ABSOLUTE};
 
 #[derive(Debug, thiserror::Error)]
@@ -190,6 +195,7 @@ fn constraint_columns(constraint: &str) -> &str {
     match constraint {
         "staff_email_key" => "staff.email",
         "api_tokens_hash_key" => "api_tokens.token_hash",
+        "subscribers_email_key" => "subscribers.email",
         other => other,
     }
 }

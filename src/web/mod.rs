@@ -6,6 +6,8 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod public;
+pub mod subscribe;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -16,6 +18,8 @@ use axum::response::Response;
 use axum::Router;
 
 use crate::config::Config;
+use crate::notify::compose::Composer;
+use crate::notify::Notifier;
 use crate::render::PageCache;
 use crate::store::Store;
 
@@ -25,6 +29,21 @@ pub struct AppState {
     pub store: Store,
     pub cache: Arc<PageCache>,
     pub config: Arc<Config>,
+    /// The kill switch and the delivery worker's doorbell.
+    pub notifier: Arc<Notifier>,
+    /// Builds subscriber links and emails.
+    pub composer: Arc<Composer>,
+    /// Per-client limits on public sign-ups.
+    pub signups: Arc<throttle::Throttle>,
+}
+
+impl AppState {
+    /// After a committed change: public pages show it before this returns, and the worker
+    /// starts on any deliveries it queued.
+    pub async fn changed(&self) {
+        self.notifier.wake();
+        self.cache.refresh().await;
+    }
 }
 
 /// The whole application: public routes, then the authenticated admin surfaces.
@@ -35,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(admin_headers));
     Router::new()
         .merge(public::router())
+        .merge(subscribe::router())
         .merge(admin)
         .fallback(public::cached)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

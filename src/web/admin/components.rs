@@ -124,7 +124,7 @@ pub async fn create(State(state): State<AppState>, form: AdminForm) -> Result<Re
     match parse(&form.fields) {
         Ok(draft) => {
             state.store.create_component(&draft).await?;
-            state.cache.refresh().await;
+            state.changed().await;
             Ok(Redirect::to("/admin/components?notice=saved").into_response())
         }
         Err(errors) => {
@@ -171,7 +171,7 @@ pub async fn update(
     match parse(&form.fields) {
         Ok(draft) => {
             state.store.update_component(id, &draft).await?;
-            state.cache.refresh().await;
+            state.changed().await;
             Ok(Redirect::to("/admin/components?notice=saved").into_response())
         }
         Err(errors) => {
@@ -196,6 +196,6 @@ pub async fn delete(
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
     state.store.delete_component(id).await?;
-    state.cache.refresh().await;
+    state.changed().await;
     Ok(Redirect::to("/admin/components?notice=deleted").into_response())
 }

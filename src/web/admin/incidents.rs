@@ -217,7 +217,7 @@ pub async fn open_incident(
             .await
         {
             Ok(published) => {
-                state.cache.refresh().await;
+                state.changed().await;
                 let to = format!(
                     "/admin/incidents/{}?notice=published",
                     published.incident_id
@@ -318,7 +318,7 @@ pub async fn post_update(
             .await
         {
             Ok(_) => {
-                state.cache.refresh().await;
+                state.changed().await;
                 return Ok(
                     Redirect::to(&format!("/admin/incidents/{id}?notice=published"))
                         .into_response(),
@@ -419,7 +419,7 @@ pub async fn schedule_maintenance(
             .await
         {
             Ok(published) => {
-                state.cache.refresh().await;
+                state.changed().await;
                 let to = format!(
                     "/admin/incidents/{}?notice=published",
                     published.incident_id

@@ -14,8 +14,12 @@ use super::auth::{ApiCaller, ApiJson};
 use super::error::ApiError;
 use super::AppState;
 use crate::domain::incident::RawUpdate;
-use crate::domain::{self, ComponentDraft, IncidentDraft, MaintenanceDraft, Role, UpdateDraft};
+use crate::domain::{
+    self, ComponentDraft, FieldError, IncidentDraft, Invalid, MaintenanceDraft, Role,
+    SubscriberEmail, UpdateDraft,
+};
 use crate::render::api::{component_value, incident_value, update_value};
+use crate::store::{SignUp, Subscriber};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,6 +31,149 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/v1/incidents/{id}", get(show_incident))
         .route("/api/admin/v1/incidents/{id}/updates", post(post_update))
         .route("/api/admin/v1/maintenances", post(schedule_maintenance))
+        .route("/api/admin/v1/subscribers", post(add_subscriber))
+        .route("/api/admin/v1/updates/{id}/deliveries", get(deliveries))
+        .route("/api/admin/v1/pause", post(pause))
+        .route("/api/admin/v1/resume", post(resume))
+        .route("/api/admin/v1/status", get(outbound_status))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewSubscriber {
+    email: String,
+    components: Option<Vec<String>>,
+    #[serde(default)]
+    confirmed: bool,
+}
+
+async fn add_subscriber(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ApiJson(body): ApiJson<NewSubscriber>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let email =
+        SubscriberEmail::parse(&body.email).map_err(|e| ApiError::Invalid(Invalid(vec![e])))?;
+    let mut ids = Vec::new();
+    for raw in body.components.iter().flatten() {
+        let id = raw.parse::<i64>().map_err(|_| {
+            ApiError::Invalid(Invalid(vec![FieldError::new(
+                "components",
+                format!("\"{raw}\" is not a component id"),
+            )]))
+        })?;
+        ids.push(id);
+    }
+    let chosen = body.components.is_some().then_some(ids.as_slice());
+    let subscriber = state
+        .store
+        .add_subscriber(&email, chosen, body.confirmed)
+        .await?;
+    if !body.confirmed {
+        // Unconfirmed means double opt-in, as if they had signed up themselves.
+        if let SignUp::ConfirmationQueued(_) = state.store.sign_up(&email, chosen).await? {
+            state.notifier.wake();
+        }
+    }
+    Ok((StatusCode::CREATED, Json(subscriber_json(&subscriber))).into_response())
+}
+
+fn subscriber_json(s: &Subscriber) -> serde_json::Value {
+    serde_json::json!({
+        "id": s.id.to_string(),
+        "email": s.email,
+        "components": if s.all_components { serde_json::Value::Null } else {
+            serde_json::Value::from(s.component_ids.iter().map(i64::to_string).collect::<Vec<_>>())
+        },
+        "confirmed": s.confirmed_at.is_some(),
+        "created_at": domain::rfc3339(&s.created_at),
+    })
+}
+
+async fn deliveries(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Viewer)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::NotFound("update"))?;
+    let counts = state.store.delivery_counts(id).await?;
+    let channels: serde_json::Map<String, serde_json::Value> = counts
+        .into_iter()
+        .map(|(channel, c)| {
+            let total = c.total();
+            let mut v = serde_json::to_value(c).unwrap_or_default();
+            v["total"] = total.into();
+            (channel, v)
+        })
+        .collect();
+    Ok(
+        Json(serde_json::json!({ "update_id": id.to_string(), "channels": channels }))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PauseBody {
+    reason: Option<String>,
+}
+
+fn outbound_json(s: &crate::store::OutboundState) -> serde_json::Value {
+    serde_json::json!({
+        "paused": s.paused,
+        "reason": s.reason,
+        "changed_at": s.changed_at.as_ref().map(domain::rfc3339),
+        "changed_by": s.changed_by,
+    })
+}
+
+async fn pause(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Responder)?;
+    let body: PauseBody = if body.is_empty() {
+        PauseBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::Malformed(format!("invalid JSON: {e}")))?
+    };
+    let reason = body.reason.unwrap_or_default();
+    if reason.chars().count() > 500 {
+        return Err(ApiError::Invalid(Invalid(vec![FieldError::new(
+            "reason",
+            "must be at most 500 characters",
+        )])));
+    }
+    let s = state
+        .notifier
+        .pause(&state.store, reason.trim(), &caller.author())
+        .await?;
+    Ok(Json(outbound_json(&s)).into_response())
+}
+
+async fn resume(State(state): State<AppState>, caller: ApiCaller) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let s = state
+        .notifier
+        .resume(&state.store, &caller.author())
+        .await?;
+    Ok(Json(outbound_json(&s)).into_response())
+}
+
+async fn outbound_status(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Viewer)?;
+    let s = state.store.outbound_state().await?;
+    let (pending, sending) = state.store.queue_depth().await?;
+    let mut json = outbound_json(&s);
+    json["queue"] = serde_json::json!({ "pending": pending, "sending": sending });
+    Ok(Json(json).into_response())
 }
 
 #[derive(Deserialize)]
@@ -67,7 +214,7 @@ async fn create_component(
         body.position,
     )?;
     let component = state.store.create_component(&draft).await?;
-    state.cache.refresh().await;
+    state.changed().await;
     Ok((
         StatusCode::CREATED,
         Json(component_value(state.cache.site(), &component)),
@@ -151,7 +298,7 @@ async fn open_incident(
         domain::now(),
     )?;
     let published = state.store.open_incident(&draft, &caller.author()).await?;
-    state.cache.refresh().await;
+    state.changed().await;
     let mut json = incident_json(&state, published.incident_id).await?;
     json["update_id"] = serde_json::Value::String(published.update_id.to_string());
     Ok((StatusCode::CREATED, Json(json)).into_response())
@@ -179,7 +326,7 @@ async fn post_update(
         .store
         .post_update(id, &draft, &caller.author())
         .await?;
-    state.cache.refresh().await;
+    state.changed().await;
     let incident = state.store.incident(id).await?;
     let update = incident
         .updates
@@ -224,7 +371,7 @@ async fn schedule_maintenance(
         .store
         .schedule_maintenance(&draft, &caller.author())
         .await?;
-    state.cache.refresh().await;
+    state.changed().await;
     let mut json = incident_json(&state, published.incident_id).await?;
     json["update_id"] = serde_json::Value::String(published.update_id.to_string());
     Ok((StatusCode::CREATED, Json(json)).into_response())

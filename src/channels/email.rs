@@ -1,0 +1,351 @@
+//! Email over SMTP with lettre, on TCP connections Herald opens itself with `TCP_NODELAY`:
+//! lettre 0.11 never sets it, and Nagle's algorithm against delayed ACKs then stalls every
+//! message about 40 ms. Connections are reused; a semaphore caps how many send at once.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::Address;
+use tokio::net::TcpStream;
+use tokio::sync::{Mutex, Semaphore};
+
+use super::SendError;
+
+/// Sends one message; the worker is written against this so tests can swap in a double.
+pub trait MailTransport: Send + Sync + 'static {
+    /// Sends `message` (complete RFC 5322 bytes) from `from` to `to`; returns the server's reply.
+    fn send(
+        &self,
+        from: &str,
+        to: &str,
+        message: Arc<Vec<u8>>,
+    ) -> impl Future<Output = Result<String, SendError>> + Send;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// Plain SMTP (a local relay).
+    None,
+    /// Plain, then STARTTLS (required: a server that does not offer it is an error).
+    StartTls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Implicit,
+}
+
+/// Where and how to reach the SMTP server, parsed from `HERALD_SMTP_URL`.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub credentials: Option<(String, String)>,
+    /// The name Herald gives in EHLO.
+    pub hello: String,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the password.
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.credentials.as_ref().map(|(u, _)| u))
+            .finish()
+    }
+}
+
+impl SmtpSettings {
+    /// `smtp://host:port`, `smtp://user:pass@host:587?tls=starttls`, `smtps://user:pass@host:465`.
+    pub fn parse(raw: &str, hello: &str) -> anyhow::Result<SmtpSettings> {
+        let url = url::Url::parse(raw)
+            .map_err(|e| anyhow::anyhow!("HERALD_SMTP_URL is not a URL: {e}"))?;
+        let (security, default_port) = match url.scheme() {
+            "smtp" => {
+                let tls = url
+                    .query_pairs()
+                    .find(|(k, _)| k == "tls")
+                    .map(|(_, v)| v.to_string());
+                match tls.as_deref() {
+                    None | Some("none") => (Security::None, 25),
+                    Some("starttls") => (Security::StartTls, 587),
+                    Some(other) => anyhow::bail!(
+                        "HERALD_SMTP_URL: tls={other} is unknown; use tls=starttls, or smtps://"
+                    ),
+                }
+            }
+            "smtps" => (Security::Implicit, 465),
+            other => {
+                anyhow::bail!("HERALD_SMTP_URL must start with smtp:// or smtps://, not {other}://")
+            }
+        };
+        let host = url
+            .host_str()
+            .ok_or_else(|| anyhow::anyhow!("HERALD_SMTP_URL needs a host"))?
+            .to_string();
+        let credentials = (!url.username().is_empty()).then(|| {
+            let decode = |s: &str| percent_decode(s);
+            (decode(url.username()), decode(url.password().unwrap_or("")))
+        });
+        Ok(SmtpSettings {
+            host,
+            port: url.port().unwrap_or(default_port),
+            security,
+            credentials,
+            hello: hello.to_string(),
+        })
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Timeout for connecting and for each SMTP exchange.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The real transport: a capped pool of reused SMTP connections.
+pub struct SmtpTransport {
+    settings: SmtpSettings,
+    idle: Mutex<Vec<AsyncSmtpConnection>>,
+    permits: Semaphore,
+}
+
+impl SmtpTransport {
+    pub fn new(settings: SmtpSettings, concurrency: usize) -> SmtpTransport {
+        SmtpTransport {
+            settings,
+            idle: Mutex::new(Vec::new()),
+            permits: Semaphore::new(concurrency),
+        }
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let s = &self.settings;
+        let unreachable = |e: &dyn std::fmt::Display| {
+            SendError::Unreachable(format!("cannot reach {}:{}: {e}", s.host, s.port))
+        };
+        let tcp = tokio::time::timeout(SMTP_TIMEOUT, TcpStream::connect((s.host.as_str(), s.port)))
+            .await
+            .map_err(|e| unreachable(&e))?
+            .map_err(|e| unreachable(&e))?;
+        tcp.set_nodelay(true).map_err(|e| unreachable(&e))?;
+        let hello = ClientId::Domain(s.hello.clone());
+        let tls = || TlsParameters::new(s.host.clone()).map_err(|e| unreachable(&e));
+        let mut conn = match s.security {
+            Security::Implicit => {
+                let stream = tls_stream(tcp, &s.host)
+                    .await
+                    .map_err(|e| unreachable(&e))?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello).await
+            }
+            _ => AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello).await,
+        }
+        .map_err(|e| unreachable(&e))?;
+        if s.security == Security::StartTls {
+            if !conn.can_starttls() {
+                return Err(SendError::Unreachable(format!(
+                    "{} does not offer STARTTLS",
+                    s.host
+                )));
+            }
+            conn.starttls(tls()?, &hello)
+                .await
+                .map_err(|e| unreachable(&e))?;
+        }
+        if let Some((user, password)) = &s.credentials {
+            let credentials = Credentials::new(user.clone(), password.clone());
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+                .await
+                .map_err(|e| SendError::Unreachable(format!("SMTP authentication failed: {e}")))?;
+        }
+        Ok(conn)
+    }
+}
+
+/// SMTPS: TLS from the first byte, over Herald's own no-delay socket.
+#[derive(Debug)]
+struct ImplicitTls(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl tokio::io::AsyncRead for ImplicitTls {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for ImplicitTls {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+impl lettre::transport::smtp::client::AsyncTokioStream for ImplicitTls {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+async fn tls_stream(tcp: TcpStream, host: &str) -> anyhow::Result<ImplicitTls> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())?;
+    Ok(ImplicitTls(connector.connect(name, tcp).await?))
+}
+
+fn classify(e: lettre::transport::smtp::Error) -> SendError {
+    if e.is_permanent() {
+        SendError::Permanent(e.to_string())
+    } else if e.is_transient() || e.is_timeout() {
+        SendError::Transient(e.to_string())
+    } else if e.is_response() || e.is_client() {
+        // A reply Herald could not use, or a message lettre refused to send.
+        SendError::Permanent(e.to_string())
+    } else {
+        SendError::Unreachable(e.to_string())
+    }
+}
+
+impl MailTransport for SmtpTransport {
+    async fn send(&self, from: &str, to: &str, message: Arc<Vec<u8>>) -> Result<String, SendError> {
+        let envelope = envelope(from, to)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| SendError::Unreachable("shutting down".into()))?;
+        let pooled = self.idle.lock().await.pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => self.connect().await?,
+        };
+        let result = tokio::time::timeout(SMTP_TIMEOUT, conn.send(&envelope, &message)).await;
+        match result {
+            Ok(Ok(response)) => {
+                if !conn.has_broken() {
+                    self.idle.lock().await.push(conn);
+                }
+                Ok(response.message().collect::<Vec<_>>().join(" "))
+            }
+            Ok(Err(e)) => {
+                // After a refusal the session may be mid-transaction; start afresh next time.
+                conn.abort().await;
+                Err(classify(e))
+            }
+            Err(_) => {
+                conn.abort().await;
+                Err(SendError::Transient(
+                    "the SMTP server did not answer in time".into(),
+                ))
+            }
+        }
+    }
+}
+
+fn envelope(from: &str, to: &str) -> Result<Envelope, SendError> {
+    let from: Address = from
+        .parse()
+        .map_err(|e| SendError::Permanent(format!("bad sender address: {e}")))?;
+    let to: Address = to
+        .parse()
+        .map_err(|e| SendError::Permanent(format!("bad recipient address: {e}")))?;
+    Envelope::new(Some(from), vec![to]).map_err(|e| SendError::Permanent(e.to_string()))
+}
+
+/// A transport that keeps messages in memory, for unit tests of the worker.
+#[derive(Default)]
+pub struct MemoryTransport {
+    pub sent: std::sync::Mutex<Vec<(String, Vec<u8>)>>,
+    /// Recipients refused permanently.
+    pub refuse: std::sync::Mutex<Vec<String>>,
+    /// While true, every send fails as unreachable.
+    pub down: std::sync::atomic::AtomicBool,
+}
+
+impl MailTransport for MemoryTransport {
+    async fn send(
+        &self,
+        _from: &str,
+        to: &str,
+        message: Arc<Vec<u8>>,
+    ) -> Result<String, SendError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SendError::Unreachable("connection refused".into()));
+        }
+        if self
+            .refuse
+            .lock()
+            .map(|r| r.iter().any(|x| x == to))
+            .unwrap_or(false)
+        {
+            return Err(SendError::Permanent("550 5.1.1 mailbox unavailable".into()));
+        }
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push((to.to_string(), message.to_vec()));
+        }
+        Ok("250 OK".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls_name_host_port_security_and_credentials() {
+        let s = SmtpSettings::parse("smtp://127.0.0.1:2525", "h").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.security),
+            ("127.0.0.1", 2525, Security::None)
+        );
+        let s = SmtpSettings::parse(
+            "smtp://me%40x.com:p%3Ass@mail.example.com?tls=starttls",
+            "h",
+        )
+        .unwrap();
+        assert_eq!((s.port, s.security), (587, Security::StartTls));
+        assert_eq!(
+            s.credentials,
+            Some(("me@x.com".to_string(), "p:ss".to_string()))
+        );
+        assert!(
+            !format!("{s:?}").contains("p:ss"),
+            "the password is never printed"
+        );
+        let s = SmtpSettings::parse("smtps://mail.example.com", "h").unwrap();
+        assert_eq!((s.port, s.security), (465, Security::Implicit));
+        assert!(SmtpSettings::parse("http://x", "h").is_err());
+        assert!(SmtpSettings::parse("smtp://x?tls=maybe", "h").is_err());
+    }
+}

@@ -1,0 +1,278 @@
+//! Turns an update (or a sign-up) into a complete email: multipart text and HTML from
+//! templates, with personal manage and unsubscribe links and the list headers mail clients use
+//! (RFC 2369 List-Unsubscribe, RFC 8058 one-click). Header values come from validated fields
+//! and lettre encodes them, so user input cannot inject a header.
+
+use std::sync::Arc;
+
+use askama::Template;
+use chrono::{DateTime, Utc};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::Message;
+use rand::RngCore;
+
+use crate::domain::markdown::to_safe_html;
+use crate::domain::{Choice, Incident, IncidentUpdate};
+use crate::render::views::TimeView;
+use crate::render::Site;
+use crate::security::keys::LinkSigner;
+
+/// How long a confirmation link works.
+pub const CONFIRM_LINK_DAYS: i64 = 7;
+
+pub mod purpose {
+    pub const CONFIRM: &str = "confirm";
+    pub const MANAGE: &str = "manage";
+    pub const UNSUBSCRIBE: &str = "unsubscribe";
+}
+
+/// A message ready for the transport.
+pub struct Composed {
+    pub message_id: String,
+    pub bytes: Arc<Vec<u8>>,
+}
+
+/// What every notification of one update shares, prepared once per update.
+pub struct UpdateMail {
+    incident_id: i64,
+    incident_name: String,
+    kind_label: &'static str,
+    status_label: &'static str,
+    display_at: String,
+    body: String,
+    body_html: String,
+}
+
+impl UpdateMail {
+    pub fn new(incident: &Incident, update: &IncidentUpdate) -> UpdateMail {
+        UpdateMail {
+            incident_id: incident.id,
+            incident_name: incident.name.clone(),
+            kind_label: incident.kind.label(),
+            status_label: update.status.label(),
+            display_at: TimeView::new(&update.display_at).text,
+            body: update.body.clone(),
+            body_html: to_safe_html(&update.body),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "email/update.txt")]
+struct UpdateText<'a> {
+    site_name: &'a str,
+    kind_label: &'a str,
+    incident_name: &'a str,
+    status_label: &'a str,
+    display_at: &'a str,
+    body: &'a str,
+    incident_url: &'a str,
+    manage_url: &'a str,
+    unsubscribe_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/update.html")]
+struct UpdateHtml<'a> {
+    site_name: &'a str,
+    kind_label: &'a str,
+    incident_name: &'a str,
+    status_label: &'a str,
+    display_at: &'a str,
+    body_html: &'a str,
+    incident_url: &'a str,
+    manage_url: &'a str,
+    unsubscribe_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/confirm.txt")]
+struct ConfirmText<'a> {
+    site_name: &'a str,
+    confirm_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/confirm.html")]
+struct ConfirmHtml<'a> {
+    site_name: &'a str,
+    confirm_url: &'a str,
+}
+
+pub struct Composer {
+    site: Site,
+    from: Mailbox,
+    links: LinkSigner,
+    /// The domain part of Message-IDs and List-Id.
+    domain: String,
+}
+
+impl Composer {
+    pub fn new(site: Site, mail_from: &str, links: LinkSigner) -> anyhow::Result<Composer> {
+        let from: Mailbox = mail_from.parse().map_err(|e| {
+            anyhow::anyhow!("HERALD_MAIL_FROM is not a valid address ({mail_from}): {e}")
+        })?;
+        let domain = from.email.domain().to_string();
+        Ok(Composer {
+            site,
+            from,
+            links,
+            domain,
+        })
+    }
+
+    /// The envelope sender.
+    pub fn from_address(&self) -> String {
+        self.from.email.to_string()
+    }
+
+    pub fn links(&self) -> &LinkSigner {
+        &self.links
+    }
+
+    pub fn unsubscribe_url(&self, subscriber_id: i64) -> String {
+        format!(
+            "{}/unsubscribe/{}",
+            self.site.url,
+            self.links.sign(purpose::UNSUBSCRIBE, subscriber_id, 0)
+        )
+    }
+
+    pub fn manage_url(&self, subscriber_id: i64) -> String {
+        format!(
+            "{}/subscribe/manage/{}",
+            self.site.url,
+            self.links.sign(purpose::MANAGE, subscriber_id, 0)
+        )
+    }
+
+    pub fn confirm_url(&self, subscriber_id: i64, now: DateTime<Utc>) -> String {
+        let expires = (now + chrono::Duration::days(CONFIRM_LINK_DAYS)).timestamp();
+        format!(
+            "{}/subscribe/confirm/{}",
+            self.site.url,
+            self.links.sign(purpose::CONFIRM, subscriber_id, expires)
+        )
+    }
+
+    fn message_id(&self) -> String {
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        format!("<{}@{}>", hex::encode(bytes), self.domain)
+    }
+
+    fn list_id(&self) -> String {
+        let host = url::Url::parse(&self.site.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| self.domain.clone());
+        format!("{} <status.{host}>", self.site.name.replace(['<', '>'], ""))
+    }
+
+    /// The notification of one update to one subscriber.
+    pub fn notification(
+        &self,
+        mail: &UpdateMail,
+        subscriber_id: i64,
+        address: &str,
+    ) -> anyhow::Result<Composed> {
+        let incident_url = format!("{}/incidents/{}", self.site.url, mail.incident_id);
+        let manage_url = self.manage_url(subscriber_id);
+        let unsubscribe_url = self.unsubscribe_url(subscriber_id);
+        let text = UpdateText {
+            site_name: &self.site.name,
+            kind_label: mail.kind_label,
+            incident_name: &mail.incident_name,
+            status_label: mail.status_label,
+            display_at: &mail.display_at,
+            body: &mail.body,
+            incident_url: &incident_url,
+            manage_url: &manage_url,
+            unsubscribe_url: &unsubscribe_url,
+        }
+        .render()?;
+        let html = UpdateHtml {
+            site_name: &self.site.name,
+            kind_label: mail.kind_label,
+            incident_name: &mail.incident_name,
+            status_label: mail.status_label,
+            display_at: &mail.display_at,
+            body_html: &mail.body_html,
+            incident_url: &incident_url,
+            manage_url: &manage_url,
+            unsubscribe_url: &unsubscribe_url,
+        }
+        .render()?;
+        let subject = format!(
+            "[{}] {}: {}",
+            self.site.name, mail.status_label, mail.incident_name
+        );
+        let message_id = self.message_id();
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(recipient(address)?)
+            .subject(subject)
+            .date_now()
+            .message_id(Some(message_id.clone()))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Id"),
+                self.list_id(),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{unsubscribe_url}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_string(),
+            ))
+            .multipart(MultiPart::alternative_plain_html(text, html))?;
+        Ok(Composed {
+            message_id,
+            bytes: Arc::new(message.formatted()),
+        })
+    }
+
+    /// The double opt-in mail.
+    pub fn confirmation(
+        &self,
+        subscriber_id: i64,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Composed> {
+        let confirm_url = self.confirm_url(subscriber_id, now);
+        let text = ConfirmText {
+            site_name: &self.site.name,
+            confirm_url: &confirm_url,
+        }
+        .render()?;
+        let html = ConfirmHtml {
+            site_name: &self.site.name,
+            confirm_url: &confirm_url,
+        }
+        .render()?;
+        let message_id = self.message_id();
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(recipient(address)?)
+            .subject(format!("Confirm your subscription to {}", self.site.name))
+            .date_now()
+            .message_id(Some(message_id.clone()))
+            .multipart(MultiPart::alternative_plain_html(text, html))?;
+        Ok(Composed {
+            message_id,
+            bytes: Arc::new(message.formatted()),
+        })
+    }
+}
+
+/// The recipient mailbox, with an internationalised domain in its ASCII form.
+fn recipient(address: &str) -> anyhow::Result<Mailbox> {
+    let email =
+        crate::domain::SubscriberEmail::parse(address).map_err(|e| anyhow::anyhow!("{e}"))?;
+    email
+        .to_ascii_domain()
+        .parse()
+        .map_err(|e| anyhow::anyhow!("cannot address mail to {address}: {e}"))
+}

@@ -1,0 +1,91 @@
+//! Fan-out: the kill switch, the composer of messages, and the worker that drains the outbox.
+
+pub mod compose;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+
+use crate::store::{OutboundState, Store, StoreResult};
+
+/// How often an instance re-reads the kill switch, to hear a pause made elsewhere (the CLI,
+/// another instance) before its next send.
+const SWITCH_POLL: Duration = Duration::from_millis(250);
+
+/// The kill switch and the worker's doorbell, shared by the web handlers and the worker.
+pub struct Notifier {
+    paused: watch::Sender<bool>,
+    wake: Notify,
+}
+
+impl Notifier {
+    pub fn new(paused: bool) -> Arc<Notifier> {
+        Arc::new(Notifier {
+            paused: watch::channel(paused).0,
+            wake: Notify::new(),
+        })
+    }
+
+    /// Reads the stored switch; call once at start.
+    pub async fn load(store: &Store) -> StoreResult<Arc<Notifier>> {
+        Ok(Notifier::new(store.outbound_state().await?.paused))
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    pub fn watch_paused(&self) -> watch::Receiver<bool> {
+        self.paused.subscribe()
+    }
+
+    fn set_paused(&self, paused: bool) {
+        self.paused
+            .send_if_modified(|p| std::mem::replace(p, paused) != paused);
+        if !paused {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Stops every outbound channel before its next send; queued deliveries stay queued.
+    pub async fn pause(&self, store: &Store, reason: &str, by: &str) -> StoreResult<OutboundState> {
+        // The database first: the sync loop then never reads a stale "not paused" back.
+        let state = store.set_outbound_paused(true, reason, by).await?;
+        self.set_paused(true);
+        tracing::warn!(reason, by, "outbound sending paused");
+        Ok(state)
+    }
+
+    /// Lets the queue drain again from where it stopped.
+    pub async fn resume(&self, store: &Store, by: &str) -> StoreResult<OutboundState> {
+        let state = store.set_outbound_paused(false, "", by).await?;
+        self.set_paused(false);
+        tracing::warn!(by, "outbound sending resumed");
+        Ok(state)
+    }
+
+    /// Tells the worker new deliveries are waiting.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// Keeps this instance's copy of the switch in step with the database.
+    pub fn spawn_sync(self: &Arc<Self>, store: Store) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SWITCH_POLL).await;
+                match store.outbound_state().await {
+                    Ok(state) => this.set_paused(state.paused),
+                    Err(e) => tracing::warn!(error = %e, "reading the kill switch failed"),
+                }
+            }
+        })
+    }
+}

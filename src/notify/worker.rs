@@ -1,0 +1,299 @@
+//! The delivery worker: claims due deliveries in batches, sends each through its channel, and
+//! records what happened. Posting never waits for it; it wakes on new rows, and a crash loses
+//! nothing because every claim is a lease on a row.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+use tokio::task::JoinSet;
+
+use super::compose::{Composer, UpdateMail};
+use super::Notifier;
+use crate::channels::email::MailTransport;
+use crate::channels::SendError;
+use crate::store::{channel, ClaimedDelivery, DeliveryOutcome, Store};
+
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Deliveries claimed at once.
+    pub batch: i64,
+    /// How long a claim holds before another worker may take the row.
+    pub lease: chrono::Duration,
+    /// Attempts before a delivery is given up as dead.
+    pub max_attempts: i32,
+    /// Outcomes written per transaction while a batch is in flight.
+    pub record_every: usize,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            batch: 256,
+            lease: chrono::Duration::minutes(5),
+            max_attempts: 8,
+            record_every: 64,
+        }
+    }
+}
+
+/// What one step of the worker did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing was due.
+    Idle,
+    /// Outbound is paused; nothing was claimed.
+    Paused,
+    /// This many deliveries were processed (sent, retried, dead or released).
+    Processed(usize),
+}
+
+pub struct Worker<T: MailTransport> {
+    store: Store,
+    transport: Arc<T>,
+    composer: Arc<Composer>,
+    notifier: Arc<Notifier>,
+    settings: WorkerSettings,
+    /// Consecutive batches in which the channel could not be reached.
+    unreachable_streak: Arc<AtomicU32>,
+}
+
+/// Retry delay after `attempts` failed tries: exponential from 5 s, capped at 1 h, with ±50 %
+/// jitter so a burst of failures does not come back as one burst.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let base = 5.0 * 2f64.powi(attempts.clamp(0, 20) - 1).max(1.0);
+    let capped = base.min(3600.0);
+    let jittered = capped * rand::thread_rng().gen_range(0.5..1.5);
+    chrono::Duration::milliseconds((jittered * 1000.0) as i64)
+}
+
+/// How long to hold a channel back after it could not be reached `streak` times running.
+fn channel_backoff(streak: u32) -> Duration {
+    Duration::from_secs(1u64 << streak.min(5)).min(Duration::from_secs(30))
+}
+
+impl<T: MailTransport> Worker<T> {
+    pub fn new(
+        store: Store,
+        transport: Arc<T>,
+        composer: Arc<Composer>,
+        notifier: Arc<Notifier>,
+        settings: WorkerSettings,
+    ) -> Self {
+        Worker {
+            store,
+            transport,
+            composer,
+            notifier,
+            settings,
+            unreachable_streak: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// Claims one batch, delivers it and records every outcome.
+    pub async fn deliver_next_batch(&self) -> anyhow::Result<Step> {
+        if self.notifier.is_paused() {
+            return Ok(Step::Paused);
+        }
+        let claimed = self
+            .store
+            .claim_due_deliveries(self.settings.batch, self.settings.lease)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Step::Idle);
+        }
+        let count = claimed.len();
+        let subscriber_ids: Vec<i64> = claimed.iter().map(|d| d.recipient_id).collect();
+        let existing = self.store.existing_subscribers(&subscriber_ids).await?;
+        let mails = self.update_mails(&claimed).await?;
+
+        let mut outcomes: Vec<(i64, DeliveryOutcome)> = Vec::new();
+        let mut sends = JoinSet::new();
+        for delivery in claimed {
+            if !existing.contains(&delivery.recipient_id) {
+                outcomes.push((delivery.id, DeliveryOutcome::Cancelled));
+                continue;
+            }
+            let mail = delivery.update_id.and_then(|id| mails.get(&id).cloned());
+            let job = Job {
+                transport: self.transport.clone(),
+                composer: self.composer.clone(),
+                notifier: self.notifier.clone(),
+                streak: self.unreachable_streak.clone(),
+                max_attempts: self.settings.max_attempts,
+            };
+            sends.spawn(async move {
+                let id = delivery.id;
+                (id, job.deliver(delivery, mail).await)
+            });
+        }
+        while let Some(joined) = sends.join_next().await {
+            match joined {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    tracing::error!(error = %e, "a delivery task failed; its claim will expire and it will be retried")
+                }
+            }
+            if outcomes.len() >= self.settings.record_every {
+                self.store.record_outcomes(&outcomes).await?;
+                outcomes.clear();
+            }
+        }
+        self.store.record_outcomes(&outcomes).await?;
+        Ok(Step::Processed(count))
+    }
+
+    /// The shared part of each update's mail, read once per batch.
+    async fn update_mails(
+        &self,
+        claimed: &[ClaimedDelivery],
+    ) -> anyhow::Result<HashMap<i64, Arc<UpdateMail>>> {
+        let mut mails = HashMap::new();
+        for update_id in claimed.iter().filter_map(|d| d.update_id) {
+            if mails.contains_key(&update_id) {
+                continue;
+            }
+            let incident = self.store.incident_of_update(update_id).await?;
+            if let Some(update) = incident.updates.iter().find(|u| u.id == update_id) {
+                mails.insert(update_id, Arc::new(UpdateMail::new(&incident, update)));
+            }
+        }
+        Ok(mails)
+    }
+
+    /// Runs until the process ends: deliver while there is work, otherwise wait for the
+    /// doorbell, a resume, or the next retry to fall due.
+    pub async fn run(self) {
+        let mut paused = self.notifier.watch_paused();
+        let mut last_sweep = std::time::Instant::now();
+        loop {
+            if last_sweep.elapsed() > Duration::from_secs(30) {
+                last_sweep = std::time::Instant::now();
+                match self.store.release_expired_claims().await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::warn!(deliveries = n, "released deliveries whose worker stopped")
+                    }
+                    Err(e) => tracing::error!(error = %e, "releasing expired claims failed"),
+                }
+            }
+            let streak = self.unreachable_streak.load(Ordering::SeqCst);
+            if streak > 0 {
+                tokio::time::sleep(channel_backoff(streak)).await;
+            }
+            match self.deliver_next_batch().await {
+                Ok(Step::Processed(n)) => tracing::debug!(deliveries = n, "delivered a batch"),
+                Ok(Step::Paused) => {
+                    let _ = paused.wait_for(|p| !*p).await;
+                }
+                Ok(Step::Idle) => {
+                    tokio::select! {
+                        _ = self.notifier.woken() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the delivery worker failed a step; retrying shortly");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Everything one delivery task needs.
+struct Job<T: MailTransport> {
+    transport: Arc<T>,
+    composer: Arc<Composer>,
+    notifier: Arc<Notifier>,
+    streak: Arc<AtomicU32>,
+    max_attempts: i32,
+}
+
+impl<T: MailTransport> Job<T> {
+    async fn deliver(self, d: ClaimedDelivery, mail: Option<Arc<UpdateMail>>) -> DeliveryOutcome {
+        let now = Utc::now();
+        let composed = match (d.channel.as_str(), mail) {
+            (channel::CONFIRM, _) => self.composer.confirmation(d.recipient_id, &d.address, now),
+            (channel::EMAIL, Some(mail)) => {
+                self.composer
+                    .notification(&mail, d.recipient_id, &d.address)
+            }
+            (channel::EMAIL, None) => return DeliveryOutcome::Cancelled,
+            (other, _) => {
+                return DeliveryOutcome::Dead {
+                    error: format!("no sender for channel {other}"),
+                }
+            }
+        };
+        let composed = match composed {
+            Ok(c) => c,
+            Err(e) => {
+                return DeliveryOutcome::Dead {
+                    error: format!("could not build the message: {e}"),
+                }
+            }
+        };
+        // The kill switch is checked right before each send, not once per batch.
+        if self.notifier.is_paused() {
+            return DeliveryOutcome::Released {
+                at: crate::domain::now(),
+            };
+        }
+        match self
+            .transport
+            .send(&self.composer.from_address(), &d.address, composed.bytes)
+            .await
+        {
+            Ok(_) => {
+                self.streak.store(0, Ordering::SeqCst);
+                DeliveryOutcome::Sent {
+                    message_id: composed.message_id,
+                }
+            }
+            Err(SendError::Permanent(error)) => {
+                tracing::info!(delivery.id = d.id, %error, "delivery refused permanently");
+                DeliveryOutcome::Dead { error }
+            }
+            Err(SendError::Transient(error)) if d.attempts >= self.max_attempts => {
+                DeliveryOutcome::Dead {
+                    error: format!("gave up after {} attempts: {error}", d.attempts),
+                }
+            }
+            Err(SendError::Transient(error)) => DeliveryOutcome::Retry {
+                error,
+                at: crate::domain::now() + backoff(d.attempts),
+            },
+            Err(SendError::Unreachable(error)) => {
+                let streak = self.streak.fetch_add(1, Ordering::SeqCst) + 1;
+                tracing::warn!(%error, "cannot reach the mail server; holding email back");
+                let wait = chrono::Duration::from_std(channel_backoff(streak)).unwrap_or_default();
+                DeliveryOutcome::Released {
+                    at: crate::domain::now() + wait,
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempts in 1..30 {
+            let d = backoff(attempts).num_milliseconds();
+            let expected = (5_000.0 * 2f64.powi(attempts - 1)).min(3_600_000.0);
+            assert!(
+                d as f64 >= expected * 0.5 && d as f64 <= expected * 1.5,
+                "{attempts}: {d}"
+            );
+        }
+        assert_eq!(channel_backoff(1), Duration::from_secs(2));
+        assert_eq!(channel_backoff(50), Duration::from_secs(30));
+    }
+}

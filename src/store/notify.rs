@@ -1,0 +1,571 @@
+//! Subscribers, the delivery outbox and the kill switch.
+//!
+//! Deliveries are rows: written with the update (see `publish`), claimed by a worker, then
+//! marked sent, retried later, or dead. A crash loses nothing: a claimed row whose lease runs
+//! out goes back to the queue.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{on_constraint, on_pool, Store, StoreError, StoreResult};
+use crate::domain::{self, SubscriberEmail};
+
+/// Channels a delivery can go out on.
+pub mod channel {
+    /// An update's notification to one email subscriber.
+    pub const EMAIL: &str = "email";
+    /// A double opt-in confirmation mail.
+    pub const CONFIRM: &str = "confirm";
+}
+
+/// How soon a repeated sign-up may send another confirmation mail.
+pub const CONFIRM_RESEND_AFTER: Duration = Duration::minutes(10);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Subscriber {
+    pub id: i64,
+    pub email: String,
+    pub all_components: bool,
+    pub component_ids: Vec<i64>,
+    pub created_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+}
+
+/// What a public sign-up led to. Deliberately the same to the person signing up either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUp {
+    /// A confirmation mail was queued.
+    ConfirmationQueued(i64),
+    /// Nothing was sent: already confirmed, or a confirmation went out moments ago.
+    NothingSent,
+}
+
+/// A delivery claimed by a worker, with everything needed to send it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedDelivery {
+    pub id: i64,
+    pub update_id: Option<i64>,
+    pub channel: String,
+    pub recipient_id: i64,
+    pub address: String,
+    pub attempts: i32,
+}
+
+/// What happened to one delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryOutcome {
+    Sent {
+        message_id: String,
+    },
+    /// Try again at this time; the error is kept.
+    Retry {
+        error: String,
+        at: DateTime<Utc>,
+    },
+    /// Never try again (permanent failure, or too many attempts).
+    Dead {
+        error: String,
+    },
+    /// The recipient is gone (unsubscribed); nothing to send.
+    Cancelled,
+    /// Not attempted (paused, or the channel was unreachable): back to the queue, the attempt
+    /// not counted.
+    Released {
+        at: DateTime<Utc>,
+    },
+}
+
+/// Counts per state of one update's deliveries on one channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeliveryCounts {
+    pub pending: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub dead: i64,
+    pub cancelled: i64,
+}
+
+impl DeliveryCounts {
+    pub fn total(&self) -> i64 {
+        self.pending + self.sending + self.sent + self.dead + self.cancelled
+    }
+}
+
+/// The kill switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundState {
+    pub paused: bool,
+    pub reason: String,
+    pub changed_at: Option<DateTime<Utc>>,
+    pub changed_by: String,
+}
+
+/// (id, confirmed_at, confirm_sent_at) of an existing subscriber.
+type SignUpRow = (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+#[derive(sqlx::FromRow)]
+struct SubscriberRow {
+    id: i64,
+    email: String,
+    all_components: bool,
+    created_at: DateTime<Utc>,
+    confirmed_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// A public sign-up: creates the subscriber (unconfirmed) or updates an unconfirmed one,
+    /// and queues a confirmation mail unless one went out within `CONFIRM_RESEND_AFTER`.
+    /// A confirmed address is left exactly as it is.
+    pub async fn sign_up(
+        &self,
+        email: &SubscriberEmail,
+        component_ids: Option<&[i64]>,
+    ) -> StoreResult<SignUp> {
+        let now = domain::now();
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let existing: Option<SignUpRow> = sqlx::query_as(
+                "SELECT id, confirmed_at, confirm_sent_at FROM subscribers WHERE email = $1",
+            )
+            .bind(email.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let id = match existing {
+                Some((_, Some(_), _)) => return Ok(SignUp::NothingSent),
+                Some((_, None, Some(sent))) if now - sent < CONFIRM_RESEND_AFTER => return Ok(SignUp::NothingSent),
+                Some((id, None, _)) => id,
+                None => sqlx::query_scalar(
+                    "INSERT INTO subscribers (email, all_components, created_at) VALUES ($1, TRUE, $2) RETURNING id",
+                )
+                .bind(email.as_str())
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?,
+            };
+            sqlx::query("UPDATE subscribers SET all_components = $1, confirm_sent_at = $2 WHERE id = $3")
+                .bind(component_ids.is_none())
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM subscriber_components WHERE subscriber_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for component in component_ids.unwrap_or(&[]) {
+                sqlx::query(
+                    "INSERT INTO subscriber_components (subscriber_id, component_id) \
+                     SELECT $1, id FROM components WHERE id = $2 ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(component)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query(
+                "INSERT INTO deliveries (update_id, channel, recipient_id, address, next_attempt_at) \
+                 VALUES (NULL, $1, $2, $3, $4)",
+            )
+            .bind(channel::CONFIRM)
+            .bind(id)
+            .bind(email.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(SignUp::ConfirmationQueued(id))
+        })
+    }
+
+    /// Adds a subscriber directly (admin, import), optionally already confirmed.
+    pub async fn add_subscriber(
+        &self,
+        email: &SubscriberEmail,
+        component_ids: Option<&[i64]>,
+        confirmed: bool,
+    ) -> StoreResult<Subscriber> {
+        let now = domain::now();
+        let id: i64 = on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO subscribers (email, all_components, created_at, confirmed_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(email.as_str())
+            .bind(component_ids.is_none())
+            .bind(now)
+            .bind(confirmed.then_some(now))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| on_constraint(e, "subscribers_email_key", "this address is already subscribed"))?;
+            for component in component_ids.unwrap_or(&[]) {
+                let linked = sqlx::query(
+                    "INSERT INTO subscriber_components (subscriber_id, component_id) \
+                     SELECT $1, id FROM components WHERE id = $2 ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(component)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if linked == 0 {
+                    return Err(StoreError::Invalid(domain::Invalid(vec![domain::FieldError::new(
+                        format!("components.{component}"),
+                        "no such component",
+                    )])));
+                }
+            }
+            tx.commit().await?;
+            id
+        });
+        self.subscriber(id)
+            .await?
+            .ok_or(StoreError::NotFound("subscriber"))
+    }
+
+    pub async fn subscriber(&self, id: i64) -> StoreResult<Option<Subscriber>> {
+        let row: Option<SubscriberRow> = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT id, email, all_components, created_at, confirmed_at FROM subscribers WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+        let Some(row) = row else { return Ok(None) };
+        let component_ids: Vec<i64> = on_pool!(self, read pool => sqlx::query_scalar(
+            "SELECT component_id FROM subscriber_components WHERE subscriber_id = $1 ORDER BY component_id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await)?;
+        Ok(Some(Subscriber {
+            id: row.id,
+            email: row.email,
+            all_components: row.all_components,
+            component_ids,
+            created_at: row.created_at,
+            confirmed_at: row.confirmed_at,
+        }))
+    }
+
+    /// Confirms a subscriber; true if this confirmed them now or before.
+    pub async fn confirm_subscriber(&self, id: i64) -> StoreResult<bool> {
+        let found = on_pool!(self, write pool => sqlx::query(
+            "UPDATE subscribers SET confirmed_at = COALESCE(confirmed_at, $1) WHERE id = $2",
+        )
+        .bind(domain::now())
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(found > 0)
+    }
+
+    /// Chooses which components a subscriber hears about (`None` = all).
+    pub async fn set_subscriber_components(
+        &self,
+        id: i64,
+        component_ids: Option<&[i64]>,
+    ) -> StoreResult<()> {
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let found = sqlx::query("UPDATE subscribers SET all_components = $1 WHERE id = $2")
+                .bind(component_ids.is_none())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if found == 0 {
+                return Err(StoreError::NotFound("subscriber"));
+            }
+            sqlx::query("DELETE FROM subscriber_components WHERE subscriber_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            for component in component_ids.unwrap_or(&[]) {
+                sqlx::query(
+                    "INSERT INTO subscriber_components (subscriber_id, component_id) \
+                     SELECT $1, id FROM components WHERE id = $2 ON CONFLICT DO NOTHING",
+                )
+                .bind(id)
+                .bind(component)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Removes a subscriber. Their queued deliveries are cancelled when the worker reaches them.
+    pub async fn remove_subscriber(&self, id: i64) -> StoreResult<bool> {
+        let removed = on_pool!(self, write pool => sqlx::query("DELETE FROM subscribers WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(removed > 0)
+    }
+
+    /// Subscribers whose address contains `search`, newest first, with the total that match.
+    pub async fn subscribers(
+        &self,
+        search: &str,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<Subscriber>, i64)> {
+        let pattern = format!(
+            "%{}%",
+            search
+                .trim()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let (rows, total): (Vec<SubscriberRow>, i64) = on_pool!(self, read pool => {
+            let rows = sqlx::query_as(
+                "SELECT id, email, all_components, created_at, confirmed_at FROM subscribers \
+                 WHERE email LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2 OFFSET $3",
+            )
+            .bind(&pattern)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscribers WHERE email LIKE $1 ESCAPE '\\'")
+                .bind(&pattern)
+                .fetch_one(pool)
+                .await?;
+            (rows, total)
+        });
+        let subscribers = rows
+            .into_iter()
+            .map(|r| Subscriber {
+                id: r.id,
+                email: r.email,
+                all_components: r.all_components,
+                component_ids: Vec::new(),
+                created_at: r.created_at,
+                confirmed_at: r.confirmed_at,
+            })
+            .collect();
+        Ok((subscribers, total))
+    }
+
+    /// (confirmed, unconfirmed) subscriber counts.
+    pub async fn subscriber_counts(&self) -> StoreResult<(i64, i64)> {
+        let (confirmed, total): (i64, i64) = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT COUNT(confirmed_at), COUNT(*) FROM subscribers",
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok((confirmed, total - confirmed))
+    }
+
+    /// Claims up to `limit` due deliveries for `lease`; another worker cannot take them meanwhile.
+    pub async fn claim_due_deliveries(
+        &self,
+        limit: i64,
+        lease: Duration,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        let now = domain::now();
+        let lock = if self.backend() == "postgres" {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1 \
+             WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $2 \
+                          ORDER BY next_attempt_at LIMIT $3 {lock}) \
+             RETURNING id, update_id, channel, recipient_id, address, attempts"
+        );
+        let claimed: Vec<ClaimedDelivery> = on_pool!(self, write pool => sqlx::query_as(&sql)
+            .bind(now + lease)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(pool)
+            .await)?;
+        Ok(claimed)
+    }
+
+    /// Puts deliveries whose claim expired (their worker died) back in the queue.
+    pub async fn release_expired_claims(&self) -> StoreResult<u64> {
+        let released = on_pool!(self, write pool => sqlx::query(
+            "UPDATE deliveries SET state = 'pending', attempts = attempts - 1, claimed_until = NULL \
+             WHERE state = 'sending' AND claimed_until < $1",
+        )
+        .bind(domain::now())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(released)
+    }
+
+    /// With a single instance (SQLite), nothing else can hold a claim: release them all at start.
+    pub async fn release_all_claims(&self) -> StoreResult<u64> {
+        let released = on_pool!(self, write pool => sqlx::query(
+            "UPDATE deliveries SET state = 'pending', attempts = attempts - 1, claimed_until = NULL WHERE state = 'sending'",
+        )
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(released)
+    }
+
+    /// Which of these subscribers still exist (the rest unsubscribed since the enqueue).
+    pub async fn existing_subscribers(&self, ids: &[i64]) -> StoreResult<Vec<i64>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!("SELECT id FROM subscribers WHERE id IN ({list})");
+        Ok(on_pool!(self, read pool => sqlx::query_scalar(&sql).fetch_all(pool).await)?)
+    }
+
+    /// Records what happened to claimed deliveries, all in one transaction.
+    pub async fn record_outcomes(&self, outcomes: &[(i64, DeliveryOutcome)]) -> StoreResult<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let now = domain::now();
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            for (id, outcome) in outcomes {
+                match outcome {
+                    DeliveryOutcome::Sent { message_id } => sqlx::query(
+                        "UPDATE deliveries SET state = 'sent', sent_at = $1, message_id = $2, claimed_until = NULL, \
+                         last_error = NULL WHERE id = $3",
+                    )
+                    .bind(now)
+                    .bind(message_id.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?,
+                    DeliveryOutcome::Retry { error, at } => sqlx::query(
+                        "UPDATE deliveries SET state = 'pending', next_attempt_at = $1, last_error = $2, \
+                         claimed_until = NULL WHERE id = $3",
+                    )
+                    .bind(*at)
+                    .bind(error.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?,
+                    DeliveryOutcome::Dead { error } => sqlx::query(
+                        "UPDATE deliveries SET state = 'dead', last_error = $1, claimed_until = NULL WHERE id = $2",
+                    )
+                    .bind(error.as_str())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?,
+                    DeliveryOutcome::Cancelled => sqlx::query(
+                        "UPDATE deliveries SET state = 'cancelled', claimed_until = NULL WHERE id = $1",
+                    )
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?,
+                    DeliveryOutcome::Released { at } => sqlx::query(
+                        "UPDATE deliveries SET state = 'pending', attempts = attempts - 1, next_attempt_at = $1, \
+                         claimed_until = NULL WHERE id = $2",
+                    )
+                    .bind(*at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?,
+                };
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Counts per channel and state for one update.
+    pub async fn delivery_counts(
+        &self,
+        update_id: i64,
+    ) -> StoreResult<Vec<(String, DeliveryCounts)>> {
+        let rows: Vec<(String, String, i64)> = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT channel, state, COUNT(*) FROM deliveries WHERE update_id = $1 GROUP BY channel, state ORDER BY channel",
+        )
+        .bind(update_id)
+        .fetch_all(pool)
+        .await)?;
+        let mut out: Vec<(String, DeliveryCounts)> = Vec::new();
+        for (channel, state, n) in rows {
+            if out.last().is_none_or(|(c, _)| *c != channel) {
+                out.push((channel.clone(), DeliveryCounts::default()));
+            }
+            if let Some((_, counts)) = out.last_mut() {
+                match state.as_str() {
+                    "pending" => counts.pending = n,
+                    "sending" => counts.sending = n,
+                    "sent" => counts.sent = n,
+                    "dead" => counts.dead = n,
+                    _ => counts.cancelled = n,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Puts an update's dead deliveries back in the queue with a fresh count of attempts.
+    pub async fn retry_dead_deliveries(&self, update_id: i64) -> StoreResult<u64> {
+        let n = on_pool!(self, write pool => sqlx::query(
+            "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $1 \
+             WHERE update_id = $2 AND state = 'dead'",
+        )
+        .bind(domain::now())
+        .bind(update_id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n)
+    }
+
+    /// Deliveries waiting or in flight, over all updates.
+    pub async fn queue_depth(&self) -> StoreResult<(i64, i64)> {
+        let (pending, sending): (i64, i64) = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT COUNT(CASE WHEN state = 'pending' THEN 1 END), COUNT(CASE WHEN state = 'sending' THEN 1 END) \
+             FROM deliveries WHERE state IN ('pending', 'sending')",
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok((pending, sending))
+    }
+
+    pub async fn outbound_state(&self) -> StoreResult<OutboundState> {
+        let (paused, reason, changed_at, changed_by): (
+            bool,
+            String,
+            Option<DateTime<Utc>>,
+            String,
+        ) = on_pool!(self, read pool => sqlx::query_as(
+                "SELECT paused, reason, changed_at, changed_by FROM outbound WHERE id = 1",
+            )
+            .fetch_one(pool)
+            .await)?;
+        Ok(OutboundState {
+            paused,
+            reason,
+            changed_at,
+            changed_by,
+        })
+    }
+
+    /// Pauses or resumes every outbound channel.
+    pub async fn set_outbound_paused(
+        &self,
+        paused: bool,
+        reason: &str,
+        by: &str,
+    ) -> StoreResult<OutboundState> {
+        on_pool!(self, write pool => sqlx::query(
+            "UPDATE outbound SET paused = $1, reason = $2, changed_at = $3, changed_by = $4 WHERE id = 1",
+        )
+        .bind(paused)
+        .bind(reason)
+        .bind(domain::now())
+        .bind(by)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        self.outbound_state().await
+    }
+}

@@ -1,0 +1,323 @@
+//! Email subscriptions: sign up (double opt-in), confirm, choose components, unsubscribe
+//! (a page with a button, and RFC 8058 one-click POST). Links carry a signed token; nothing
+//! here reads a cookie.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use super::auth::{Client, Fields};
+use super::error::PageError;
+use super::AppState;
+use crate::domain::SubscriberEmail;
+use crate::notify::compose::purpose;
+use crate::render::Site;
+use crate::store::SignUp;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/subscribe", post(sign_up))
+        .route("/subscribe/confirm/{token}", get(confirm))
+        .route("/subscribe/manage/{token}", get(manage_page).post(manage))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe_page).post(unsubscribe),
+        )
+}
+
+#[derive(Template)]
+#[template(path = "public/message.html")]
+struct MessagePage<'a> {
+    site: &'a Site,
+    heading: &'a str,
+    message: &'a str,
+    button_action: Option<String>,
+    button_label: &'a str,
+}
+
+fn page(state: &AppState, status: StatusCode, heading: &str, message: &str) -> Response {
+    let page = MessagePage {
+        site: state.cache.site(),
+        heading,
+        message,
+        button_action: None,
+        button_label: "",
+    };
+    html(status, &page)
+}
+
+fn html(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => {
+            let mut response = (status, Html(body)).into_response();
+            let h = response.headers_mut();
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'",
+                ),
+            );
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            // The token in the URL must not leak to other sites.
+            h.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            response
+        }
+        Err(e) => PageError::Internal(e.into()).into_response(),
+    }
+}
+
+/// A browser posting from another site sends its Origin; refuse it (sign-ups are not CSRF
+/// tokens' business, since the page is cached for everyone, but they must come from here).
+fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
+    match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+        None => true,
+        Some(origin) => {
+            origin == state.cache.site().url
+                || state.cache.site().url.starts_with(&format!("{origin}/"))
+        }
+    }
+}
+
+const CHECK_INBOX: &str = "If that address can receive mail, a confirmation link is on its way. \
+                           Open it to start getting updates. Nothing is sent until you do.";
+
+async fn sign_up(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !same_origin(&state, &headers) {
+        return page(
+            &state,
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Subscribe from the status page itself.",
+        );
+    }
+    let Ok(fields) = Fields::parse(&body) else {
+        return page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Something is missing",
+            "The form could not be read.",
+        );
+    };
+    let email = match SubscriberEmail::parse(fields.get("email")) {
+        Ok(email) => email,
+        Err(e) => {
+            let message = format!("That email address {}.", e.message);
+            return page(
+                &state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Please check the address",
+                &message,
+            );
+        }
+    };
+    let mut components = Vec::new();
+    for raw in fields.all("components") {
+        match raw.parse::<i64>() {
+            Ok(id) => components.push(id),
+            Err(_) => {
+                return page(
+                    &state,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Please check the form",
+                    "An unknown component was chosen.",
+                )
+            }
+        }
+    }
+    if !state.signups.allow(&client.ip) {
+        return page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ups",
+            "Too many sign-ups came from your network. Please try again in an hour.",
+        );
+    }
+    let chosen = (!components.is_empty()).then_some(components.as_slice());
+    match state.store.sign_up(&email, chosen).await {
+        Ok(SignUp::ConfirmationQueued(_)) => state.notifier.wake(),
+        Ok(SignUp::NothingSent) => {}
+        Err(e) => return PageError::from(e).into_response(),
+    }
+    // The same answer whether the address was new, unconfirmed or already subscribed.
+    page(&state, StatusCode::OK, "Check your inbox", CHECK_INBOX)
+}
+
+const LINK_GONE: &str =
+    "This link is not valid any more. Subscribe again from the status page to get a new one.";
+
+async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let now = chrono::Utc::now().timestamp();
+    let Some(id) = state.composer.links().verify(purpose::CONFIRM, &token, now) else {
+        return page(&state, StatusCode::BAD_REQUEST, "Link expired", LINK_GONE);
+    };
+    match state.store.confirm_subscriber(id).await {
+        Ok(true) => page(
+            &state,
+            StatusCode::OK,
+            "You are subscribed",
+            "You will get an email whenever we post about an incident or maintenance. Every email has a link to change what you hear about or to unsubscribe.",
+        ),
+        Ok(false) => page(&state, StatusCode::BAD_REQUEST, "Link expired", LINK_GONE),
+        Err(e) => PageError::from(e).into_response(),
+    }
+}
+
+struct ComponentChoice {
+    id: i64,
+    name: String,
+    checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "public/manage.html")]
+struct ManagePage<'a> {
+    site: &'a Site,
+    email: String,
+    token: String,
+    unsubscribe_token: String,
+    all: bool,
+    components: Vec<ComponentChoice>,
+    saved: bool,
+}
+
+async fn manage_view(state: &AppState, token: String, saved: bool) -> Response {
+    let Some(id) = state.composer.links().verify(purpose::MANAGE, &token, 0) else {
+        return page(
+            state,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "This link is not valid.",
+        );
+    };
+    let (subscriber, components) = match (
+        state.store.subscriber(id).await,
+        state.store.components().await,
+    ) {
+        (Ok(Some(s)), Ok(c)) => (s, c),
+        (Ok(None), _) => {
+            return page(
+                state,
+                StatusCode::NOT_FOUND,
+                "Not subscribed",
+                "This address is no longer subscribed.",
+            )
+        }
+        (Err(e), _) | (_, Err(e)) => return PageError::from(e).into_response(),
+    };
+    let view = ManagePage {
+        site: state.cache.site(),
+        email: subscriber.email,
+        unsubscribe_token: state.composer.links().sign(purpose::UNSUBSCRIBE, id, 0),
+        token,
+        all: subscriber.all_components,
+        components: components
+            .iter()
+            .map(|c| ComponentChoice {
+                id: c.id,
+                name: c.name.clone(),
+                checked: subscriber.component_ids.contains(&c.id),
+            })
+            .collect(),
+        saved,
+    };
+    html(StatusCode::OK, &view)
+}
+
+async fn manage_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    manage_view(&state, token, false).await
+}
+
+async fn manage(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(id) = state.composer.links().verify(purpose::MANAGE, &token, 0) else {
+        return page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "This link is not valid.",
+        );
+    };
+    let Ok(fields) = Fields::parse(&body) else {
+        return page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "Something is missing",
+            "The form could not be read.",
+        );
+    };
+    let ids: Vec<i64> = fields
+        .all("components")
+        .iter()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let chosen = (fields.get("scope") == "some" && !ids.is_empty()).then_some(ids.as_slice());
+    if let Err(e) = state.store.set_subscriber_components(id, chosen).await {
+        return PageError::from(e).into_response();
+    }
+    manage_view(&state, token, true).await
+}
+
+async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if state
+        .composer
+        .links()
+        .verify(purpose::UNSUBSCRIBE, &token, 0)
+        .is_none()
+    {
+        return page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "This link is not valid.",
+        );
+    }
+    // A GET never unsubscribes: mail scanners follow links. The button POSTs.
+    let view = MessagePage {
+        site: state.cache.site(),
+        heading: "Unsubscribe",
+        message: "Stop all email updates from this status page?",
+        button_action: Some(format!("/unsubscribe/{token}")),
+        button_label: "Unsubscribe",
+    };
+    html(StatusCode::OK, &view)
+}
+
+/// RFC 8058 one-click: a POST to the List-Unsubscribe URL unsubscribes with no further step.
+async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let Some(id) = state
+        .composer
+        .links()
+        .verify(purpose::UNSUBSCRIBE, &token, 0)
+    else {
+        return page(
+            &state,
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "This link is not valid.",
+        );
+    };
+    if let Err(e) = state.store.remove_subscriber(id).await {
+        return PageError::from(e).into_response();
+    }
+    tracing::info!(subscriber.id = id, "subscriber unsubscribed");
+    page(
+        &state,
+        StatusCode::OK,
+        "Unsubscribed",
+        "You will get no more email from this status page.",
+    )
+}
