@@ -72,7 +72,7 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 
 /// How long to hold a channel back after it could not be reached `streak` times running.
 fn channel_backoff(streak: u32) -> Duration {
-    Duration::from_secs(1u64 << streak.min(5)).min(Duration::from_secs(30))
+    Duration::from_secs(1u64 << streak.min(4)).min(Duration::from_secs(10))
 }
 
 impl<T: MailTransport> Worker<T> {
@@ -294,6 +294,6 @@ mod tests {
             );
         }
         assert_eq!(channel_backoff(1), Duration::from_secs(2));
-        assert_eq!(channel_backoff(50), Duration::from_secs(30));
+        assert_eq!(channel_backoff(50), Duration::from_secs(10));
     }
 }

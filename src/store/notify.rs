@@ -221,6 +221,38 @@ impl Store {
             .ok_or(StoreError::NotFound("subscriber"))
     }
 
+    /// Adds many subscribers in one transaction, skipping addresses already present.
+    /// Returns how many were added.
+    pub async fn import_subscribers(
+        &self,
+        emails: &[SubscriberEmail],
+        confirmed: bool,
+    ) -> StoreResult<u64> {
+        let now = domain::now();
+        let confirmed_at = confirmed.then_some(now);
+        let mut added = 0;
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            for chunk in emails.chunks(500) {
+                let mut sql = String::from("INSERT INTO subscribers (email, all_components, created_at, confirmed_at) VALUES ");
+                for n in 0..chunk.len() {
+                    if n > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("(${}, TRUE, $1, $2)", n + 3));
+                }
+                sql.push_str(" ON CONFLICT DO NOTHING");
+                let mut q = sqlx::query(&sql).bind(now).bind(confirmed_at);
+                for email in chunk {
+                    q = q.bind(email.as_str());
+                }
+                added += q.execute(&mut *tx).await?.rows_affected();
+            }
+            tx.commit().await?;
+        });
+        Ok(added)
+    }
+
     pub async fn subscriber(&self, id: i64) -> StoreResult<Option<Subscriber>> {
         let row: Option<SubscriberRow> = on_pool!(self, read pool => sqlx::query_as(
             "SELECT id, email, all_components, created_at, confirmed_at FROM subscribers WHERE id = $1",

@@ -29,14 +29,21 @@ fn init_logs() {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns Herald with the test defaults changed by `configure` (an SMTP URL, say).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     init_logs();
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let config = Config {
+    let mut config = Config {
         data_dir: data_dir.path().to_path_buf(),
         bind: "127.0.0.1:0".to_string(),
         page_name: "Acme Status".to_string(),
+        mail_from: "Acme Status <status@acme.test>".to_string(),
         ..Config::default()
     };
+    configure(&mut config);
     let app = Application::build(config).await.expect("build app");
     let address = app.public_url();
     let store = app.state().store.clone();

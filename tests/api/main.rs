@@ -3,7 +3,9 @@
 mod admin_api;
 mod admin_pages;
 mod banner_and_feeds;
+mod email;
 mod helpers;
 mod maintenance;
 mod public_pages;
+mod smtp;
 mod statuspage_api;

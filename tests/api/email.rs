@@ -1,0 +1,320 @@
+//! Email fan-out against a real SMTP server (aiosmtpd). `.ci/run` runs these with
+//! `cargo test -- --ignored` after installing aiosmtpd.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use herald::domain::SubscriberEmail;
+
+use crate::helpers::{spawn_app_with, TestApp};
+use crate::smtp::{Received, SmtpSink};
+
+const NEEDS_SMTP: &str = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it";
+
+fn link(mail: &Received, path: &str) -> String {
+    let text = mail.text();
+    let start = text
+        .find(path)
+        .unwrap_or_else(|| panic!("no {path} link in {text}"));
+    let begin = text[..start].rfind("http").unwrap();
+    let end = text[start..]
+        .find(|c: char| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+        .unwrap()
+        + start;
+    text[begin..end].to_string()
+}
+
+async fn open_incident(app: &TestApp, name: &str) -> Value {
+    app.open_incident(json!({"name": name, "status": "investigating", "impact": "major", "body": "We are on it.", "notify": true}))
+        .await
+}
+
+async fn add_confirmed(app: &TestApp, emails: impl IntoIterator<Item = String>) {
+    for email in emails {
+        let r = app
+            .api(
+                "/api/admin/v1/subscribers",
+                json!({"email": email, "confirmed": true}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it"]
+async fn a_subscriber_confirms_hears_of_an_incident_and_unsubscribes_in_one_click() {
+    let _ = NEEDS_SMTP;
+    let sink = SmtpSink::start(&[]);
+    let app = spawn_app_with(|c| c.smtp_url = sink.url()).await;
+
+    let r = app
+        .http
+        .post(app.url("/subscribe"))
+        .form(&[("email", "Reader@Example.COM")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Check your inbox"));
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    let confirmation = &mails[0];
+    assert_eq!(
+        confirmation.rcpt, "Reader@example.com",
+        "domain lower-cased, local part kept"
+    );
+    assert!(confirmation
+        .header("Subject")
+        .unwrap()
+        .contains("Confirm your subscription"));
+
+    // Until confirmed the address receives nothing else.
+    open_incident(&app, "Unheard incident").await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(sink.count(), 1);
+
+    let confirm = link(confirmation, "/subscribe/confirm/");
+    let r = app.http.get(&confirm).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("You are subscribed"));
+
+    let incident = open_incident(&app, "Database outage").await;
+    let mails = sink.wait_for(2, Duration::from_secs(10)).await;
+    let note = &mails[1];
+    assert_eq!(note.rcpt, "Reader@example.com");
+    assert_eq!(
+        note.header("Subject").unwrap(),
+        "[Acme Status] Investigating: Database outage"
+    );
+    assert!(note.header("Message-ID").unwrap().ends_with("@acme.test>"));
+    assert!(note.header("Date").is_some());
+    assert_eq!(
+        note.header("From").unwrap(),
+        "\"Acme Status\" <status@acme.test>"
+    );
+    assert!(note.header("List-Id").unwrap().contains("Acme Status"));
+    assert_eq!(
+        note.header("List-Unsubscribe-Post").unwrap(),
+        "List-Unsubscribe=One-Click"
+    );
+    let content_type = note.header("Content-Type").unwrap();
+    assert!(
+        content_type.starts_with("multipart/alternative"),
+        "{content_type}"
+    );
+    assert!(note.text().contains("text/plain") && note.text().contains("text/html"));
+    let incident_url = format!(
+        "{}/incidents/{}",
+        app.address,
+        incident["id"].as_str().unwrap()
+    );
+    assert!(
+        note.text().contains(&incident_url),
+        "links to the incident page"
+    );
+
+    let unsubscribe = note.header("List-Unsubscribe").unwrap();
+    let unsubscribe = unsubscribe.trim_start_matches('<').trim_end_matches('>');
+    assert!(unsubscribe.starts_with(&format!("{}/unsubscribe/", app.address)));
+    assert_eq!(
+        app.http.get(unsubscribe).send().await.unwrap().status(),
+        200,
+        "GET only shows a button"
+    );
+    let r = app
+        .http
+        .post(unsubscribe)
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Unsubscribed"));
+
+    let id = incident["id"].as_str().unwrap();
+    let r = app
+        .api(
+            &format!("/api/admin/v1/incidents/{id}/updates"),
+            json!({"status": "resolved", "body": "Fixed.", "notify": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        sink.count(),
+        2,
+        "an unsubscribed address gets no further mail"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it"]
+async fn signing_up_again_reveals_nothing_and_is_throttled() {
+    let sink = SmtpSink::start(&[]);
+    let app = spawn_app_with(|c| c.smtp_url = sink.url()).await;
+    add_confirmed(&app, ["known@example.com".to_string()]).await;
+    let r = app
+        .http
+        .post(app.url("/subscribe"))
+        .form(&[("email", "known@example.com")])
+        .send()
+        .await
+        .unwrap();
+    let known = r.text().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/subscribe"))
+        .form(&[("email", "new@example.com")])
+        .send()
+        .await
+        .unwrap();
+    let new = r.text().await.unwrap();
+    assert_eq!(
+        known, new,
+        "the answer does not tell whether an address was subscribed"
+    );
+    sink.wait_for(1, Duration::from_secs(10)).await;
+    // A second sign-up while unconfirmed does not send a second mail straight away.
+    app.http
+        .post(app.url("/subscribe"))
+        .form(&[("email", "new@example.com")])
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(sink.count(), 1);
+    assert!(
+        sink.messages().iter().all(|m| m.rcpt == "new@example.com"),
+        "the confirmed address got nothing"
+    );
+
+    let r = app
+        .http
+        .post(app.url("/subscribe"))
+        .form(&[("email", "not an address")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let mut last = 0;
+    for n in 0..12 {
+        let r = app
+            .http
+            .post(app.url("/subscribe"))
+            .form(&[("email", format!("p{n}@example.com"))])
+            .send()
+            .await
+            .unwrap();
+        last = r.status().as_u16();
+    }
+    assert_eq!(last, 429, "sign-ups from one address are throttled");
+}
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it"]
+async fn a_refused_recipient_is_dead_and_the_rest_arrive() {
+    let sink = SmtpSink::start(&["bounce@example.com"]);
+    let app = spawn_app_with(|c| c.smtp_url = sink.url()).await;
+    let mut emails: Vec<String> = (0..20).map(|n| format!("user{n}@example.com")).collect();
+    emails.push("bounce@example.com".to_string());
+    add_confirmed(&app, emails).await;
+    let incident = open_incident(&app, "Partial outage").await;
+    sink.wait_for(20, Duration::from_secs(20)).await;
+    let update_id = incident["update_id"].as_str().unwrap();
+    let mut counts = Value::Null;
+    for _ in 0..50 {
+        let r = app
+            .http
+            .get(app.url(&format!("/api/admin/v1/updates/{update_id}/deliveries")))
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        counts = r.json().await.unwrap();
+        if counts["channels"]["email"]["dead"] == 1 && counts["channels"]["email"]["sent"] == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(counts["channels"]["email"]["sent"], 20, "{counts}");
+    assert_eq!(counts["channels"]["email"]["dead"], 1, "{counts}");
+    assert!(sink
+        .messages()
+        .iter()
+        .all(|m| m.rcpt != "bounce@example.com"));
+}
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it"]
+async fn mail_queued_while_the_server_is_down_arrives_when_it_comes_up() {
+    let mut sink = SmtpSink::stopped();
+    let app = spawn_app_with(|c| c.smtp_url = sink.url()).await;
+    add_confirmed(&app, (0..50).map(|n| format!("user{n}@example.com"))).await;
+    let started = std::time::Instant::now();
+    open_incident(&app, "Outage while mail is down").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "posting never waits for delivery"
+    );
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    sink.launch();
+    let mails = sink.wait_for(50, Duration::from_secs(60)).await;
+    let mut rcpts: Vec<String> = mails.iter().map(|m| m.rcpt.clone()).collect();
+    rcpts.sort();
+    rcpts.dedup();
+    assert_eq!(rcpts.len(), 50, "every subscriber got the message once");
+    assert_eq!(mails.len(), 50);
+}
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it"]
+async fn pausing_stops_sending_within_a_second_and_resuming_sends_the_rest() {
+    let sink = SmtpSink::start(&[]);
+    let app = spawn_app_with(|c| {
+        c.smtp_url = sink.url();
+        c.smtp_concurrency = 1;
+    })
+    .await;
+    let emails: Vec<SubscriberEmail> = (0..1500)
+        .map(|n| SubscriberEmail::parse(&format!("user{n}@example.com")).unwrap())
+        .collect();
+    assert_eq!(
+        app.store.import_subscribers(&emails, true).await.unwrap(),
+        1500
+    );
+    open_incident(&app, "Big fan-out").await;
+    sink.wait_for(50, Duration::from_secs(30)).await;
+    let r = app
+        .api(
+            "/api/admin/v1/pause",
+            json!({"reason": "checking a report"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after_a_second = sink.count();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.count(), after_a_second, "nothing is sent while paused");
+    assert!(after_a_second < 1500, "the pause came before the end");
+    let status: Value = app
+        .http
+        .get(app.url("/api/admin/v1/status"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["paused"], true);
+    assert!(
+        status["queue"]["pending"].as_i64().unwrap() > 0,
+        "queued deliveries stay queued"
+    );
+
+    let r = app.api("/api/admin/v1/resume", json!({})).await;
+    assert_eq!(r.status(), 200);
+    let mails = sink.wait_for(1500, Duration::from_secs(120)).await;
+    assert_eq!(mails.len(), 1500);
+}

@@ -1,0 +1,163 @@
+//! A real SMTP server for the email tests: `tests/smtp/sink.py` (aiosmtpd), one per test.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct SmtpSink {
+    child: Option<Child>,
+    pub port: u16,
+    dir: tempfile::TempDir,
+    refuse: Vec<String>,
+}
+
+/// One message as the server received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub rcpt: String,
+    pub raw: String,
+}
+
+impl Received {
+    /// The value of the first header with this name (unfolded).
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.raw.split("\r\n\r\n").next().unwrap_or("");
+        let mut value: Option<String> = None;
+        for line in head.split("\r\n") {
+            if let Some(v) = value.as_mut() {
+                if line.starts_with(' ') || line.starts_with('\t') {
+                    v.push_str(line.trim_start());
+                    continue;
+                }
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case(name) {
+                    value = Some(v.trim().to_string());
+                }
+            }
+        }
+        value
+    }
+
+    /// The decoded text of the message (quoted-printable soft breaks removed).
+    pub fn text(&self) -> String {
+        self.raw.replace("=\r\n", "").replace("=3D", "=")
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl SmtpSink {
+    pub fn start(refuse: &[&str]) -> SmtpSink {
+        let mut sink = SmtpSink {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            refuse: refuse.iter().map(|s| s.to_string()).collect(),
+        };
+        sink.launch();
+        sink
+    }
+
+    /// A sink that is not running yet: its port refuses connections until `launch`.
+    pub fn stopped() -> SmtpSink {
+        SmtpSink {
+            child: None,
+            port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            refuse: Vec::new(),
+        }
+    }
+
+    pub fn launch(&mut self) {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/smtp/sink.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--dir",
+                self.dir.path().to_str().unwrap(),
+            ])
+            .args(["--refuse", &self.refuse.join(",")])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 with aiosmtpd (pip install aiosmtpd) runs the SMTP sink");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "READY", "the SMTP sink did not start");
+        self.child = Some(child);
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn messages(&self) -> Vec<Received> {
+        let mut paths: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        paths.sort();
+        paths
+            .into_iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap();
+                let (first, raw) = text.split_once("\r\n").unwrap();
+                Received {
+                    rcpt: first.trim_start_matches("X-Sink-Rcpt: ").to_string(),
+                    raw: raw.to_string(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(self.dir.path())
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Waits until at least `n` messages arrived, or panics after `timeout`.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let start = Instant::now();
+        loop {
+            if self.count() >= n {
+                return self.messages();
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "only {} of {n} messages arrived in {timeout:?}",
+                self.count()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
