@@ -7,3 +7,35 @@
     });
   });
 })();
+// Live delivery progress on an incident's page: poll while anything is still queued.
+(function () {
+  var boxes = document.querySelectorAll('.deliveries[data-progress]');
+  if (!boxes.length) return;
+  function busy() {
+    return Array.prototype.some.call(boxes, function (b) {
+      var q = b.querySelector('[data-count="pending"]'), s = b.querySelector('[data-count="sending"]');
+      return (q && q.textContent !== '0') || (s && s.textContent !== '0');
+    });
+  }
+  function refresh() {
+    if (!busy()) return;
+    Array.prototype.forEach.call(boxes, function (box) {
+      fetch(box.getAttribute('data-progress'), { credentials: 'same-origin' })
+        .then(function (r) { return r.ok ? r.json() : []; })
+        .then(function (channels) {
+          channels.forEach(function (c) {
+            if (c.channel !== box.getAttribute('data-channel')) return;
+            ['sent', 'pending', 'sending', 'dead', 'cancelled', 'total'].forEach(function (k) {
+              var el = box.querySelector('[data-count="' + k + '"]');
+              if (el) el.textContent = String(c[k]);
+            });
+            var bar = box.querySelector('progress');
+            if (bar) { bar.max = c.total; bar.value = c.sent + c.dead + c.cancelled; }
+          });
+        })
+        .catch(function () {});
+    });
+    setTimeout(refresh, 2000);
+  }
+  setTimeout(refresh, 2000);
+})();

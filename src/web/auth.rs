@@ -74,6 +74,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 /// to the sign-in page.
 pub struct StaffSession {
     pub info: SessionInfo,
+    /// Whether the kill switch is on, for the banner every admin page shows.
+    pub outbound_paused: bool,
 }
 
 impl StaffSession {
@@ -111,7 +113,10 @@ impl FromRequestParts<AppState> for StaffSession {
         if crate::domain::now() - info.last_seen_at > TOUCH_EVERY {
             state.store.touch_session(&info.id_hash).await?;
         }
-        Ok(StaffSession { info })
+        Ok(StaffSession {
+            info,
+            outbound_paused: state.notifier.is_paused(),
+        })
     }
 }
 

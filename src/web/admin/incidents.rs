@@ -46,6 +46,13 @@ struct DashboardPage {
     indicator_text: &'static str,
     open: Vec<Summary>,
     recent: Vec<Summary>,
+    csrf: String,
+    outbound: crate::store::OutboundState,
+    changed_at: Option<TimeView>,
+    pending: i64,
+    sending: i64,
+    can_resume: bool,
+    can_pause: bool,
 }
 
 pub async fn dashboard(
@@ -56,6 +63,8 @@ pub async fn dashboard(
     let components = state.store.components().await?;
     let incidents = state.store.incidents().await?;
     let indicator = Indicator::overall(&components, &incidents);
+    let outbound = state.store.outbound_state().await?;
+    let (pending, sending) = state.store.queue_depth().await?;
     let page = DashboardPage {
         chrome: Chrome::of(&session),
         notice: notice(q.notice.as_deref()),
@@ -73,6 +82,13 @@ pub async fn dashboard(
             .take(20)
             .map(summary)
             .collect(),
+        csrf: session.info.csrf_token.clone(),
+        changed_at: outbound.changed_at.as_ref().map(TimeView::new),
+        outbound,
+        pending,
+        sending,
+        can_resume: session.info.staff.role.allows(Role::Admin),
+        can_pause: session.info.staff.role.allows(Role::Responder),
     };
     Ok(render(StatusCode::OK, &page))
 }
@@ -249,6 +265,8 @@ struct IncidentPage {
     can_post: bool,
     form: UpdateForm,
     submit_label: &'static str,
+    /// Delivery progress per update id.
+    progress: Vec<(i64, Vec<super::outbound::ChannelProgress>)>,
 }
 
 async fn incident_form(
@@ -273,6 +291,10 @@ async fn incident_form(
     }
     let names = components.iter().map(|c| (c.id, c.name.as_str())).collect();
     let view = crate::render::views::incident_view(state.cache.site(), &incident, &names);
+    let mut progress = Vec::new();
+    for u in &incident.updates {
+        progress.push((u.id, super::outbound::progress(state, u.id).await?));
+    }
     Ok(IncidentPage {
         chrome: Chrome::of(session),
         notice,
@@ -282,6 +304,7 @@ async fn incident_form(
         form: UpdateForm::new(statuses, &components, &defaults),
         incident: view,
         submit_label: "Post update",
+        progress,
     })
 }
 

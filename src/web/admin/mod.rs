@@ -3,7 +3,9 @@
 
 mod components;
 mod incidents;
+mod outbound;
 mod session;
+mod subscribers;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -48,6 +50,20 @@ pub fn router() -> Router<AppState> {
             get(incidents::new_maintenance_page),
         )
         .route("/admin/maintenances", post(incidents::schedule_maintenance))
+        .route("/admin/pause", post(outbound::pause))
+        .route("/admin/resume", post(outbound::resume))
+        .route(
+            "/admin/updates/{id}/deliveries.json",
+            get(outbound::deliveries),
+        )
+        .route("/admin/updates/{id}/retry", post(outbound::retry_dead))
+        .route(
+            "/admin/subscribers",
+            get(subscribers::list).post(subscribers::add),
+        )
+        .route("/admin/subscribers/import", post(subscribers::import))
+        .route("/admin/subscribers/export.csv", get(subscribers::export))
+        .route("/admin/subscribers/{id}/delete", post(subscribers::remove))
 }
 
 /// The signed-in frame of every admin page.
@@ -55,6 +71,8 @@ pub struct Chrome {
     pub email: String,
     pub role: &'static str,
     pub csrf: String,
+    pub paused: bool,
+    pub is_admin: bool,
 }
 
 impl Chrome {
@@ -63,6 +81,8 @@ impl Chrome {
             email: session.info.staff.email.clone(),
             role: session.info.staff.role.as_str(),
             csrf: session.info.csrf_token.clone(),
+            paused: session.outbound_paused,
+            is_admin: session.info.staff.role.allows(crate::domain::Role::Admin),
         })
     }
 }
@@ -93,6 +113,10 @@ pub fn notice(code: Option<&str>) -> String {
         Some("published") => "Published. The status page shows it now.",
         Some("saved") => "Saved.",
         Some("deleted") => "Deleted.",
+        Some("paused") => "Outbound sending is paused. Nothing more goes out until it is resumed.",
+        Some("resumed") => "Outbound sending resumed; queued deliveries are going out.",
+        Some("retried") => "Dead deliveries are queued again.",
+        Some("imported") => "Import finished.",
         _ => "",
     }
     .to_string()

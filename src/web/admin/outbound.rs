@@ -1,0 +1,82 @@
+//! The kill switch and delivery progress in the admin.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Json;
+
+use crate::domain::Role;
+use crate::store::DeliveryCounts;
+use crate::web::auth::{AdminForm, StaffSession};
+use crate::web::error::PageError;
+use crate::web::AppState;
+
+/// Any responder may stop everything; stopping is always safe.
+pub async fn pause(State(state): State<AppState>, form: AdminForm) -> Result<Response, PageError> {
+    form.session.require(Role::Responder)?;
+    let reason: String = form.fields.get("reason").trim().chars().take(500).collect();
+    state
+        .notifier
+        .pause(&state.store, &reason, &form.session.author())
+        .await?;
+    Ok(Redirect::to("/admin?notice=paused").into_response())
+}
+
+/// Only an admin may let sending continue.
+pub async fn resume(State(state): State<AppState>, form: AdminForm) -> Result<Response, PageError> {
+    form.session.require(Role::Admin)?;
+    state
+        .notifier
+        .resume(&state.store, &form.session.author())
+        .await?;
+    Ok(Redirect::to("/admin?notice=resumed").into_response())
+}
+
+/// One channel's progress for an update, as the progress bars show it.
+#[derive(serde::Serialize)]
+pub struct ChannelProgress {
+    pub channel: String,
+    #[serde(flatten)]
+    pub counts: DeliveryCounts,
+    pub total: i64,
+}
+
+pub async fn progress(state: &AppState, update_id: i64) -> Result<Vec<ChannelProgress>, PageError> {
+    Ok(state
+        .store
+        .delivery_counts(update_id)
+        .await?
+        .into_iter()
+        .map(|(channel, counts)| {
+            let total = counts.total();
+            ChannelProgress {
+                channel,
+                total,
+                counts,
+            }
+        })
+        .collect())
+}
+
+pub async fn deliveries(
+    State(state): State<AppState>,
+    _session: StaffSession,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    Ok(Json(progress(&state, id).await?).into_response())
+}
+
+pub async fn retry_dead(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    form: AdminForm,
+) -> Result<Response, PageError> {
+    form.session.require(Role::Responder)?;
+    state.store.retry_dead_deliveries(id).await?;
+    state.notifier.wake();
+    let incident = state.store.incident_of_update(id).await?;
+    Ok(Redirect::to(&format!(
+        "/admin/incidents/{}?notice=retried#update-{id}",
+        incident.id
+    ))
+    .into_response())
+}

@@ -1,0 +1,217 @@
+//! Managing subscribers: list with search and counts, add, import, export, remove.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{notice, render, Chrome};
+use crate::domain::subscriber::parse_list;
+use crate::domain::{Role, SubscriberEmail};
+use crate::render::views::TimeView;
+use crate::store::SignUp;
+use crate::web::auth::{AdminForm, StaffSession};
+use crate::web::error::PageError;
+use crate::web::AppState;
+
+const PAGE_SIZE: i64 = 50;
+
+struct Row {
+    id: i64,
+    email: String,
+    scope: &'static str,
+    status: &'static str,
+    since: TimeView,
+}
+
+#[derive(Template)]
+#[template(path = "admin/subscribers.html")]
+struct SubscribersPage {
+    chrome: Option<Chrome>,
+    notice: String,
+    errors: Vec<String>,
+    csrf: String,
+    confirmed: i64,
+    unconfirmed: i64,
+    q: String,
+    rows: Vec<Row>,
+    page: i64,
+    pages: i64,
+    can_edit: bool,
+    can_export: bool,
+}
+
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    q: Option<String>,
+    page: Option<i64>,
+    notice: Option<String>,
+}
+
+async fn page(
+    state: &AppState,
+    session: &StaffSession,
+    q: &str,
+    page: i64,
+    notice: String,
+    errors: Vec<String>,
+) -> Result<SubscribersPage, PageError> {
+    let (confirmed, unconfirmed) = state.store.subscriber_counts().await?;
+    let page = page.max(1);
+    let (subscribers, total) = state
+        .store
+        .subscribers(q, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        .await?;
+    Ok(SubscribersPage {
+        chrome: Chrome::of(session),
+        notice,
+        errors,
+        csrf: session.info.csrf_token.clone(),
+        confirmed,
+        unconfirmed,
+        q: q.to_string(),
+        rows: subscribers
+            .iter()
+            .map(|s| Row {
+                id: s.id,
+                email: s.email.clone(),
+                scope: if s.all_components {
+                    "Everything"
+                } else {
+                    "Some components"
+                },
+                status: if s.confirmed_at.is_some() {
+                    "Confirmed"
+                } else {
+                    "Awaiting confirmation"
+                },
+                since: TimeView::new(&s.created_at),
+            })
+            .collect(),
+        page,
+        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        can_edit: session.info.staff.role.allows(Role::Responder),
+        can_export: session.info.staff.role.allows(Role::Admin),
+    })
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    session: StaffSession,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, PageError> {
+    let view = page(
+        &state,
+        &session,
+        q.q.as_deref().unwrap_or(""),
+        q.page.unwrap_or(1),
+        notice(q.notice.as_deref()),
+        vec![],
+    )
+    .await?;
+    Ok(render(StatusCode::OK, &view))
+}
+
+pub async fn add(State(state): State<AppState>, form: AdminForm) -> Result<Response, PageError> {
+    form.session.require(Role::Responder)?;
+    let confirmed = form.fields.has("confirmed");
+    let result = match SubscriberEmail::parse(form.fields.get("email")) {
+        Err(e) => Err(e.to_string()),
+        Ok(email) => match state.store.add_subscriber(&email, None, confirmed).await {
+            Ok(_) => {
+                if !confirmed {
+                    if let SignUp::ConfirmationQueued(_) = state.store.sign_up(&email, None).await?
+                    {
+                        state.notifier.wake();
+                    }
+                }
+                Ok(())
+            }
+            Err(crate::store::StoreError::Conflict(m)) => Err(m),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to("/admin/subscribers?notice=saved").into_response()),
+        Err(message) => {
+            let view = page(&state, &form.session, "", 1, String::new(), vec![message]).await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
+        }
+    }
+}
+
+pub async fn import(State(state): State<AppState>, form: AdminForm) -> Result<Response, PageError> {
+    form.session.require(Role::Responder)?;
+    let (emails, problems) = parse_list(form.fields.get("list"));
+    if !problems.is_empty() {
+        let errors = problems
+            .iter()
+            .take(20)
+            .map(|(line, p)| format!("line {line}: {p}"))
+            .collect();
+        let view = page(&state, &form.session, "", 1, String::new(), errors).await?;
+        return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view));
+    }
+    if form.fields.has("confirmed") {
+        state.store.import_subscribers(&emails, true).await?;
+    } else {
+        for email in &emails {
+            state.store.sign_up(email, None).await?;
+        }
+        state.notifier.wake();
+    }
+    Ok(Redirect::to("/admin/subscribers?notice=imported").into_response())
+}
+
+/// CSV of every subscriber. Admins only: a mass export is what an intruder would want.
+pub async fn export(
+    State(state): State<AppState>,
+    session: StaffSession,
+) -> Result<Response, PageError> {
+    session.require(Role::Admin)?;
+    let mut csv = String::from("email,confirmed,created_at\r\n");
+    let mut offset = 0;
+    loop {
+        let (batch, _) = state.store.subscribers("", 1000, offset).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for s in &batch {
+            let email = if s.email.contains([',', '"']) {
+                format!("\"{}\"", s.email.replace('"', "\"\""))
+            } else {
+                s.email.clone()
+            };
+            csv.push_str(&format!(
+                "{email},{},{}\r\n",
+                s.confirmed_at.is_some(),
+                crate::domain::rfc3339(&s.created_at)
+            ));
+        }
+        offset += 1000;
+    }
+    tracing::warn!(staff.id = session.info.staff.id, "subscriber list exported");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"subscribers.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    form: AdminForm,
+) -> Result<Response, PageError> {
+    form.session.require(Role::Responder)?;
+    if !state.store.remove_subscriber(id).await? {
+        return Err(PageError::NotFound("subscriber"));
+    }
+    Ok(Redirect::to("/admin/subscribers?notice=deleted").into_response())
+}
