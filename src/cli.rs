@@ -37,6 +37,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage email subscribers.
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscriberCommand,
+    },
     /// Stop every outbound channel on every instance before its next send (the kill switch).
     Pause {
         /// Why, shown to every admin.
@@ -56,6 +61,19 @@ pub enum StaffCommand {
         email: String,
         #[arg(long, value_parser = parse_role, default_value = "responder")]
         role: Role,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SubscriberCommand {
+    /// Import addresses from a CSV or text file (the first column of each line; a header line
+    /// naming "email" is skipped). Addresses already subscribed are left alone.
+    Import {
+        file: std::path::PathBuf,
+        /// Treat them as confirmed (they opted in elsewhere); otherwise each gets a
+        /// confirmation mail.
+        #[arg(long)]
+        confirmed: bool,
     },
 }
 
@@ -95,6 +113,43 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 "{}/admin/enrol/{}",
                 config.public_url(),
                 added.enrolment_secret
+            );
+            Ok(())
+        }
+        Command::Subscribers {
+            command: SubscriberCommand::Import { file, confirmed },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let (emails, problems) = crate::domain::subscriber::parse_list(&text);
+            for (line, problem) in problems.iter().take(20) {
+                eprintln!("line {line}: {problem}");
+            }
+            if problems.len() > 20 {
+                eprintln!("... and {} more lines with problems", problems.len() - 20);
+            }
+            let store = open(&config).await?;
+            let added = if confirmed {
+                store.import_subscribers(&emails, true).await?
+            } else {
+                let mut queued = 0;
+                for email in &emails {
+                    if let crate::store::SignUp::ConfirmationQueued(_) =
+                        store.sign_up(email, None).await?
+                    {
+                        queued += 1;
+                    }
+                }
+                queued
+            };
+            println!(
+                "Imported {added} new subscribers{} ({} lines skipped).",
+                if confirmed {
+                    ""
+                } else {
+                    ", each sent a confirmation mail"
+                },
+                problems.len()
             );
             Ok(())
         }

@@ -135,6 +135,35 @@ impl std::fmt::Display for SubscriberEmail {
     }
 }
 
+/// Reads addresses from CSV or plain text: the first column of each line, skipping blank lines
+/// and a header line. Returns the addresses (first occurrence of each) and, per bad line, its
+/// number and the problem.
+pub fn parse_list(text: &str) -> (Vec<SubscriberEmail>, Vec<(usize, String)>) {
+    let mut emails = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut problems = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let first = line
+            .split([',', ';', '\t'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .trim_matches('"');
+        if first.is_empty() || (n == 0 && first.eq_ignore_ascii_case("email")) {
+            continue;
+        }
+        match SubscriberEmail::parse(first) {
+            Ok(email) => {
+                if seen.insert(email.as_str().to_string()) {
+                    emails.push(email);
+                }
+            }
+            Err(e) => problems.push((n + 1, format!("\"{first}\" {}", e.message))),
+        }
+    }
+    (emails, problems)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +215,17 @@ mod tests {
         assert!(SubscriberEmail::parse(&long_local).is_err());
         let long_domain = format!("a@{}.com", vec!["b".repeat(60); 5].join("."));
         assert!(SubscriberEmail::parse(&long_domain).is_err());
+    }
+
+    #[test]
+    fn a_csv_list_yields_its_addresses_and_names_bad_lines() {
+        let (emails, problems) = parse_list(
+            "email,name\na@example.com,A\n\nnot-an-address\n\"b@example.com\";B\na@example.com\n",
+        );
+        let list: Vec<&str> = emails.iter().map(SubscriberEmail::as_str).collect();
+        assert_eq!(list, ["a@example.com", "b@example.com"]);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].0, 4);
     }
 
     #[test]
