@@ -1,6 +1,6 @@
 //! Update bodies are Markdown; customers see them as sanitised HTML.
 
-use pulldown_cmark::{html, Options, Parser};
+use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
 
 /// Renders Markdown to HTML that is safe to embed: no script, no event handlers, no
 /// `javascript:` links; links get `rel="noopener noreferrer"`.
@@ -8,7 +8,17 @@ pub fn to_safe_html(markdown: &str) -> String {
     let options =
         Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS;
     let mut unsafe_html = String::with_capacity(markdown.len() * 2);
-    html::push_html(&mut unsafe_html, Parser::new_ext(markdown, options));
+    // Headings inside an update would break the page's outline; they become bold paragraphs.
+    let events = Parser::new_ext(markdown, options).flat_map(|event| match event {
+        Event::Start(Tag::Heading { .. }) => {
+            vec![Event::Start(Tag::Paragraph), Event::Start(Tag::Strong)]
+        }
+        Event::End(TagEnd::Heading(_)) => {
+            vec![Event::End(TagEnd::Strong), Event::End(TagEnd::Paragraph)]
+        }
+        other => vec![other],
+    });
+    html::push_html(&mut unsafe_html, events);
     ammonia::Builder::default()
         .url_schemes(["http", "https", "mailto"].into_iter().collect())
         .clean(&unsafe_html)
@@ -17,7 +27,6 @@ pub fn to_safe_html(markdown: &str) -> String {
 
 /// The text of an update without Markdown syntax, for feeds' summaries and tweets.
 pub fn to_plain_text(markdown: &str) -> String {
-    use pulldown_cmark::{Event, Tag, TagEnd};
     let mut out = String::with_capacity(markdown.len());
     for event in Parser::new(markdown) {
         match event {
@@ -54,6 +63,14 @@ mod tests {
         assert!(
             html.contains("<a rel=\"noopener noreferrer\">x</a>"),
             "{html}"
+        );
+    }
+
+    #[test]
+    fn headings_in_a_body_do_not_break_the_page_outline() {
+        assert_eq!(
+            to_safe_html("# Cause\n\nA disk."),
+            "<p><strong>Cause</strong></p>\n<p>A disk.</p>\n"
         );
     }
 
