@@ -166,6 +166,12 @@ impl Store {
         on_pool!(self, read pool => sqlx::query("SELECT 1").execute(pool).await.is_ok())
     }
 
+    /// Runs one statement outside any transaction (`CREATE DATABASE` for test harnesses).
+    pub async fn execute_admin(&self, sql: &str) -> StoreResult<()> {
+        on_pool!(self, write pool => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
     pub async fn close(&self) {
         match &self.pool {
             Pool::Sqlite { read, write } => {

@@ -43,6 +43,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         mail_from: "Acme Status <status@acme.test>".to_string(),
         ..Config::default()
     };
+    if let Some(url) = test_postgres_database().await {
+        config.database_url = url;
+    }
     configure(&mut config);
     let app = Application::build(config).await.expect("build app");
     let address = app.public_url();
@@ -64,6 +67,33 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         http,
         _data_dir: data_dir,
     }
+}
+
+/// With `HERALD_TEST_DATABASE=postgres` (or a `postgres://` URL of a server), each test gets a
+/// fresh PostgreSQL database; otherwise a SQLite file in its temp directory.
+async fn test_postgres_database() -> Option<String> {
+    let setting = std::env::var("HERALD_TEST_DATABASE").ok()?;
+    let server = match setting.as_str() {
+        "postgres" => "postgres://postgres@127.0.0.1:5432".to_string(),
+        url if url.starts_with("postgres://") => url.trim_end_matches('/').to_string(),
+        _ => return None,
+    };
+    let name = format!(
+        "herald_test_{}",
+        herald::security::secret::generate("")
+            .to_lowercase()
+            .replace(['-', '_'], "")[..16]
+            .to_string()
+    );
+    let admin = Store::connect(&format!("{server}/postgres"))
+        .await
+        .expect("connect to PostgreSQL");
+    admin
+        .execute_admin(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    admin.close().await;
+    Some(format!("{server}/{name}"))
 }
 
 impl TestApp {
