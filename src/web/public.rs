@@ -15,6 +15,51 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/history", get(history))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+}
+
+/// Prometheus text exposition: the kill switch, the delivery queue, subscribers, the page cache.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let (queue, subscribers) = (
+        state.store.queue_depth().await,
+        state.store.subscriber_counts().await,
+    );
+    let ((pending, sending), (confirmed, unconfirmed)) = match (queue, subscribers) {
+        (Ok(q), Ok(s)) => (q, s),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "reading metrics failed");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let body = format!(
+        "# HELP herald_outbound_paused 1 while the kill switch holds every outbound channel.\n\
+         # TYPE herald_outbound_paused gauge\n\
+         herald_outbound_paused {}\n\
+         # HELP herald_deliveries Deliveries waiting or being sent.\n\
+         # TYPE herald_deliveries gauge\n\
+         herald_deliveries{{state=\"pending\"}} {pending}\n\
+         herald_deliveries{{state=\"sending\"}} {sending}\n\
+         # HELP herald_subscribers Email subscribers.\n\
+         # TYPE herald_subscribers gauge\n\
+         herald_subscribers{{state=\"confirmed\"}} {confirmed}\n\
+         herald_subscribers{{state=\"unconfirmed\"}} {unconfirmed}\n\
+         # HELP herald_page_cache_bodies Public bodies held in the page cache.\n\
+         # TYPE herald_page_cache_bodies gauge\n\
+         herald_page_cache_bodies {}\n",
+        u8::from(state.notifier.is_paused()),
+        state.cache.pages().len(),
+    );
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 const CACHE_CONTROL: HeaderValue =

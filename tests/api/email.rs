@@ -318,3 +318,61 @@ async fn pausing_stops_sending_within_a_second_and_resuming_sends_the_rest() {
     let mails = sink.wait_for(1500, Duration::from_secs(120)).await;
     assert_eq!(mails.len(), 1500);
 }
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it"]
+async fn the_manage_link_narrows_what_a_subscriber_hears_about() {
+    let sink = SmtpSink::start(&[]);
+    let app = spawn_app_with(|c| c.smtp_url = sink.url()).await;
+    let api = app.create_component("API").await;
+    let web = app.create_component("Website").await;
+    add_confirmed(&app, ["reader@example.com".to_string()]).await;
+    open_incident(&app, "First").await;
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    let manage = link(&mails[0], "/subscribe/manage/");
+    let page = app
+        .http
+        .get(&manage)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("reader@example.com") && page.contains("Website"));
+    let r = app
+        .http
+        .post(&manage)
+        .form(&[("scope", "some"), ("components", web.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Saved."));
+
+    app.open_incident(
+        json!({"name": "API only", "status": "investigating", "impact": "minor", "body": "x",
+        "components": { api.clone(): "degraded_performance" }, "notify": true}),
+    )
+    .await;
+    app.open_incident(
+        json!({"name": "Website slow", "status": "investigating", "impact": "minor", "body": "x",
+        "components": { web.clone(): "degraded_performance" }, "notify": true}),
+    )
+    .await;
+    let mails = sink.wait_for(2, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let subjects: Vec<String> = sink
+        .messages()
+        .iter()
+        .map(|m| m.header("Subject").unwrap())
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(mails[1].header("Subject").unwrap().contains("Website slow"));
+    let forged = manage.replace("/manage/1.", "/manage/2.");
+    assert_eq!(
+        app.http.get(&forged).send().await.unwrap().status(),
+        404,
+        "a changed id fails its signature"
+    );
+}
