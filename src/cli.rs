@@ -260,6 +260,7 @@ async fn worker(config: Config) -> anyhow::Result<()> {
         site,
         &config.mail_from(),
         crate::security::keys::LinkSigner::new(&master),
+        crate::startup::dkim_signer(&config)?,
     )?);
     let notifier = crate::notify::Notifier::load(&store).await?;
     let state = crate::web::AppState {

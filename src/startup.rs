@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use std::path::Path;
+
+use crate::channels::dkim::DkimSigner;
 use crate::channels::email::{SmtpSettings, SmtpTransport};
 use crate::notify::compose::Composer;
 use crate::notify::worker::{Worker, WorkerSettings};
@@ -50,6 +53,7 @@ impl Application {
             site,
             &config.mail_from(),
             LinkSigner::new(&master),
+            dkim_signer(&config)?,
         )?);
         let notifier = Notifier::load(&store).await?;
         let state = AppState {
@@ -89,6 +93,20 @@ impl Application {
         state.store.close().await;
         Ok(())
     }
+}
+
+/// The DKIM signer, when `HERALD_DKIM_*` are set.
+pub fn dkim_signer(config: &Config) -> anyhow::Result<Option<Arc<DkimSigner>>> {
+    if config.dkim_domain.is_empty() {
+        return Ok(None);
+    }
+    let signer = DkimSigner::from_files(
+        &config.dkim_domain,
+        &config.dkim_selector,
+        Path::new(&config.dkim_key_file),
+    )?;
+    tracing::info!(algorithm = signer.algorithm(), record = %signer.dns_name(), "signing mail with DKIM");
+    Ok(Some(Arc::new(signer)))
 }
 
 /// Public sign-ups accepted per client address per hour.

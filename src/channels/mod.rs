@@ -2,6 +2,7 @@
 //! Adding a channel: a transport here, a `channel::` name in the store, a composer in
 //! `notify::compose`, and a branch in `notify::worker::deliver`.
 
+pub mod dkim;
 pub mod email;
 
 /// Why a send failed, in the terms the worker acts on.

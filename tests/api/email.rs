@@ -376,3 +376,52 @@ async fn the_manage_link_narrows_what_a_subscriber_hears_about() {
         "a changed id fails its signature"
     );
 }
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd and dkimpy (pip install aiosmtpd dkimpy pynacl); .ci/run runs it"]
+async fn mail_as_sent_carries_a_dkim_signature_an_independent_verifier_accepts() {
+    use crate::dkim::{Key, KeyForm, DOMAIN, SELECTOR};
+    for form in [KeyForm::RsaPkcs1, KeyForm::Ed25519] {
+        let key = Key::generate(form);
+        let sink = SmtpSink::start(&[]);
+        let app = spawn_app_with(|c| {
+            c.smtp_url = sink.url();
+            c.mail_from = format!("Acme Status <noreply@{DOMAIN}>");
+            c.dkim_domain = DOMAIN.to_string();
+            c.dkim_selector = SELECTOR.to_string();
+            c.dkim_key_file = key.key_file().to_str().unwrap().to_string();
+        })
+        .await;
+        add_confirmed(&app, ["reader@example.com".to_string()]).await;
+        open_incident(&app, "Signed outage — ünïcode").await;
+        let mail = sink.wait_for(1, Duration::from_secs(10)).await.remove(0);
+        let signature = mail.header("DKIM-Signature").expect("signed");
+        let signed: String = signature
+            .split("h=")
+            .nth(1)
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        for name in [
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "List-Unsubscribe",
+            "List-Unsubscribe-Post",
+        ] {
+            assert!(
+                signed
+                    .to_lowercase()
+                    .split(':')
+                    .any(|h| h == name.to_lowercase()),
+                "{name} not in h={signed}"
+            );
+        }
+        assert_eq!(key.verify(mail.raw.as_bytes()), Ok(()), "{form:?}");
+    }
+}

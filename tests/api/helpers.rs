@@ -78,7 +78,9 @@ async fn test_postgres_database() -> Option<String> {
         url if url.starts_with("postgres://") => url.trim_end_matches('/').to_string(),
         _ => return None,
     };
-    let suffix = herald::security::secret::generate("").to_lowercase().replace(['-', '_'], "");
+    let suffix = herald::security::secret::generate("")
+        .to_lowercase()
+        .replace(['-', '_'], "");
     let name = format!("herald_test_{}", &suffix[..16]);
     let admin = Store::connect(&format!("{server}/postgres"))
         .await

@@ -5,6 +5,7 @@ mod admin_outbound;
 mod admin_pages;
 mod banner_and_feeds;
 mod crash;
+mod dkim;
 mod email;
 mod helpers;
 mod maintenance;
