@@ -14,6 +14,8 @@ pub struct CachedBody {
     pub content_type: &'static str,
     /// Quoted strong ETag, e.g. `"3f2a…"`.
     pub etag: String,
+    /// The same, ready to send: a request only clones it.
+    pub etag_header: axum::http::HeaderValue,
     pub identity: Bytes,
     pub gzip: Option<Bytes>,
     pub brotli: Option<Bytes>,
@@ -32,6 +34,8 @@ impl CachedBody {
         };
         CachedBody {
             content_type,
+            etag_header: axum::http::HeaderValue::from_str(&etag)
+                .unwrap_or(axum::http::HeaderValue::from_static("\"\"")),
             etag,
             identity,
             gzip,

@@ -130,7 +130,7 @@ fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
 }
 
 fn respond(body: &CachedBody, status: StatusCode, request: &HeaderMap) -> Response {
-    let etag = HeaderValue::from_str(&body.etag).unwrap_or(HeaderValue::from_static("\"\""));
+    let etag = body.etag_header.clone();
     let fresh = status == StatusCode::OK
         && request
             .get_all(header::IF_NONE_MATCH)
