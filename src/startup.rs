@@ -86,7 +86,9 @@ impl Application {
         state.cache.spawn_rebuilder();
         crate::scheduler::spawn(state.store.clone(), state.cache.clone());
         spawn_delivery_worker(&state).await?;
-        let app = web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            SocketAddr,
+        >(web::PublicFirst::new(state.clone()));
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await?;

@@ -4,21 +4,44 @@
 use std::io::Write;
 
 use axum::body::Bytes;
+use axum::http::HeaderValue;
 use sha2::{Digest, Sha256};
 
 /// Bodies smaller than this are sent as they are; compressing them saves nothing.
 const COMPRESS_FROM: usize = 256;
 
+/// One encoding of a body, with its own ETag: a strong ETag names exact bytes, so the gzip
+/// and brotli copies each get theirs (RFC 9110 §8.8.3).
+#[derive(Debug)]
+pub struct Variant {
+    pub bytes: Bytes,
+    /// Quoted strong ETag, e.g. `"3f2a…-br"`.
+    pub etag: String,
+    /// The same, ready to send: a request only clones it.
+    pub etag_header: HeaderValue,
+    /// `Content-Encoding`, if any.
+    pub encoding: Option<HeaderValue>,
+}
+
+impl Variant {
+    fn new(bytes: Bytes, tag: &str, suffix: &str, encoding: Option<&'static str>) -> Variant {
+        let etag = format!("\"{tag}{suffix}\"");
+        Variant {
+            etag_header: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
+            etag,
+            bytes,
+            encoding: encoding.map(HeaderValue::from_static),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct CachedBody {
     pub content_type: &'static str,
-    /// Quoted strong ETag, e.g. `"3f2a…"`.
-    pub etag: String,
-    /// The same, ready to send: a request only clones it.
-    pub etag_header: axum::http::HeaderValue,
-    pub identity: Bytes,
-    pub gzip: Option<Bytes>,
-    pub brotli: Option<Bytes>,
+    pub content_type_header: HeaderValue,
+    pub identity: Variant,
+    pub gzip: Option<Variant>,
+    pub brotli: Option<Variant>,
     /// Readable from any origin (JSON API, banner, feeds).
     pub cors: bool,
 }
@@ -26,18 +49,19 @@ pub struct CachedBody {
 impl CachedBody {
     pub fn new(content_type: &'static str, body: impl Into<Bytes>, cors: bool) -> CachedBody {
         let identity: Bytes = body.into();
-        let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&identity))[..24]);
+        let tag = hex::encode(Sha256::digest(&identity))[..24].to_string();
         let (gzip, brotli) = if identity.len() >= COMPRESS_FROM {
-            (Some(gzip(&identity)), Some(brotli(&identity)))
+            (
+                Some(Variant::new(gzip(&identity), &tag, "-gz", Some("gzip"))),
+                Some(Variant::new(brotli(&identity), &tag, "-br", Some("br"))),
+            )
         } else {
             (None, None)
         };
         CachedBody {
             content_type,
-            etag_header: axum::http::HeaderValue::from_str(&etag)
-                .unwrap_or(axum::http::HeaderValue::from_static("\"\"")),
-            etag,
-            identity,
+            content_type_header: HeaderValue::from_static(content_type),
+            identity: Variant::new(identity, &tag, "", None),
             gzip,
             brotli,
             cors,
@@ -53,7 +77,10 @@ impl CachedBody {
         cors: bool,
     ) -> std::sync::Arc<CachedBody> {
         match previous {
-            Some(p) if p.identity.as_ref() == body.as_slice() && p.content_type == content_type => {
+            Some(p)
+                if p.identity.bytes.as_ref() == body.as_slice()
+                    && p.content_type == content_type =>
+            {
                 p.clone()
             }
             _ => std::sync::Arc::new(CachedBody::new(content_type, body, cors)),
@@ -89,14 +116,19 @@ mod tests {
         let text = "All systems operational. ".repeat(100);
         let body = CachedBody::new("text/html; charset=utf-8", text.clone(), false);
         let mut out = String::new();
-        flate2::read::GzDecoder::new(&body.gzip.as_ref().unwrap()[..])
+        flate2::read::GzDecoder::new(&body.gzip.as_ref().unwrap().bytes[..])
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, text);
         let mut out = Vec::new();
-        brotli::BrotliDecompress(&mut &body.brotli.as_ref().unwrap()[..], &mut out).unwrap();
+        brotli::BrotliDecompress(&mut &body.brotli.as_ref().unwrap().bytes[..], &mut out).unwrap();
         assert_eq!(out, text.as_bytes());
-        assert!(body.etag.starts_with('"') && body.etag.ends_with('"'));
+        assert!(body.identity.etag.starts_with('"') && body.identity.etag.ends_with('"'));
+        assert_ne!(
+            body.identity.etag,
+            body.gzip.as_ref().unwrap().etag,
+            "each encoding has its own ETag"
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! conditional-request check and a write. Nothing here reads cookies or the database
 //! (except `/healthz`, which exists to check it).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -86,20 +86,10 @@ pub async fn cached(
     serve(&state, uri.path(), &headers)
 }
 
-#[derive(serde::Deserialize)]
-pub struct HistoryQuery {
-    page: Option<String>,
-}
-
-async fn history(
-    State(state): State<AppState>,
-    Query(q): Query<HistoryQuery>,
-    headers: HeaderMap,
-) -> Response {
-    match q.page.as_deref().map(str::parse::<u32>) {
-        None | Some(Ok(1)) => serve(&state, "/history", &headers),
-        Some(Ok(n)) if n > 1 => serve(&state, &format!("/history?page={n}"), &headers),
-        _ => serve(&state, "/history?page=invalid", &headers),
+async fn history(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    match cache_key(uri.path(), uri.query()) {
+        Some(key) => serve(&state, &key, &headers),
+        None => serve(&state, "/history?page=invalid", &headers),
     }
 }
 
@@ -120,17 +110,54 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
     let pages = state.cache.pages();
+    let https = state.config.is_https();
     match pages.get(key) {
-        Some(body) => respond(body, StatusCode::OK, headers),
+        Some(body) => respond(body, StatusCode::OK, headers, https),
         None => match pages.get(crate::render::NOT_FOUND_KEY) {
-            Some(body) => respond(body, StatusCode::NOT_FOUND, headers),
+            Some(body) => respond(body, StatusCode::NOT_FOUND, headers, https),
             None => StatusCode::NOT_FOUND.into_response(),
         },
     }
 }
 
-fn respond(body: &CachedBody, status: StatusCode, request: &HeaderMap) -> Response {
-    let etag = body.etag_header.clone();
+/// The cache key of a public GET, or `None` when the router must handle it (admin, API,
+/// forms, unknown paths): `/history?page=N` keys history pages, other queries are ignored.
+pub fn cache_key<'a>(path: &'a str, query: Option<&str>) -> Option<std::borrow::Cow<'a, str>> {
+    if path != "/history" {
+        return Some(std::borrow::Cow::Borrowed(path));
+    }
+    let page = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("page="))
+        .map(str::parse::<u32>);
+    match page {
+        None | Some(Ok(1)) => Some(std::borrow::Cow::Borrowed("/history")),
+        Some(Ok(n)) if n > 1 => Some(std::borrow::Cow::Owned(format!("/history?page={n}"))),
+        _ => None,
+    }
+}
+
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+const REFERRER: HeaderValue = HeaderValue::from_static("strict-origin-when-cross-origin");
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSubDomains");
+const VARY: HeaderValue = HeaderValue::from_static("Accept-Encoding");
+const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
+
+/// A cached body as a response: 304 when the client's ETag matches, else the best encoding it
+/// accepts. Every header is prebuilt; this allocates only the response itself.
+pub fn respond(
+    body: &CachedBody,
+    status: StatusCode,
+    request: &HeaderMap,
+    https: bool,
+) -> Response {
+    let variant = match pick_encoding(request) {
+        Encoding::Brotli if body.brotli.is_some() => body.brotli.as_ref(),
+        Encoding::Brotli | Encoding::Gzip if body.gzip.is_some() => body.gzip.as_ref(),
+        _ => None,
+    }
+    .unwrap_or(&body.identity);
     let fresh = status == StatusCode::OK
         && request
             .get_all(header::IF_NONE_MATCH)
@@ -138,37 +165,29 @@ fn respond(body: &CachedBody, status: StatusCode, request: &HeaderMap) -> Respon
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
             .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == body.etag || t == "*");
-    let (encoding, bytes) = match pick_encoding(request) {
-        Encoding::Brotli if body.brotli.is_some() => (Some("br"), body.brotli.clone()),
-        Encoding::Brotli | Encoding::Gzip if body.gzip.is_some() => {
-            (Some("gzip"), body.gzip.clone())
-        }
-        _ => (None, None),
-    };
+            .any(|t| t == variant.etag || t == "*");
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        (status, bytes.unwrap_or_else(|| body.identity.clone())).into_response()
+        (status, variant.bytes.clone()).into_response()
     };
     let h = response.headers_mut();
-    h.insert(header::ETAG, etag);
+    h.insert(header::ETAG, variant.etag_header.clone());
     h.insert(header::CACHE_CONTROL, CACHE_CONTROL);
-    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    h.insert(header::VARY, VARY);
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    h.insert(header::REFERRER_POLICY, REFERRER);
+    if https {
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
+    }
     if !fresh {
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(body.content_type),
-        );
-        if let Some(encoding) = encoding {
-            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        h.insert(header::CONTENT_TYPE, body.content_type_header.clone());
+        if let Some(encoding) = &variant.encoding {
+            h.insert(header::CONTENT_ENCODING, encoding.clone());
         }
     }
     if body.cors {
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
     }
     if body.content_type.starts_with("text/html") {
         h.insert(header::CONTENT_SECURITY_POLICY, PUBLIC_CSP);
