@@ -399,24 +399,41 @@ impl Store {
                     .bind(incident_id)
                     .fetch_all(&mut *tx)
                     .await?;
-            let held: Vec<i64> = if draft.status.is_closed() {
-                sqlx::query_scalar(&format!(
+            // Components another open event still holds, with the status that event last gave
+            // them (none recorded: it holds them as they are).
+            let mut held: HashMap<i64, Option<ComponentStatus>> = HashMap::new();
+            if draft.status.is_closed() {
+                let holders: Vec<i64> = sqlx::query_scalar(&format!(
                     "SELECT DISTINCT ic.component_id FROM incident_components ic \
                      JOIN incidents i ON i.id = ic.incident_id WHERE i.id <> $1 AND i.status IN {HOLDING}"
                 ))
                 .bind(incident_id)
                 .fetch_all(&mut *tx)
-                .await?
-            } else {
-                Vec::new()
-            };
+                .await?;
+                held.extend(holders.into_iter().map(|id| (id, None)));
+                let set_by_others: Vec<(i64, String)> = sqlx::query_as(&format!(
+                    "SELECT uc.component_id, uc.new_status FROM update_components uc \
+                     JOIN incident_updates u ON u.id = uc.update_id JOIN incidents i ON i.id = u.incident_id \
+                     WHERE i.id <> $1 AND i.status IN {HOLDING} ORDER BY u.id"
+                ))
+                .bind(incident_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                for (id, status) in set_by_others {
+                    let status = ComponentStatus::from_stored(&status).map_err(StoreError::Corrupt)?;
+                    held.insert(id, Some(status));
+                }
+            }
             for id in linked {
                 if changes.contains_key(&id) {
                     continue;
                 }
                 let status = current.get(&id).copied().unwrap_or(ComponentStatus::Operational);
-                let follow = if draft.status.is_closed() && !held.contains(&id) {
-                    Some(ComponentStatus::Operational)
+                let follow = if draft.status.is_closed() {
+                    match held.get(&id) {
+                        None => Some(ComponentStatus::Operational),
+                        Some(by_other) => *by_other,
+                    }
                 } else if kind == IncidentKind::Maintenance
                     && matches!(draft.status, IncidentStatus::InProgress | IncidentStatus::Verifying)
                     && status == ComponentStatus::Operational

@@ -265,3 +265,31 @@ async fn a_backdated_update_keeps_its_display_time_and_a_future_one_is_refused()
     assert_eq!(r.status(), 422);
     assert!(r.text().await.unwrap().contains("display_at"));
 }
+
+#[tokio::test]
+async fn resolving_one_incident_gives_a_shared_component_back_to_the_one_still_open() {
+    let app = spawn_app().await;
+    let api = app.create_component("API").await;
+    app.open_incident(
+        json!({"name": "Major", "status": "identified", "impact": "major", "body": "x",
+        "components": { api.clone(): "partial_outage" }}),
+    )
+    .await;
+    let minor = app
+        .open_incident(
+            json!({"name": "Minor", "status": "investigating", "impact": "minor", "body": "x",
+            "components": { api.clone(): "degraded_performance" }}),
+        )
+        .await;
+    let id = minor["id"].as_str().unwrap();
+    app.api(
+        &format!("/api/admin/v1/incidents/{id}/updates"),
+        json!({"status": "resolved", "body": "ok"}),
+    )
+    .await;
+    let components = app.get_json("/api/v2/components.json").await;
+    assert_eq!(
+        components["components"][0]["status"], "partial_outage",
+        "the open major incident still holds it"
+    );
+}
