@@ -42,6 +42,11 @@ pub enum Command {
         #[command(subcommand)]
         command: SubscriberCommand,
     },
+    /// Tools for posts to X.
+    Tweet {
+        #[command(subcommand)]
+        command: TweetCommand,
+    },
     /// Stop every outbound channel on every instance before its next send (the kill switch).
     Pause {
         /// Why, shown to every admin.
@@ -78,6 +83,13 @@ pub enum SubscriberCommand {
 }
 
 #[derive(Subcommand)]
+pub enum TweetCommand {
+    /// Reads text on stdin; prints {"weighted_length":N,"valid":bool,"permillage":N} by
+    /// twitter-text v3's rules (URLs count 23, emoji 2, CJK 2).
+    Check,
+}
+
+#[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create an API token; prints it once, as the last line.
     Create {
@@ -94,6 +106,20 @@ fn parse_role(raw: &str) -> Result<Role, String> {
 
 pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     match cli.command {
+        Command::Tweet {
+            command: TweetCommand::Check,
+        } => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+            // A trailing newline from `echo` or a file is not part of the post.
+            let text = text.strip_suffix('\n').unwrap_or(&text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            println!(
+                "{}",
+                serde_json::to_string(&crate::domain::tweet::parse_tweet(text))?
+            );
+            Ok(())
+        }
         Command::Serve => serve(config).await,
         Command::Worker => worker(config).await,
         Command::Migrate => {

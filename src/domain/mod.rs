@@ -8,6 +8,7 @@ pub mod markdown;
 pub mod staff;
 pub mod status;
 pub mod subscriber;
+pub mod tweet;
 
 pub use choice::Choice;
 pub use component::{Component, ComponentDraft, ComponentStatus};

@@ -4,6 +4,7 @@ mod admin_api;
 mod admin_outbound;
 mod admin_pages;
 mod banner_and_feeds;
+mod cli;
 mod crash;
 mod dkim;
 mod email;

@@ -5,9 +5,9 @@
 use std::ops::Range;
 
 use super::tables::{
-    EMOJI_WITH_VS16, FLAG_REGIONS, GENDERED, GENDERED_WITH_SKIN_OR_VS16, GENDER_SIGN,
-    KEYCAP_BASE, PERSON_WITH_PROFESSION, PROFESSION, PROFESSION_WITH_VS16, SINGLE,
-    SKIN_TONE_EMOJI_DEFAULT, SKIN_TONE_TEXT_DEFAULT, TAG_FLAGS, TEXT_DEFAULT, ZWJ_SEQUENCES,
+    EMOJI_WITH_VS16, FLAG_REGIONS, GENDERED, GENDERED_WITH_SKIN_OR_VS16, GENDER_SIGN, KEYCAP_BASE,
+    PERSON_WITH_PROFESSION, PROFESSION, PROFESSION_WITH_VS16, SINGLE, SKIN_TONE_EMOJI_DEFAULT,
+    SKIN_TONE_TEXT_DEFAULT, STARTS, TAG_FLAGS, TEXT_DEFAULT, ZWJ_SEQUENCES,
 };
 
 const ZWJ: u32 = 0x200D;
@@ -43,7 +43,9 @@ impl Cursor<'_> {
         if (0xD800..0xDC00).contains(&first) {
             if let Some(&second) = self.0.get(at + 1) {
                 if (0xDC00..0xE000).contains(&second) {
-                    let c = 0x10000 + ((u32::from(first) - 0xD800) << 10) + (u32::from(second) - 0xDC00);
+                    let c = 0x10000
+                        + ((u32::from(first) - 0xD800) << 10)
+                        + (u32::from(second) - 0xDC00);
                     return Some((c, at + 2));
                 }
             }
@@ -53,11 +55,15 @@ impl Cursor<'_> {
 
     /// Where the code point at `at` ends, if it is in `set`.
     fn take(&self, at: usize, set: &[(u32, u32)]) -> Option<usize> {
-        self.next(at).filter(|&(c, _)| contains(set, c)).map(|(_, end)| end)
+        self.next(at)
+            .filter(|&(c, _)| contains(set, c))
+            .map(|(_, end)| end)
     }
 
     fn take_char(&self, at: usize, wanted: u32) -> Option<usize> {
-        self.next(at).filter(|&(c, _)| c == wanted).map(|(_, end)| end)
+        self.next(at)
+            .filter(|&(c, _)| c == wanted)
+            .map(|(_, end)| end)
     }
 
     /// `(?:\ufe0f|(?!\ufe0e))`: a VS16 is taken, a VS15 refuses the match.
@@ -93,19 +99,33 @@ fn contains(set: &[(u32, u32)], c: u32) -> bool {
     .is_ok()
 }
 
-/// Below this, only keycap bases and `©®` begin an emoji; it spares plain text the branches.
-const FIRST_OTHER_EMOJI: u32 = 0x2000;
+/// The ASCII members of STARTS (`#`, `*` and digits, for keycaps), as a bitmap.
+const ASCII_STARTS: u128 = {
+    let mut bits = 0;
+    let mut i = 0;
+    while i < STARTS.len() {
+        let mut c = STARTS[i].0;
+        while c <= STARTS[i].1 && c < 128 {
+            bits |= 1 << c;
+            c += 1;
+        }
+        i += 1;
+    }
+    bits
+};
 
 /// The end of the emoji that starts at `at`, taking the first branch of the regex that fits.
 fn emoji_end(text: &Cursor, at: usize) -> Option<usize> {
+    // Most text begins no emoji; one lookup spares it the branches.
     let (first, _) = text.next(at)?;
-    if first < FIRST_OTHER_EMOJI
-        && !contains(KEYCAP_BASE, first)
-        && !contains(EMOJI_WITH_VS16, first)
-    {
+    let may_start = match first {
+        0..128 => ASCII_STARTS >> first & 1 == 1,
+        _ => contains(STARTS, first),
+    };
+    if !may_start {
         return None;
     }
-    let branches: [&dyn Fn() -> Option<usize>; 9] = [
+    let branches: [&dyn Fn() -> Option<usize>; 10] = [
         // 1. Man or woman, optional skin tone, ZWJ, profession: 👩🏽‍🚀
         &|| {
             let at = text.take(at, PERSON_WITH_PROFESSION)?;
@@ -114,12 +134,15 @@ fn emoji_end(text: &Cursor, at: usize) -> Option<usize> {
                 .and_then(|at| text.take_char(at, VS16))
                 .or_else(|| text.take(at, PROFESSION))
         },
-        // 2. and 3. A person, skin tone or VS16 (optional for some), ZWJ, gender sign, VS16: 🏋️‍♀️
+        // 2. A person, then a skin tone or VS16, ZWJ, gender sign, VS16: 🏋️‍♀️
         &|| {
             let at = text.take(at, GENDERED_WITH_SKIN_OR_VS16)?;
-            let at = text.take(at, SKIN_TONES).or_else(|| text.take_char(at, VS16))?;
+            let at = text
+                .take(at, SKIN_TONES)
+                .or_else(|| text.take_char(at, VS16))?;
             gender_suffix(text, at)
         },
+        // 3. A person, optional skin tone, ZWJ, gender sign, VS16: 🙆🏾‍♂️
         &|| {
             let at = text.take(at, GENDERED)?;
             gender_suffix(text, text.optional_skin_tone(at))
@@ -152,12 +175,10 @@ fn emoji_end(text: &Cursor, at: usize) -> Option<usize> {
                 .or_else(|| flag_end(text, at))
                 .or_else(|| text.take(at, SINGLE))
         },
-    ];
-    branches
-        .iter()
-        .find_map(|branch| branch())
         // 10. A VS16 on its own.
-        .or_else(|| text.take_char(at, VS16))
+        &|| text.take_char(at, VS16),
+    ];
+    branches.iter().find_map(|branch| branch())
 }
 
 /// ZWJ, female or male sign, VS16.
@@ -187,21 +208,32 @@ mod tests {
     }
 
     #[test]
-    fn only_keycaps_and_copyright_signs_start_below_the_fast_path_bound() {
+    fn every_branch_begins_with_a_listed_start() {
         let sets = [
             PERSON_WITH_PROFESSION,
             GENDERED_WITH_SKIN_OR_VS16,
             GENDERED,
+            KEYCAP_BASE,
+            EMOJI_WITH_VS16,
             TEXT_DEFAULT,
             SKIN_TONE_TEXT_DEFAULT,
             SKIN_TONE_EMOJI_DEFAULT,
             SINGLE,
         ];
-        for set in sets {
-            assert!(set[0].0 >= FIRST_OTHER_EMOJI, "{:X}", set[0].0);
+        let members = sets
+            .iter()
+            .flat_map(|set| set.iter().flat_map(|&(a, b)| a..=b));
+        let sequence_starts = ZWJ_SEQUENCES.iter().chain(TAG_FLAGS).map(|seq| seq[0]);
+        let flag_starts = FLAG_REGIONS
+            .iter()
+            .map(|region| REGIONAL_INDICATOR_A + u32::from(region[0] - b'A'));
+        for c in members
+            .chain(sequence_starts)
+            .chain(flag_starts)
+            .chain([VS16])
+        {
+            assert!(contains(STARTS, c), "{c:X}");
         }
-        let starts = ZWJ_SEQUENCES.iter().chain(TAG_FLAGS).map(|seq| seq[0]);
-        assert!(starts.chain([VS16, REGIONAL_INDICATOR_A]).all(|c| c >= FIRST_OTHER_EMOJI));
     }
 
     #[test]

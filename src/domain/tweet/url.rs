@@ -76,8 +76,9 @@ pub(super) fn find_urls(text: &[u16]) -> Vec<FoundUrl> {
     if !text.contains(&unit('.')) {
         return urls;
     }
+    let mut scanner = Scanner::new(text);
     let mut from = 0;
-    while let Some(candidate) = next_candidate(text, from) {
+    while let Some(candidate) = scanner.next_candidate(from) {
         // Like the /g regex, the search goes on after the match even when it is then refused.
         from = candidate.end;
         accept(text, &candidate, &mut urls);
@@ -95,111 +96,183 @@ struct Candidate {
     end: usize,
 }
 
-/// The leftmost match of twitter-text's `extractUrl` regex at or after `from`.
-fn next_candidate(text: &[u16], from: usize) -> Option<Candidate> {
-    for at in from..=text.len() {
-        // `validUrlPrecedingChars` is one character, or the start of the text.
-        if tables::URL_PRECEDING.has(text, at) {
-            if let Some(candidate) = url_at(text, at + 1, Some(text[at])) {
-                return Some(candidate);
-            }
-        }
-        if at == 0 {
-            if let Some(candidate) = url_at(text, 0, None) {
-                return Some(candidate);
-            }
-        }
-    }
-    None
+/// The regex engine reads the same domain labels again from every place a URL might start;
+/// the scanner remembers them, which keeps long runs of CJK text or of `a.a.a.` linear.
+struct Scanner<'a> {
+    text: &'a [u16],
+    /// Where the run of domain characters, `_` and `-` that starts at each offset ends.
+    run_end: Vec<usize>,
+    /// The first `_` at or after each offset.
+    next_underscore: Vec<usize>,
+    /// `domain_end` at each offset, once known.
+    domains: Vec<Option<Option<usize>>>,
+    /// `tld_end` at each offset, once known.
+    tlds: Vec<Option<Option<usize>>>,
 }
 
-/// Protocol (optional), domain, port, path and query, starting at `start`.
-fn url_at(text: &[u16], start: usize, before: Option<u16>) -> Option<Candidate> {
-    let with_protocol = ["https://", "http://"]
-        .iter()
-        .find(|protocol| starts_with_ignore_ascii_case(text, start, protocol))
-        .and_then(|protocol| {
-            let domain_start = start + protocol.len();
-            let domain_end = domain_end(text, domain_start)?;
-            Some((Some(protocol.len()), domain_start..domain_end))
-        });
-    let (protocol, domain) = match with_protocol {
-        Some(found) => found,
-        None => (None, start..domain_end(text, start)?),
-    };
-
-    let mut end = domain.end;
-    // Port.
-    if text.get(end) == Some(&unit(':')) && text.get(end + 1).is_some_and(u16::is_ascii_digit) {
-        end += 1;
-        while text.get(end).is_some_and(u16::is_ascii_digit) {
-            end += 1;
+impl<'a> Scanner<'a> {
+    fn new(text: &'a [u16]) -> Self {
+        let len = text.len();
+        let mut run_end = vec![len; len + 1];
+        let mut next_underscore = vec![len; len + 1];
+        for at in (0..len).rev() {
+            let u = text[at];
+            let in_run = tables::DOMAIN.contains(u) || u == unit('_') || u == unit('-');
+            run_end[at] = if in_run { run_end[at + 1] } else { at };
+            next_underscore[at] = if u == unit('_') {
+                at
+            } else {
+                next_underscore[at + 1]
+            };
+        }
+        Scanner {
+            text,
+            run_end,
+            next_underscore,
+            domains: vec![None; len + 1],
+            tlds: vec![None; len + 1],
         }
     }
-    // Path.
-    let has_path = text.get(end) == Some(&unit('/'));
-    if has_path {
-        end = path_end(text, end + 1);
-    }
-    // Query.
-    if text.get(end) == Some(&unit('?')) {
-        end = query_end(text, end + 1).unwrap_or(end);
-    }
-    Some(Candidate {
-        before,
-        start,
-        protocol,
-        domain,
-        has_path,
-        end,
-    })
-}
 
-/// `validDomain`: subdomains, a domain name and a TLD, as many labels as will still end in a
-/// TLD. Returns where the domain ends.
-fn domain_end(text: &[u16], start: usize) -> Option<usize> {
-    // Each label is a run of domain characters, `_` and `-` that begins and ends with a domain
-    // character and is followed by a dot. The domain name (the last label before the TLD) may
-    // not contain `_`.
-    let mut labels = Vec::new();
-    let mut at = start;
-    loop {
-        let run_end = at + text[at..]
+    /// The leftmost match of twitter-text's `extractUrl` regex at or after `from`.
+    fn next_candidate(&mut self, from: usize) -> Option<Candidate> {
+        for at in from..=self.text.len() {
+            // `validUrlPrecedingChars` is one character, or the start of the text.
+            if tables::URL_PRECEDING.has(self.text, at) {
+                if let Some(candidate) = self.url_at(at + 1, Some(self.text[at])) {
+                    return Some(candidate);
+                }
+            }
+            if at == 0 {
+                if let Some(candidate) = self.url_at(0, None) {
+                    return Some(candidate);
+                }
+            }
+        }
+        None
+    }
+
+    /// Protocol (optional), domain, port, path and query, starting at `start`.
+    fn url_at(&mut self, start: usize, before: Option<u16>) -> Option<Candidate> {
+        let text = self.text;
+        let with_protocol = ["https://", "http://"]
             .iter()
-            .take_while(|&&u| tables::DOMAIN.contains(u) || u == unit('_') || u == unit('-'))
-            .count();
-        let is_label = run_end > at
-            && tables::DOMAIN.contains(text[at])
-            && tables::DOMAIN.contains(text[run_end - 1])
-            && text.get(run_end) == Some(&unit('.'));
-        if !is_label {
-            break;
+            .find(|protocol| starts_with_ignore_ascii_case(text, start, protocol))
+            .and_then(|protocol| {
+                let domain_start = start + protocol.len();
+                let domain_end = self.domain_end(domain_start)?;
+                Some((Some(protocol.len()), domain_start..domain_end))
+            });
+        let (protocol, domain) = match with_protocol {
+            Some(found) => found,
+            None => (None, start..self.domain_end(start)?),
+        };
+
+        let mut end = domain.end;
+        // Port.
+        let is_digit = |at: usize| {
+            text.get(at)
+                .is_some_and(|u| (unit('0')..=unit('9')).contains(u))
+        };
+        if text.get(end) == Some(&unit(':')) && is_digit(end + 1) {
+            end += 1;
+            while is_digit(end) {
+                end += 1;
+            }
         }
-        labels.push(at..run_end);
-        at = run_end + 1;
+        // Path.
+        let has_path = text.get(end) == Some(&unit('/'));
+        if has_path {
+            end = path_end(text, end + 1);
+        }
+        // Query.
+        if text.get(end) == Some(&unit('?')) {
+            end = query_end(text, end + 1).unwrap_or(end);
+        }
+        Some(Candidate {
+            before,
+            start,
+            protocol,
+            domain,
+            has_path,
+            end,
+        })
     }
-    // The regex takes every label as a subdomain first, then gives them back one at a time.
-    labels.iter().rev().find_map(|name| {
-        if text[name.clone()].contains(&unit('_')) {
-            return None;
+
+    /// A label of `validSubdomain` at `at`: a run of domain characters, `_` and `-` that begins
+    /// and ends with a domain character and is followed by a dot.
+    fn label_at(&self, at: usize) -> Option<Range<usize>> {
+        let end = self.run_end[at];
+        let is_label = end > at
+            && tables::DOMAIN.contains(self.text[at])
+            && tables::DOMAIN.contains(self.text[end - 1])
+            && self.text.get(end) == Some(&unit('.'));
+        is_label.then_some(at..end)
+    }
+
+    /// `validDomain` at `start`: subdomains, a domain name and a TLD. The regex takes every
+    /// label as a subdomain first, then gives them back one at a time until the label after
+    /// the domain name is a TLD; so the domain ends at the last TLD it can. The domain name
+    /// may not contain `_`. Returns where the domain ends.
+    fn domain_end(&mut self, start: usize) -> Option<usize> {
+        // The labels from `start` up to the first offset already worked out...
+        let mut labels = Vec::new();
+        let mut at = start;
+        while self.domains[at].is_none() {
+            match self.label_at(at) {
+                Some(label) => {
+                    at = label.end + 1;
+                    labels.push(label);
+                }
+                None => {
+                    self.domains[at] = Some(None);
+                    break;
+                }
+            }
         }
-        tld_end(text, name.end + 1)
-    })
+        // ...then back to `start`: a domain from a later label wins over one from this label.
+        for label in labels.into_iter().rev() {
+            let later = self.domains[label.end + 1].flatten();
+            let here = || {
+                let has_underscore = self.next_underscore[label.start] < label.end;
+                if has_underscore {
+                    None
+                } else {
+                    self.tld_end(label.end + 1)
+                }
+            };
+            let end = later.or_else(here);
+            self.domains[label.start] = Some(end);
+        }
+        self.domains[start].flatten()
+    }
+
+    fn tld_end(&mut self, at: usize) -> Option<usize> {
+        *self.tlds[at].get_or_insert_with(|| tld_end(self.text, at))
+    }
 }
+
+/// The longest TLD, in UTF-16 code units.
+const LONGEST_TLD: usize = 24;
 
 /// The end of a TLD starting at `at`: a generic TLD, else a country TLD (the longest that
 /// fits, as the regex lists longer TLDs first), else a punycode one.
 fn tld_end(text: &[u16], at: usize) -> Option<usize> {
+    // No TLD holds an ASCII character other than a letter, so none reaches past one.
+    let mut window = [0; LONGEST_TLD];
+    let mut available = 0;
+    for &u in text.get(at..).unwrap_or(&[]).iter().take(LONGEST_TLD) {
+        if u < 128 && !u8::try_from(u).is_ok_and(|b| b.is_ascii_alphabetic()) {
+            break;
+        }
+        window[available] = js_canonical_case(u);
+        available += 1;
+    }
     for list in [&*GENERIC, &*COUNTRY] {
-        let window: Vec<u16> = text[at..text.len().min(at + list.longest)]
-            .iter()
-            .map(|&u| js_canonical_case(u))
-            .collect();
-        for len in (1..=window.len()).rev() {
-            let end = at + len;
+        for len in (1..=available).rev() {
             // The lookahead after a TLD: `(?=[^0-9a-zA-Z@+-]|$)`.
-            if !tables::TLD_CONTINUES.has(text, end) && list.tlds.contains(&window[..len]) {
-                return Some(end);
+            if !tables::TLD_CONTINUES.has(text, at + len) && list.contains(&window[..len]) {
+                return Some(at + len);
             }
         }
     }
@@ -209,19 +282,20 @@ fn tld_end(text: &[u16], at: usize) -> Option<usize> {
     None
 }
 
-struct TldSet {
-    tlds: HashSet<Vec<u16>>,
-    longest: usize,
-}
+/// TLDs as a case-insensitive regex compares them: by `js_canonical_case`.
+struct TldSet(HashSet<Vec<u16>>);
 
 impl TldSet {
     fn new(list: &[&str]) -> Self {
-        let tlds: HashSet<Vec<u16>> = list
-            .iter()
-            .map(|tld| tld.encode_utf16().map(js_canonical_case).collect())
-            .collect();
-        let longest = tlds.iter().map(Vec::len).max().unwrap_or(0);
-        TldSet { tlds, longest }
+        TldSet(
+            list.iter()
+                .map(|tld| tld.encode_utf16().map(js_canonical_case).collect())
+                .collect(),
+        )
+    }
+
+    fn contains(&self, canonical: &[u16]) -> bool {
+        self.0.contains(canonical)
     }
 }
 
@@ -231,13 +305,16 @@ static COUNTRY: LazyLock<TldSet> = LazyLock::new(|| TldSet::new(tlds::COUNTRY));
 /// How a case-insensitive JavaScript regex without the `u` flag compares a code unit: by its
 /// upper case, unless that takes more than one unit or turns a non-ASCII unit into ASCII.
 fn js_canonical_case(unit: u16) -> u16 {
+    if unit < 128 {
+        return u16::from((unit as u8).to_ascii_uppercase());
+    }
     let Some(c) = char::from_u32(u32::from(unit)) else {
         return unit;
     };
     let mut upper = c.to_uppercase();
     match (upper.next(), upper.next()) {
         (Some(u), None) => match u16::try_from(u32::from(u)) {
-            Ok(u) if unit < 128 || u >= 128 => u,
+            Ok(u) if u >= 128 => u,
             _ => unit,
         },
         _ => unit,
@@ -333,61 +410,61 @@ fn accept(text: &[u16], candidate: &Candidate, urls: &mut Vec<FoundUrl>) {
         if candidate.has_path && urls.len() > found {
             if let Some(last) = urls.last_mut() {
                 // The port, path and query follow the last ASCII domain.
-                last.url.extend_from_slice(&text[candidate.domain.end..candidate.end]);
+                last.url
+                    .extend_from_slice(&text[candidate.domain.end..candidate.end]);
                 last.span.end = candidate.end;
             }
         }
         return;
     }
 
-    match tco_length(&text[span.clone()]) {
-        Some(Err(TcoSlugTooLong)) => {}
-        Some(Ok(length)) => {
-            let span = span.start..span.start + length;
-            urls.push(FoundUrl {
-                url: text[span.clone()].to_vec(),
-                span,
-            });
-        }
-        None => urls.push(FoundUrl {
-            url: text[span.clone()].to_vec(),
-            span,
-        }),
-    }
+    let length = match tco_link(&text[span.clone()]) {
+        TcoLink::SlugTooLong => return,
+        TcoLink::Length(length) => length,
+        TcoLink::NotTco => span.len(),
+    };
+    let span = span.start..span.start + length;
+    urls.push(FoundUrl {
+        url: text[span.clone()].to_vec(),
+        span,
+    });
 }
 
-struct TcoSlugTooLong;
+enum TcoLink {
+    NotTco,
+    /// A slug over 40 characters: not a t.co link, and not a URL either.
+    SlugTooLong,
+    /// How much of the URL counts: the slug and a query, nothing after them.
+    Length(usize),
+}
 
-/// For a t.co link (`validTcoUrl`), how much of it counts: the slug and a query, nothing more.
-fn tco_length(url: &[u16]) -> Option<Result<usize, TcoSlugTooLong>> {
-    let protocol = ["https://", "http://"]
+/// twitter-text's `validTcoUrl` test.
+fn tco_link(url: &[u16]) -> TcoLink {
+    let Some(protocol) = ["https://", "http://"]
         .iter()
-        .find(|p| starts_with_ignore_ascii_case(url, 0, p))?;
+        .find(|p| starts_with_ignore_ascii_case(url, 0, p))
+    else {
+        return TcoLink::NotTco;
+    };
     let slug_start = protocol.len() + "t.co/".len();
-    if !starts_with_ignore_ascii_case(url, protocol.len(), "t.co/") {
-        return None;
-    }
     let slug_end = tables::TCO_SLUG.run_end(url, slug_start);
-    if slug_end == slug_start {
-        return None;
+    if !starts_with_ignore_ascii_case(url, protocol.len(), "t.co/") || slug_end == slug_start {
+        return TcoLink::NotTco;
     }
     if slug_end - slug_start > MAX_TCO_SLUG_LENGTH {
-        return Some(Err(TcoSlugTooLong));
+        return TcoLink::SlugTooLong;
     }
-    let end = if url.get(slug_end) == Some(&unit('?')) {
-        query_end(url, slug_end + 1).unwrap_or(slug_end)
-    } else {
-        slug_end
-    };
-    Some(Ok(end))
+    if url.get(slug_end) == Some(&unit('?')) {
+        return TcoLink::Length(query_end(url, slug_end + 1).unwrap_or(slug_end));
+    }
+    TcoLink::Length(slug_end)
 }
 
 /// twitter-text's `idna.toAscii` check: a domain that starts `xn--` must hold an ASCII domain,
 /// and every label, punycode-encoded, must be 1 to 63 characters long.
 fn domain_labels_fit(domain: &[u16]) -> bool {
-    if domain.starts_with(&"xn--".encode_utf16().collect::<Vec<_>>())
-        && ascii_domains(domain).is_empty()
-    {
+    let xn = [unit('x'), unit('n'), unit('-'), unit('-')];
+    if domain.starts_with(&xn) && ascii_domains(domain).is_empty() {
         return false;
     }
     domain.split(|&u| u == unit('.')).all(|label| {
@@ -410,8 +487,7 @@ fn punycode_label_length(label: &[u16]) -> Option<usize> {
             let code_points: Vec<u32> = char::decode_utf16(part.iter().copied())
                 .map(|c| c.map_or_else(|e| u32::from(e.unpaired_surrogate()), u32::from))
                 .collect();
-            // Every code point adds at least one character, so this is over the limit already
-            // (and punycode.js would overflow on some of these).
+            // Every code point adds at least one character: this is over the limit already.
             if code_points.len() > MAX_DOMAIN_LABEL_LENGTH {
                 return None;
             }
@@ -545,7 +621,10 @@ mod tests {
         let bucher: Vec<u32> = "bücher".chars().map(u32::from).collect();
         assert_eq!(punycode_encoded_length(&bucher), "bcher-kva".len());
         assert_eq!(punycode_encoded_length(&[0xFC]), "tda".len());
-        assert_eq!(punycode_label_length(&utf16("ドメイン名例")), Some("xn--eckwd4c7cu47r2wf".len()));
+        assert_eq!(
+            punycode_label_length(&utf16("ドメイン名例")),
+            Some("xn--eckwd4c7cu47r2wf".len())
+        );
     }
 
     #[test]
@@ -554,6 +633,17 @@ mod tests {
         // Dotless i upper-cases to I, which a JavaScript regex does not allow.
         assert_eq!(js_canonical_case(0x131), 0x131);
         assert_eq!(js_canonical_case(0x440), 0x420);
+    }
+
+    #[test]
+    fn tlds_fit_the_window_and_hold_no_ascii_but_letters() {
+        for tld in tlds::GENERIC.iter().chain(tlds::COUNTRY) {
+            assert!(tld.encode_utf16().count() <= LONGEST_TLD, "{tld}");
+            assert!(
+                tld.chars().all(|c| !c.is_ascii() || c.is_ascii_lowercase()),
+                "{tld}"
+            );
+        }
     }
 
     #[test]
