@@ -111,6 +111,9 @@ pub fn dkim_signer(config: &Config) -> anyhow::Result<Option<Arc<DkimSigner>>> {
     Ok(Some(Arc::new(signer)))
 }
 
+/// Delivery workers per process.
+const WORKERS: usize = 2;
+
 /// Public sign-ups accepted per client address per hour.
 const SIGNUPS_PER_HOUR: usize = 10;
 
@@ -151,7 +154,11 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
         state.notifier.clone(),
         WorkerSettings::default(),
     );
-    tokio::spawn(worker.run());
+    // Two workers on the same queue and transport: the next batch is in flight while the
+    // previous one finishes, and the transport's semaphore still caps SMTP concurrency.
+    for _ in 0..WORKERS {
+        tokio::spawn(worker.clone().run());
+    }
     Ok(())
 }
 

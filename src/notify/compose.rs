@@ -146,6 +146,11 @@ impl Composer {
         }))
     }
 
+    /// True when messages are DKIM-signed (CPU-heavy with RSA).
+    pub fn signs(&self) -> bool {
+        self.dkim.is_some()
+    }
+
     /// The envelope sender.
     pub fn from_address(&self) -> String {
         self.from.email.to_string()

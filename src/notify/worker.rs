@@ -51,6 +51,8 @@ pub enum Step {
     Processed(usize),
 }
 
+/// Several workers may run side by side on one queue (each claim is atomic); while one is
+/// finishing the tail of its batch, another is sending at full speed.
 pub struct Worker<T: MailTransport> {
     store: Store,
     transport: Arc<T>,
@@ -73,6 +75,19 @@ pub fn backoff(attempts: i32) -> chrono::Duration {
 /// How long to hold a channel back after it could not be reached `streak` times running.
 fn channel_backoff(streak: u32) -> Duration {
     Duration::from_secs(1u64 << streak.min(4)).min(Duration::from_secs(10))
+}
+
+impl<T: MailTransport> Clone for Worker<T> {
+    fn clone(&self) -> Self {
+        Worker {
+            store: self.store.clone(),
+            transport: self.transport.clone(),
+            composer: self.composer.clone(),
+            notifier: self.notifier.clone(),
+            settings: self.settings.clone(),
+            unreachable_streak: self.unreachable_streak.clone(),
+        }
+    }
 }
 
 impl<T: MailTransport> Worker<T> {
@@ -216,18 +231,30 @@ struct Job<T: MailTransport> {
 impl<T: MailTransport> Job<T> {
     async fn deliver(self, d: ClaimedDelivery, mail: Option<Arc<UpdateMail>>) -> DeliveryOutcome {
         let now = Utc::now();
-        let composed = match (d.channel.as_str(), mail) {
-            (channel::CONFIRM, _) => self.composer.confirmation(d.recipient_id, &d.address, now),
-            (channel::EMAIL, Some(mail)) => {
-                self.composer
-                    .notification(&mail, d.recipient_id, &d.address)
-            }
+        match (d.channel.as_str(), &mail) {
+            (channel::CONFIRM, _) | (channel::EMAIL, Some(_)) => {}
             (channel::EMAIL, None) => return DeliveryOutcome::Cancelled,
             (other, _) => {
                 return DeliveryOutcome::Dead {
                     error: format!("no sender for channel {other}"),
                 }
             }
+        }
+        let composer = self.composer.clone();
+        let (recipient, address) = (d.recipient_id, d.address.clone());
+        let compose = move || match mail {
+            Some(mail) => composer.notification(&mail, recipient, &address),
+            None => composer.confirmation(recipient, &address, now),
+        };
+        // DKIM signing costs about a millisecond of CPU: keep it off the async threads.
+        // Without it, composing is cheap enough to do in place.
+        let composed = if self.composer.signs() {
+            match tokio::task::spawn_blocking(compose).await {
+                Ok(result) => result,
+                Err(e) => Err(anyhow::anyhow!("the composing task failed: {e}")),
+            }
+        } else {
+            compose()
         };
         let composed = match composed {
             Ok(c) => c,
