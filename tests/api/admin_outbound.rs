@@ -42,16 +42,7 @@ async fn the_status_endpoint_reports_the_pause_and_its_reason() {
         .await;
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["paused"], true);
-    let status: Value = app
-        .http
-        .get(app.url("/api/admin/v1/status"))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = app.api_get("/api/admin/v1/status").await;
     assert_eq!(status["paused"], true);
     assert_eq!(status["reason"], "incident");
 }
@@ -96,16 +87,7 @@ async fn publishing_with_notify_queues_one_delivery_per_confirmed_subscriber_of_
         )
         .await;
     let update_id = incident["update_id"].as_str().unwrap();
-    let counts: Value = app
-        .http
-        .get(app.url(&format!("/api/admin/v1/updates/{update_id}/deliveries")))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let counts = app.delivery_counts(update_id).await;
     assert_eq!(
         counts["channels"]["email"]["total"], 2,
         "all@ and api@, not web@ nor the unconfirmed: {counts}"
@@ -118,16 +100,7 @@ async fn publishing_with_notify_queues_one_delivery_per_confirmed_subscriber_of_
         )
         .await;
     let update_id = quiet["update_id"].as_str().unwrap();
-    let counts: Value = app
-        .http
-        .get(app.url(&format!("/api/admin/v1/updates/{update_id}/deliveries")))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let counts = app.delivery_counts(update_id).await;
     assert_eq!(counts["channels"], json!({}), "notify off queues nothing");
 }
 

@@ -224,14 +224,7 @@ async fn a_refused_recipient_is_dead_and_the_rest_arrive() {
     let update_id = incident["update_id"].as_str().unwrap();
     let mut counts = Value::Null;
     for _ in 0..50 {
-        let r = app
-            .http
-            .get(app.url(&format!("/api/admin/v1/updates/{update_id}/deliveries")))
-            .bearer_auth(&app.token)
-            .send()
-            .await
-            .unwrap();
-        counts = r.json().await.unwrap();
+        counts = app.delivery_counts(update_id).await;
         if counts["channels"]["email"]["dead"] == 1 && counts["channels"]["email"]["sent"] == 20 {
             break;
         }
@@ -297,16 +290,7 @@ async fn pausing_stops_sending_within_a_second_and_resuming_sends_the_rest() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(sink.count(), after_a_second, "nothing is sent while paused");
     assert!(after_a_second < 1500, "the pause came before the end");
-    let status: Value = app
-        .http
-        .get(app.url("/api/admin/v1/status"))
-        .bearer_auth(&app.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = app.api_get("/api/admin/v1/status").await;
     assert_eq!(status["paused"], true);
     assert!(
         status["queue"]["pending"].as_i64().unwrap() > 0,

@@ -129,6 +129,25 @@ impl TestApp {
             .expect("POST")
     }
 
+    /// GETs an admin API path with the test's admin token and returns the JSON.
+    pub async fn api_get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.expect("json")
+    }
+
+    /// Delivery counts per channel and state for one update.
+    pub async fn delivery_counts(&self, update_id: &str) -> Value {
+        self.api_get(&format!("/api/admin/v1/updates/{update_id}/deliveries"))
+            .await
+    }
+
     pub async fn create_component(&self, name: &str) -> String {
         let r = self
             .api(
