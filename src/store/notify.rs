@@ -17,6 +17,10 @@ pub mod channel {
     pub const CONFIRM: &str = "confirm";
 }
 
+/// Links a subscriber ($1) to a component ($2), if that component exists.
+const LINK_COMPONENT: &str = "INSERT INTO subscriber_components (subscriber_id, component_id) \
+     SELECT $1, id FROM components WHERE id = $2 ON CONFLICT DO NOTHING";
+
 /// How soon a repeated sign-up may send another confirmation mail.
 pub const CONFIRM_RESEND_AFTER: Duration = Duration::minutes(10);
 
@@ -153,8 +157,7 @@ impl Store {
                 .await?;
             for component in component_ids.unwrap_or(&[]) {
                 sqlx::query(
-                    "INSERT INTO subscriber_components (subscriber_id, component_id) \
-                     SELECT $1, id FROM components WHERE id = $2 ON CONFLICT DO NOTHING",
+                    LINK_COMPONENT,
                 )
                 .bind(id)
                 .bind(component)
@@ -198,8 +201,7 @@ impl Store {
             .map_err(|e| on_constraint(e, "subscribers_email_key", "this address is already subscribed"))?;
             for component in component_ids.unwrap_or(&[]) {
                 let linked = sqlx::query(
-                    "INSERT INTO subscriber_components (subscriber_id, component_id) \
-                     SELECT $1, id FROM components WHERE id = $2 ON CONFLICT DO NOTHING",
+                    LINK_COMPONENT,
                 )
                 .bind(id)
                 .bind(component)
@@ -313,8 +315,7 @@ impl Store {
                 .await?;
             for component in component_ids.unwrap_or(&[]) {
                 sqlx::query(
-                    "INSERT INTO subscriber_components (subscriber_id, component_id) \
-                     SELECT $1, id FROM components WHERE id = $2 ON CONFLICT DO NOTHING",
+                    LINK_COMPONENT,
                 )
                 .bind(id)
                 .bind(component)

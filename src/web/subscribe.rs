@@ -84,6 +84,24 @@ fn same_origin(state: &AppState, headers: &HeaderMap) -> bool {
     }
 }
 
+fn invalid_link(state: &AppState) -> Response {
+    page(
+        state,
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "This link is not valid.",
+    )
+}
+
+fn unreadable_form(state: &AppState) -> Response {
+    page(
+        state,
+        StatusCode::BAD_REQUEST,
+        "Something is missing",
+        "The form could not be read.",
+    )
+}
+
 const CHECK_INBOX: &str = "If that address can receive mail, a confirmation link is on its way. \
                            Open it to start getting updates. Nothing is sent until you do.";
 
@@ -102,12 +120,7 @@ async fn sign_up(
         );
     }
     let Ok(fields) = Fields::parse(&body) else {
-        return page(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "Something is missing",
-            "The form could not be read.",
-        );
+        return unreadable_form(&state);
     };
     let email = match SubscriberEmail::parse(fields.get("email")) {
         Ok(email) => email,
@@ -193,12 +206,7 @@ struct ManagePage<'a> {
 
 async fn manage_view(state: &AppState, token: String, saved: bool) -> Response {
     let Some(id) = state.composer.links().verify(purpose::MANAGE, &token, 0) else {
-        return page(
-            state,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "This link is not valid.",
-        );
+        return invalid_link(state);
     };
     let (subscriber, components) = match (
         state.store.subscriber(id).await,
@@ -244,20 +252,10 @@ async fn manage(
     body: axum::body::Bytes,
 ) -> Response {
     let Some(id) = state.composer.links().verify(purpose::MANAGE, &token, 0) else {
-        return page(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "This link is not valid.",
-        );
+        return invalid_link(&state);
     };
     let Ok(fields) = Fields::parse(&body) else {
-        return page(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "Something is missing",
-            "The form could not be read.",
-        );
+        return unreadable_form(&state);
     };
     let ids: Vec<i64> = fields
         .all("components")
@@ -278,12 +276,7 @@ async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<Strin
         .verify(purpose::UNSUBSCRIBE, &token, 0)
         .is_none()
     {
-        return page(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "This link is not valid.",
-        );
+        return invalid_link(&state);
     }
     // A GET never unsubscribes: mail scanners follow links. The button POSTs.
     let view = MessagePage {
@@ -303,12 +296,7 @@ async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -
         .links()
         .verify(purpose::UNSUBSCRIBE, &token, 0)
     else {
-        return page(
-            &state,
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "This link is not valid.",
-        );
+        return invalid_link(&state);
     };
     if let Err(e) = state.store.remove_subscriber(id).await {
         return PageError::from(e).into_response();
