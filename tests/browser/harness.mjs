@@ -160,6 +160,8 @@ export async function startHerald({ label = 'herald' } = {}) {
     async cli(args, { input } = {}) {
       try {
         const p = execFileP(HERALD_BIN, args, { cwd: dataDir, env, timeout: 60_000 });
+        // A command that never reads stdin may exit first; EPIPE then is not a failure.
+        p.child.stdin.on('error', (err) => { if (err.code !== 'EPIPE') throw err; });
         p.child.stdin.end(input ?? '');
         const { stdout, stderr } = await p;
         return { stdout, stderr };
