@@ -130,6 +130,10 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
             );
         }
     }
+    tokio::spawn(crate::notify::fanout::run(
+        state.store.clone(),
+        state.notifier.clone(),
+    ));
     let config = &state.config;
     if config.smtp_url.is_empty() {
         tracing::warn!(

@@ -1,12 +1,13 @@
 //! Fan-out: the kill switch, the composer of messages, and the worker that drains the outbox.
 
 pub mod compose;
+pub mod fanout;
 pub mod worker;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use crate::store::{OutboundState, Store, StoreResult};
 
@@ -17,14 +18,16 @@ const SWITCH_POLL: Duration = Duration::from_millis(250);
 /// The kill switch and the worker's doorbell, shared by the web handlers and the worker.
 pub struct Notifier {
     paused: watch::Sender<bool>,
-    wake: Notify,
+    /// Rung on every new delivery or fan-out; every loop holds its own receiver, so no ring is
+    /// lost while a loop is busy and every loop hears each one.
+    bell: watch::Sender<u64>,
 }
 
 impl Notifier {
     pub fn new(paused: bool) -> Arc<Notifier> {
         Arc::new(Notifier {
             paused: watch::channel(paused).0,
-            wake: Notify::new(),
+            bell: watch::channel(0).0,
         })
     }
 
@@ -45,7 +48,7 @@ impl Notifier {
         self.paused
             .send_if_modified(|p| std::mem::replace(p, paused) != paused);
         if !paused {
-            self.wake.notify_one();
+            self.wake();
         }
     }
 
@@ -66,13 +69,14 @@ impl Notifier {
         Ok(state)
     }
 
-    /// Tells the worker new deliveries are waiting.
+    /// Tells the workers new deliveries are waiting.
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.bell.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    pub async fn woken(&self) {
-        self.wake.notified().await;
+    /// A receiver whose `changed()` completes at the next `wake` after the last one it saw.
+    pub fn doorbell(&self) -> watch::Receiver<u64> {
+        self.bell.subscribe()
     }
 
     /// Keeps this instance's copy of the switch in step with the database.

@@ -183,6 +183,7 @@ impl<T: MailTransport> Worker<T> {
     /// doorbell, a resume, or the next retry to fall due.
     pub async fn run(self) {
         let mut paused = self.notifier.watch_paused();
+        let mut bell = self.notifier.doorbell();
         let mut last_sweep = std::time::Instant::now();
         loop {
             if last_sweep.elapsed() > Duration::from_secs(30) {
@@ -206,7 +207,7 @@ impl<T: MailTransport> Worker<T> {
                 }
                 Ok(Step::Idle) => {
                     tokio::select! {
-                        _ = self.notifier.woken() => {}
+                        _ = bell.changed() => {}
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
                 }

@@ -482,25 +482,16 @@ impl Store {
                     .await?;
             }
 
-            // The outbox: one delivery per confirmed subscriber who follows an affected
-            // component (or all of them), written with the update so neither exists without
-            // the other.
+            // The outbox: the update's email audience is recorded here as one fan-out row,
+            // written with the update so neither exists without the other; the worker expands
+            // it into one delivery per subscriber (`expand_fanout`).
             if draft.notify {
-                sqlx::query(
-                    "INSERT INTO deliveries (update_id, channel, recipient_id, address, next_attempt_at) \
-                     SELECT $1, $2, s.id, s.email, $3 FROM subscribers s \
-                     WHERE s.confirmed_at IS NOT NULL AND (s.all_components OR EXISTS ( \
-                         SELECT 1 FROM subscriber_components sc JOIN incident_components ic \
-                         ON ic.component_id = sc.component_id \
-                         WHERE sc.subscriber_id = s.id AND ic.incident_id = $4)) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(update_id)
-                .bind(super::channel::EMAIL)
-                .bind(now)
-                .bind(incident_id)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query("INSERT INTO fanouts (update_id, incident_id, created_at) VALUES ($1, $2, $3)")
+                    .bind(update_id)
+                    .bind(incident_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
             }
 
             let monitoring_at = match (monitoring_at, draft.status) {

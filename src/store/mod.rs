@@ -23,8 +23,8 @@ use crate::domain::Invalid;
 
 pub use incidents::Published;
 pub use notify::{
-    channel, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, OutboundState, SignUp, Subscriber,
-    CONFIRM_RESEND_AFTER,
+    channel, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, FanoutChunk, OutboundState, SignUp,
+    Subscriber, CONFIRM_RESEND_AFTER,
 };
 pub use staff::{ApiTokenInfo, NewStaff, SessionInfo, Staff, SESSION_ABSOLUTE};
 

@@ -54,6 +54,16 @@ pub struct ClaimedDelivery {
     pub attempts: i32,
 }
 
+/// One step of expanding a fan-out into deliveries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FanoutChunk {
+    pub update_id: i64,
+    /// Deliveries written by this step.
+    pub deliveries: u64,
+    /// Whether the update's whole audience is now in the outbox.
+    pub done: bool,
+}
+
 /// What happened to one delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeliveryOutcome {
@@ -390,6 +400,81 @@ impl Store {
         .fetch_one(pool)
         .await)?;
         Ok((confirmed, total - confirmed))
+    }
+    /// Writes the next chunk (up to `chunk` subscriber ids) of the oldest waiting fan-out into
+    /// deliveries, and moves its cursor, in one transaction. `None` when nothing waits.
+    pub async fn expand_fanout(&self, chunk: i64) -> StoreResult<Option<FanoutChunk>> {
+        let lock = if self.backend() == "postgres" {
+            "FOR UPDATE SKIP LOCKED"
+        } else {
+            ""
+        };
+        let pick = format!(
+            "SELECT update_id, incident_id, after_id, created_at FROM fanouts ORDER BY update_id LIMIT 1 {lock}"
+        );
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let waiting: Option<(i64, i64, i64, DateTime<Utc>)> =
+                sqlx::query_as(&pick).fetch_optional(&mut *tx).await?;
+            let Some((update_id, incident_id, after_id, created_at)) = waiting else {
+                return Ok(None);
+            };
+            let (upto, covered): (Option<i64>, i64) = sqlx::query_as(
+                "SELECT MAX(id), COUNT(*) FROM (SELECT id FROM subscribers WHERE id > $1 ORDER BY id LIMIT $2) AS chunk",
+            )
+            .bind(after_id)
+            .bind(chunk)
+            .fetch_one(&mut *tx)
+            .await?;
+            let mut deliveries = 0;
+            if let Some(upto) = upto {
+                deliveries = sqlx::query(
+                    "INSERT INTO deliveries (update_id, channel, recipient_id, address, next_attempt_at) \
+                     SELECT $1, $2, s.id, s.email, $3 FROM subscribers s \
+                     WHERE s.id > $4 AND s.id <= $5 AND s.confirmed_at IS NOT NULL AND s.confirmed_at <= $3 \
+                       AND (s.all_components OR EXISTS ( \
+                         SELECT 1 FROM subscriber_components sc JOIN incident_components ic \
+                         ON ic.component_id = sc.component_id \
+                         WHERE sc.subscriber_id = s.id AND ic.incident_id = $6)) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(update_id)
+                .bind(channel::EMAIL)
+                .bind(created_at)
+                .bind(after_id)
+                .bind(upto)
+                .bind(incident_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            }
+            let done = covered < chunk;
+            if done {
+                sqlx::query("DELETE FROM fanouts WHERE update_id = $1")
+                    .bind(update_id)
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                sqlx::query("UPDATE fanouts SET after_id = $1 WHERE update_id = $2")
+                    .bind(upto)
+                    .bind(update_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(Some(FanoutChunk { update_id, deliveries, done }))
+        })
+    }
+
+    /// Whether an update's fan-out is still being written into deliveries.
+    pub async fn fanout_pending(&self, update_id: i64) -> StoreResult<bool> {
+        let n: i64 = on_pool!(self, read pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM fanouts WHERE update_id = $1",
+        )
+        .bind(update_id)
+        .fetch_one(pool)
+        .await)?;
+        Ok(n > 0)
     }
 
     /// Claims up to `limit` due deliveries for `lease`; another worker cannot take them meanwhile.

@@ -99,6 +99,7 @@ async fn deliveries(
     caller.require(Role::Viewer)?;
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound("update"))?;
     let counts = state.store.delivery_counts(id).await?;
+    let expanding = state.store.fanout_pending(id).await?;
     let channels: serde_json::Map<String, serde_json::Value> = counts
         .into_iter()
         .map(|(channel, c)| {
@@ -108,10 +109,14 @@ async fn deliveries(
             (channel, v)
         })
         .collect();
-    Ok(
-        Json(serde_json::json!({ "update_id": id.to_string(), "channels": channels }))
-            .into_response(),
-    )
+    Ok(Json(serde_json::json!({
+        "update_id": id.to_string(),
+        // True while the update's audience is still being written into the outbox: the
+        // totals below are still growing.
+        "expanding": expanding,
+        "channels": channels,
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize, Default)]
