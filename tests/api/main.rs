@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod dkim;
 mod email;
+mod fake_x;
 mod helpers;
 mod maintenance;
 mod public_pages;
