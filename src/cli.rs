@@ -47,6 +47,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TweetCommand,
     },
+    /// The connected X (Twitter) account.
+    X {
+        #[command(subcommand)]
+        command: XCommand,
+    },
     /// Stop every outbound channel on every instance before its next send (the kill switch).
     Pause {
         /// Why, shown to every admin.
@@ -87,6 +92,17 @@ pub enum TweetCommand {
     /// Reads text on stdin; prints {"weighted_length":N,"valid":bool,"permillage":N} by
     /// twitter-text v3's rules (URLs count 23, emoji 2, CJK 2).
     Check,
+}
+
+#[derive(Subcommand)]
+pub enum XCommand {
+    /// Connect the account of an access token made elsewhere (headless set-ups): reads the
+    /// access token and its secret on stdin, one per line; checks them with X; stores them sealed.
+    Connect,
+    /// Forget the connected account; posts still queued for it are cancelled.
+    Disconnect,
+    /// Show the connected account and the X queue.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -191,6 +207,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("Queued deliveries wait; `herald resume` continues where it stopped.");
             Ok(())
         }
+        Command::X { command } => x_command(command, config).await,
         Command::Resume => {
             let store = open(&config).await?;
             store.set_outbound_paused(false, "", "cli").await?;
@@ -274,32 +291,67 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.run_until_stopped().await
 }
 
+async fn x_command(command: XCommand, config: Config) -> anyhow::Result<()> {
+    let store = open(&config).await?;
+    match command {
+        XCommand::Connect => {
+            let state = crate::startup::assemble(config, store).await?;
+            let Some(x) = state.x.clone() else {
+                anyhow::bail!(
+                    "X is not configured: set HERALD_X_CONSUMER_KEY and HERALD_X_CONSUMER_SECRET"
+                );
+            };
+            let mut input = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
+            let mut lines = input.lines().map(str::trim).filter(|l| !l.is_empty());
+            let (Some(token), Some(secret), None) = (lines.next(), lines.next(), lines.next())
+            else {
+                anyhow::bail!("expected two lines on stdin: the access token, then its secret");
+            };
+            let access = crate::channels::x::AccessToken {
+                token: token.to_string(),
+                secret: secret.to_string(),
+            };
+            let (user_id, username) = x
+                .me(&access)
+                .await
+                .map_err(|e| anyhow::anyhow!("X did not accept the token: {e}"))?;
+            let connected = crate::channels::x::Connected {
+                access,
+                user_id,
+                username,
+            };
+            let account = crate::web::admin::x::save(&state, connected, "cli")
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("Connected @{} (token stored sealed).", account.username);
+        }
+        XCommand::Disconnect => {
+            let cancelled = store.disconnect_x().await?;
+            println!("X account disconnected; {cancelled} queued posts cancelled.");
+        }
+        XCommand::Status => match store.x_account().await? {
+            None => println!("X: not connected"),
+            Some(a) => {
+                println!("X: @{} (connected by {})", a.username, a.connected_by);
+                if let Some(error) = a.refused_error {
+                    println!("REFUSED by X, reconnect: {error}");
+                }
+                if let Some(until) = a.hold_until.filter(|u| *u > crate::domain::now()) {
+                    println!("rate limited until {}", crate::domain::rfc3339(&until));
+                }
+                println!("queue: {} posts", store.x_queue_length().await?);
+            }
+        },
+    }
+    Ok(())
+}
+
 async fn worker(config: Config) -> anyhow::Result<()> {
     let store = open(&config).await?;
-    let cache =
-        crate::render::PageCache::new(crate::render::Site::from_config(&config), store.clone())
-            .await?;
+    let state = crate::startup::assemble(config, store.clone()).await?;
+    let cache = state.cache.clone();
     cache.spawn_rebuilder();
-    let master = crate::security::keys::MasterKey::load_or_create(&config.secret_key_path())?;
-    let site = crate::render::Site::from_config(&config);
-    let composer = std::sync::Arc::new(crate::notify::compose::Composer::new(
-        site,
-        &config.mail_from(),
-        crate::security::keys::LinkSigner::new(&master),
-        crate::startup::dkim_signer(&config)?,
-    )?);
-    let notifier = crate::notify::Notifier::load(&store).await?;
-    let state = crate::web::AppState {
-        store: store.clone(),
-        cache: cache.clone(),
-        config: std::sync::Arc::new(config),
-        notifier,
-        composer,
-        signups: std::sync::Arc::new(crate::web::throttle::Throttle::new(
-            1,
-            std::time::Duration::from_secs(1),
-        )),
-    };
     crate::startup::spawn_delivery_worker(&state).await?;
     println!("Herald worker is running (deliveries and the maintenance schedule).");
     crate::scheduler::spawn(store, cache).await?;

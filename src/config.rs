@@ -40,6 +40,14 @@ pub struct Config {
     pub dkim_selector: String,
     /// A PEM private key: RSA (PKCS#1 or PKCS#8) or Ed25519 (PKCS#8).
     pub dkim_key_file: String,
+    /// The X app's consumer key and secret (developer portal, "Keys and tokens"); both empty
+    /// means no X channel. `_file` variants read them from files.
+    pub x_consumer_key: String,
+    pub x_consumer_key_file: String,
+    pub x_consumer_secret: String,
+    pub x_consumer_secret_file: String,
+    /// Where X's API and OAuth endpoints live; tests and proxies point it elsewhere.
+    pub x_api_base: String,
 }
 
 impl Default for Config {
@@ -59,6 +67,11 @@ impl Default for Config {
             dkim_domain: String::new(),
             dkim_selector: String::new(),
             dkim_key_file: String::new(),
+            x_consumer_key: String::new(),
+            x_consumer_key_file: String::new(),
+            x_consumer_secret: String::new(),
+            x_consumer_secret_file: String::new(),
+            x_api_base: "https://api.twitter.com".to_string(),
         }
     }
 }
@@ -79,16 +92,29 @@ impl Config {
             .merge(env)
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        if config.smtp_url.is_empty() && !config.smtp_url_file.is_empty() {
-            config.smtp_url = std::fs::read_to_string(&config.smtp_url_file)
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot read HERALD_SMTP_URL_FILE {}: {e}",
-                        config.smtp_url_file
-                    )
-                })?
-                .trim()
-                .to_string();
+        for (value, file, name) in [
+            (
+                &mut config.smtp_url,
+                &config.smtp_url_file,
+                "HERALD_SMTP_URL_FILE",
+            ),
+            (
+                &mut config.x_consumer_key,
+                &config.x_consumer_key_file,
+                "HERALD_X_CONSUMER_KEY_FILE",
+            ),
+            (
+                &mut config.x_consumer_secret,
+                &config.x_consumer_secret_file,
+                "HERALD_X_CONSUMER_SECRET_FILE",
+            ),
+        ] {
+            if value.is_empty() && !file.is_empty() {
+                *value = std::fs::read_to_string(file)
+                    .map_err(|e| anyhow::anyhow!("cannot read {name} {file}: {e}"))?
+                    .trim()
+                    .to_string();
+            }
         }
         config.validate()?;
         Ok(config)
@@ -107,10 +133,29 @@ impl Config {
         if dkim.iter().any(|v| !v.is_empty()) && dkim.iter().any(|v| v.is_empty()) {
             anyhow::bail!("DKIM needs all three of HERALD_DKIM_DOMAIN, HERALD_DKIM_SELECTOR and HERALD_DKIM_KEY_FILE");
         }
+        if self.x_consumer_key.is_empty() != self.x_consumer_secret.is_empty() {
+            anyhow::bail!("X needs both HERALD_X_CONSUMER_KEY and HERALD_X_CONSUMER_SECRET");
+        }
+        let x_base = url::Url::parse(&self.x_api_base)
+            .map_err(|e| anyhow::anyhow!("HERALD_X_API_BASE is not a valid URL: {e}"))?;
+        if !matches!(x_base.scheme(), "http" | "https") {
+            anyhow::bail!(
+                "HERALD_X_API_BASE must start with https:// (or http:// for a local stand-in)"
+            );
+        }
         if self.page_name.trim().is_empty() {
             anyhow::bail!("HERALD_PAGE_NAME must not be empty");
         }
         Ok(())
+    }
+
+    /// The X app's settings, when a consumer key pair is configured.
+    pub fn x_settings(&self) -> Option<crate::channels::x::XSettings> {
+        (!self.x_consumer_key.is_empty()).then(|| crate::channels::x::XSettings {
+            api_base: self.x_api_base.trim_end_matches('/').to_string(),
+            consumer_key: self.x_consumer_key.clone(),
+            consumer_secret: self.x_consumer_secret.clone(),
+        })
     }
 
     /// The database URL, defaulting to a SQLite file in the data directory.

@@ -12,10 +12,13 @@ use std::path::Path;
 
 use crate::channels::dkim::DkimSigner;
 use crate::channels::email::{SmtpSettings, SmtpTransport};
+use crate::channels::x::XClient;
 use crate::notify::compose::Composer;
 use crate::notify::worker::{Worker, WorkerSettings};
+use crate::notify::x::XWorker;
 use crate::notify::Notifier;
 use crate::security::keys::{LinkSigner, MasterKey};
+use crate::security::seal::Sealer;
 use crate::web::throttle::Throttle;
 
 use crate::config::Config;
@@ -46,24 +49,7 @@ impl Application {
         })?;
         let store = Store::connect(&config.database_url()).await?;
         store.migrate().await?;
-        let site = Site::from_config(&config);
-        let cache = PageCache::new(site.clone(), store.clone()).await?;
-        let master = MasterKey::load_or_create(&config.secret_key_path())?;
-        let composer = Arc::new(Composer::new(
-            site,
-            &config.mail_from(),
-            LinkSigner::new(&master),
-            dkim_signer(&config)?,
-        )?);
-        let notifier = Notifier::load(&store).await?;
-        let state = AppState {
-            store,
-            cache,
-            config: Arc::new(config),
-            notifier,
-            composer,
-            signups: Arc::new(Throttle::new(SIGNUPS_PER_HOUR, Duration::from_secs(3600))),
-        };
+        let state = assemble(config, store).await?;
         Ok(Application { listener, state })
     }
 
@@ -95,6 +81,35 @@ impl Application {
         state.store.close().await;
         Ok(())
     }
+}
+
+/// Everything the web handlers and the workers share, from a migrated store.
+pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> {
+    let site = Site::from_config(&config);
+    let cache = PageCache::new(site.clone(), store.clone()).await?;
+    let master = MasterKey::load_or_create(&config.secret_key_path())?;
+    let composer = Arc::new(Composer::new(
+        site,
+        &config.mail_from(),
+        LinkSigner::new(&master),
+        dkim_signer(&config)?,
+    )?);
+    let x = config
+        .x_settings()
+        .map(XClient::new)
+        .transpose()?
+        .map(Arc::new);
+    let notifier = Notifier::load(&store).await?;
+    Ok(AppState {
+        store,
+        cache,
+        config: Arc::new(config),
+        notifier,
+        composer,
+        sealer: Arc::new(Sealer::new(&master)),
+        x,
+        signups: Arc::new(Throttle::new(SIGNUPS_PER_HOUR, Duration::from_secs(3600))),
+    })
 }
 
 /// The DKIM signer, when `HERALD_DKIM_*` are set.
@@ -134,6 +149,22 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
         state.store.clone(),
         state.notifier.clone(),
     ));
+    match &state.x {
+        Some(client) => {
+            tracing::info!(api = %client.settings().api_base, "X worker started");
+            tokio::spawn(
+                XWorker::new(
+                    state.store.clone(),
+                    client.clone(),
+                    state.sealer.clone(),
+                    state.notifier.clone(),
+                    state.config.public_url(),
+                )
+                .run(),
+            );
+        }
+        None => tracing::info!("HERALD_X_CONSUMER_KEY is not set: the X channel is off"),
+    }
     let config = &state.config;
     if config.smtp_url.is_empty() {
         tracing::warn!(

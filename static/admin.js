@@ -39,3 +39,32 @@
   }
   setTimeout(refresh, 2000);
 })();
+
+// Live length of a post for X, counted by the server with the rules it enforces (twitter-text
+// v3: links 23, emoji and most non-Latin characters 2).
+(function () {
+  document.querySelectorAll('textarea[data-tweet-counter]').forEach(function (area) {
+    var out = document.getElementById(area.getAttribute('data-tweet-counter'));
+    var csrf = area.form && area.form.querySelector('input[name=csrf]');
+    if (!out || !csrf) { return; }
+    var timer = null;
+    var count = function () {
+      if (!area.value.trim()) { out.textContent = ''; return; }
+      var body = new URLSearchParams({ csrf: csrf.value, text: area.value });
+      fetch('/admin/tweet-length', { method: 'POST', body: body, credentials: 'same-origin' })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (c) {
+          if (!c) { return; }
+          out.textContent = c.weighted_length + ' of 280 characters as X counts them' +
+            (c.valid ? '' : ' — too long or not allowed');
+          out.classList.toggle('over', !c.valid);
+        })
+        .catch(function () {});
+    };
+    area.addEventListener('input', function () {
+      clearTimeout(timer);
+      timer = setTimeout(count, 150);
+    });
+    count();
+  });
+})();

@@ -273,6 +273,8 @@ pub struct UpdateDraft {
     pub body: String,
     pub components: ComponentChanges,
     pub notify: bool,
+    /// With `notify`, also post the update to the connected X account.
+    pub post_to_x: bool,
     pub custom_tweet: Option<String>,
     pub display_at: Option<DateTime<Utc>>,
 }
@@ -284,6 +286,8 @@ pub struct RawUpdate<'a> {
     pub body: &'a str,
     pub components: Vec<(&'a str, &'a str)>,
     pub notify: bool,
+    pub post_to_x: bool,
+    /// The responder's own post text, instead of the composed one.
     pub tweet: Option<&'a str>,
     pub display_at: Option<&'a str>,
 }
@@ -323,11 +327,26 @@ impl UpdateDraft {
         };
         let custom_tweet = match raw.tweet.map(str::trim).filter(|t| !t.is_empty()) {
             None => Some(None),
-            Some(t) if t.chars().count() > 1000 => {
-                problems.add("tweet", "is far too long for a post");
-                None
+            Some(t) => {
+                let length = super::tweet::parse_tweet(t);
+                if length.valid {
+                    Some(Some(t.to_string()))
+                } else if length.weighted_length > super::tweet::MAX_WEIGHTED_LENGTH {
+                    problems.add(
+                        "custom_tweet",
+                        format!(
+                            "is {} characters as X counts them (each link counts as 23, most \
+                             non-Latin characters and emoji as 2); the limit is {}",
+                            length.weighted_length,
+                            super::tweet::MAX_WEIGHTED_LENGTH
+                        ),
+                    );
+                    None
+                } else {
+                    problems.add("custom_tweet", "contains characters X does not accept");
+                    None
+                }
             }
-            Some(t) => Some(Some(t.to_string())),
         };
         let display_at = problems.take(parse_display_at(raw.display_at, now));
         Some(UpdateDraft {
@@ -335,6 +354,7 @@ impl UpdateDraft {
             body: body?,
             components: components?,
             notify: raw.notify,
+            post_to_x: raw.post_to_x,
             custom_tweet: custom_tweet?,
             display_at: display_at?,
         })

@@ -296,6 +296,64 @@ impl Composer {
     }
 }
 
+impl Composer {
+    /// A message about Herald itself to one admin (plain text).
+    pub fn alert(&self, subject: &str, body: &str, address: &str) -> anyhow::Result<Composed> {
+        let message_id = self.message_id();
+        let text = format!(
+            "{body}\n\n-- \nHerald, the status page of {}: {}/admin\n",
+            self.site.name, self.site.url
+        );
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(recipient(address)?)
+            .subject(format!("[{} alert] {subject}", self.site.name))
+            .date_now()
+            .message_id(Some(message_id.clone()))
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(text)?;
+        Ok(Composed {
+            message_id,
+            bytes: self.finish(&message)?,
+        })
+    }
+}
+
+/// An update's post on X: the responder's own text when given (validated when posted), or
+/// "Status: incident name — the start of the message…" cut at a word boundary so that, with
+/// the incident's link, it fits in 280 weighted characters.
+pub fn tweet_text(site_url: &str, incident: &Incident, update: &IncidentUpdate) -> String {
+    compose_tweet(
+        &format!("{site_url}/incidents/{}", incident.id),
+        update.status.label(),
+        &incident.name,
+        &update.body,
+        update.custom_tweet.as_deref(),
+    )
+}
+
+/// `tweet_text` from its parts, for previews of updates not yet posted.
+pub fn compose_tweet(
+    link: &str,
+    status_label: &str,
+    incident_name: &str,
+    body_markdown: &str,
+    custom: Option<&str>,
+) -> String {
+    if let Some(custom) = custom.map(str::trim).filter(|t| !t.is_empty()) {
+        return custom.to_string();
+    }
+    let body = crate::domain::markdown::to_plain_text(body_markdown)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let lead = format!("{status_label}: {incident_name} — {body}");
+    format!(
+        "{} {link}",
+        crate::domain::tweet::fit_with_link(&lead, link)
+    )
+}
+
 /// The recipient mailbox, with an internationalised domain in its ASCII form.
 fn recipient(address: &str) -> anyhow::Result<Mailbox> {
     let email =

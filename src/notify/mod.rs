@@ -3,6 +3,7 @@
 pub mod compose;
 pub mod fanout;
 pub mod worker;
+pub mod x;
 
 use std::sync::Arc;
 use std::time::Duration;

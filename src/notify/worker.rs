@@ -110,29 +110,45 @@ impl<T: MailTransport> Worker<T> {
 
     /// Claims one batch, delivers it and records every outcome.
     pub async fn deliver_next_batch(&self) -> anyhow::Result<Step> {
-        if self.notifier.is_paused() {
-            return Ok(Step::Paused);
-        }
+        // While paused, only alerts to the admins go out: they are how admins hear of a pause.
+        let paused = self.notifier.is_paused();
+        let channels: &[&'static str] = if paused {
+            &[channel::ALERT]
+        } else {
+            &[channel::EMAIL, channel::CONFIRM, channel::ALERT]
+        };
         let claimed = self
             .store
-            .claim_due_deliveries(self.settings.batch, self.settings.lease)
+            .claim_due_deliveries(channels, self.settings.batch, self.settings.lease)
             .await?;
         if claimed.is_empty() {
-            return Ok(Step::Idle);
+            return Ok(if paused { Step::Paused } else { Step::Idle });
         }
         let count = claimed.len();
         let subscriber_ids: Vec<i64> = claimed.iter().map(|d| d.recipient_id).collect();
         let existing = self.store.existing_subscribers(&subscriber_ids).await?;
         let mails = self.update_mails(&claimed).await?;
+        let alerts = self.alerts(&claimed).await?;
 
         let mut outcomes: Vec<(i64, DeliveryOutcome)> = Vec::new();
         let mut sends = JoinSet::new();
         for delivery in claimed {
-            if !existing.contains(&delivery.recipient_id) {
+            let content = match delivery.channel.as_str() {
+                channel::ALERT => delivery
+                    .alert_id
+                    .and_then(|id| alerts.get(&id).cloned())
+                    .map(Content::Alert),
+                _ if !existing.contains(&delivery.recipient_id) => None,
+                channel::CONFIRM => Some(Content::Confirmation),
+                _ => delivery
+                    .update_id
+                    .and_then(|id| mails.get(&id).cloned())
+                    .map(Content::Update),
+            };
+            let Some(content) = content else {
                 outcomes.push((delivery.id, DeliveryOutcome::Cancelled));
                 continue;
-            }
-            let mail = delivery.update_id.and_then(|id| mails.get(&id).cloned());
+            };
             let job = Job {
                 transport: self.transport.clone(),
                 composer: self.composer.clone(),
@@ -142,7 +158,7 @@ impl<T: MailTransport> Worker<T> {
             };
             sends.spawn(async move {
                 let id = delivery.id;
-                (id, job.deliver(delivery, mail).await)
+                (id, job.deliver(delivery, content).await)
             });
         }
         while let Some(joined) = sends.join_next().await {
@@ -177,6 +193,23 @@ impl<T: MailTransport> Worker<T> {
             }
         }
         Ok(mails)
+    }
+
+    /// The alerts among a batch, read once each.
+    async fn alerts(
+        &self,
+        claimed: &[ClaimedDelivery],
+    ) -> anyhow::Result<HashMap<i64, Arc<(String, String)>>> {
+        let mut alerts = HashMap::new();
+        for id in claimed.iter().filter_map(|d| d.alert_id) {
+            if alerts.contains_key(&id) {
+                continue;
+            }
+            if let Some(alert) = self.store.alert(id).await? {
+                alerts.insert(id, Arc::new(alert));
+            }
+        }
+        Ok(alerts)
     }
 
     /// Runs until the process ends: deliver while there is work, otherwise wait for the
@@ -220,6 +253,13 @@ impl<T: MailTransport> Worker<T> {
     }
 }
 
+/// What one email says.
+enum Content {
+    Update(Arc<UpdateMail>),
+    Confirmation,
+    Alert(Arc<(String, String)>),
+}
+
 /// Everything one delivery task needs.
 struct Job<T: MailTransport> {
     transport: Arc<T>,
@@ -230,22 +270,15 @@ struct Job<T: MailTransport> {
 }
 
 impl<T: MailTransport> Job<T> {
-    async fn deliver(self, d: ClaimedDelivery, mail: Option<Arc<UpdateMail>>) -> DeliveryOutcome {
+    async fn deliver(self, d: ClaimedDelivery, content: Content) -> DeliveryOutcome {
         let now = Utc::now();
-        match (d.channel.as_str(), &mail) {
-            (channel::CONFIRM, _) | (channel::EMAIL, Some(_)) => {}
-            (channel::EMAIL, None) => return DeliveryOutcome::Cancelled,
-            (other, _) => {
-                return DeliveryOutcome::Dead {
-                    error: format!("no sender for channel {other}"),
-                }
-            }
-        }
         let composer = self.composer.clone();
         let (recipient, address) = (d.recipient_id, d.address.clone());
-        let compose = move || match mail {
-            Some(mail) => composer.notification(&mail, recipient, &address),
-            None => composer.confirmation(recipient, &address, now),
+        let is_alert = matches!(content, Content::Alert(_));
+        let compose = move || match content {
+            Content::Update(mail) => composer.notification(&mail, recipient, &address),
+            Content::Confirmation => composer.confirmation(recipient, &address, now),
+            Content::Alert(alert) => composer.alert(&alert.0, &alert.1, &address),
         };
         // DKIM signing costs about a millisecond of CPU: keep it off the async threads.
         // Without it, composing is cheap enough to do in place.
@@ -266,15 +299,18 @@ impl<T: MailTransport> Job<T> {
             }
         };
         // The kill switch is checked right before each send, not once per batch.
-        if self.notifier.is_paused() {
+        if self.notifier.is_paused() && !is_alert {
             return DeliveryOutcome::Released {
                 at: crate::domain::now(),
             };
         }
-        match self
-            .transport
-            .send(&self.composer.from_address(), &d.address, composed.bytes)
-            .await
+        match MailTransport::send(
+            &*self.transport,
+            &self.composer.from_address(),
+            &d.address,
+            composed.bytes,
+        )
+        .await
         {
             Ok(_) => {
                 self.streak.store(0, Ordering::SeqCst);
@@ -286,15 +322,23 @@ impl<T: MailTransport> Job<T> {
                 tracing::info!(delivery.id = d.id, %error, "delivery refused permanently");
                 DeliveryOutcome::Dead { error }
             }
-            Err(SendError::Transient(error)) if d.attempts >= self.max_attempts => {
+            Err(SendError::RateLimited { until, error }) => {
+                tracing::warn!(%error, "the mail server asks to wait");
+                DeliveryOutcome::Released { at: until }
+            }
+            Err(SendError::Transient(error) | SendError::Unauthorized(error))
+                if d.attempts >= self.max_attempts =>
+            {
                 DeliveryOutcome::Dead {
                     error: format!("gave up after {} attempts: {error}", d.attempts),
                 }
             }
-            Err(SendError::Transient(error)) => DeliveryOutcome::Retry {
-                error,
-                at: crate::domain::now() + backoff(d.attempts),
-            },
+            Err(SendError::Transient(error) | SendError::Unauthorized(error)) => {
+                DeliveryOutcome::Retry {
+                    error,
+                    at: crate::domain::now() + backoff(d.attempts),
+                }
+            }
             Err(SendError::Unreachable(error)) => {
                 let streak = self.streak.fetch_add(1, Ordering::SeqCst) + 1;
                 tracing::warn!(%error, "cannot reach the mail server; holding email back");

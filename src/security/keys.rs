@@ -73,6 +73,11 @@ impl MasterKey {
     pub fn for_tests() -> MasterKey {
         MasterKey([7; 32])
     }
+
+    #[cfg(test)]
+    pub fn from_bytes(key: [u8; 32]) -> MasterKey {
+        MasterKey(key)
+    }
 }
 
 // HMAC accepts keys of any length; this cannot happen.

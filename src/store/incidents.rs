@@ -223,6 +223,7 @@ impl Store {
             body: draft.body.clone(),
             components: Vec::new(),
             notify: draft.notify,
+            post_to_x: draft.notify,
             custom_tweet: None,
             display_at: None,
         };
@@ -261,6 +262,7 @@ impl Store {
                         .to_string(),
                     components: Vec::new(),
                     notify: m.notify,
+                    post_to_x: m.notify,
                     custom_tweet: None,
                     display_at: Some(m.scheduled_for),
                 };
@@ -279,6 +281,7 @@ impl Store {
                     body: "The scheduled maintenance has been completed.".to_string(),
                     components: Vec::new(),
                     notify: m.notify,
+                    post_to_x: m.notify,
                     custom_tweet: None,
                     display_at: Some(m.scheduled_until),
                 };
@@ -492,6 +495,19 @@ impl Store {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+            }
+            // And one post to the connected X account, if there is one.
+            if draft.notify && draft.post_to_x {
+                sqlx::query(
+                    "INSERT INTO deliveries (update_id, channel, recipient_id, address, next_attempt_at) \
+                     SELECT $1, $2, 0, '@' || username, $3 FROM x_account WHERE id = 1 \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(update_id)
+                .bind(super::channel::X)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             }
 
             let monitoring_at = match (monitoring_at, draft.status) {

@@ -9,6 +9,7 @@ mod incidents;
 mod notify;
 mod rows;
 mod staff;
+mod x;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -27,6 +28,7 @@ pub use notify::{
     Subscriber, CONFIRM_RESEND_AFTER,
 };
 pub use staff::{ApiTokenInfo, NewStaff, SessionInfo, Staff, SESSION_ABSOLUTE};
+pub use x::{XAccount, CONNECT_REQUEST_TTL};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

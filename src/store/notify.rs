@@ -15,6 +15,10 @@ pub mod channel {
     pub const EMAIL: &str = "email";
     /// A double opt-in confirmation mail.
     pub const CONFIRM: &str = "confirm";
+    /// An update posted to the connected X account (recipient 0).
+    pub const X: &str = "x";
+    /// A message about Herald itself to one admin; the kill switch does not hold it.
+    pub const ALERT: &str = "alert";
 }
 
 /// Links a subscriber ($1) to a component ($2), if that component exists.
@@ -52,6 +56,7 @@ pub struct ClaimedDelivery {
     pub recipient_id: i64,
     pub address: String,
     pub attempts: i32,
+    pub alert_id: Option<i64>,
 }
 
 /// One step of expanding a fan-out into deliveries.
@@ -480,9 +485,16 @@ impl Store {
     /// Claims up to `limit` due deliveries for `lease`; another worker cannot take them meanwhile.
     pub async fn claim_due_deliveries(
         &self,
+        channels: &[&'static str],
         limit: i64,
         lease: Duration,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
+        // Channel names are this module's constants, never input.
+        let channels = channels
+            .iter()
+            .map(|c| format!("'{c}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let now = domain::now();
         let lock = if self.backend() == "postgres" {
             "FOR UPDATE SKIP LOCKED"
@@ -492,8 +504,8 @@ impl Store {
         let sql = format!(
             "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1 \
              WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $2 \
-                          ORDER BY next_attempt_at LIMIT $3 {lock}) \
-             RETURNING id, update_id, channel, recipient_id, address, attempts"
+                          AND channel IN ({channels}) ORDER BY next_attempt_at LIMIT $3 {lock}) \
+             RETURNING id, update_id, channel, recipient_id, address, attempts, alert_id"
         );
         let claimed: Vec<ClaimedDelivery> = on_pool!(self, write pool => sqlx::query_as(&sql)
             .bind(now + lease)
@@ -621,6 +633,19 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The distinct last errors of an update's deliveries, most frequent first:
+    /// `(channel, error, deliveries)`.
+    pub async fn delivery_errors(&self, update_id: i64) -> StoreResult<Vec<(String, String, i64)>> {
+        Ok(on_pool!(self, read pool => sqlx::query_as(
+            "SELECT channel, last_error, COUNT(*) AS n FROM deliveries \
+             WHERE update_id = $1 AND last_error IS NOT NULL \
+             GROUP BY channel, last_error ORDER BY n DESC, channel LIMIT 20",
+        )
+        .bind(update_id)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// Puts an update's dead deliveries back in the queue with a fresh count of attempts.

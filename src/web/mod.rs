@@ -34,6 +34,10 @@ pub struct AppState {
     pub notifier: Arc<Notifier>,
     /// Builds subscriber links and emails.
     pub composer: Arc<Composer>,
+    /// Seals and opens secrets kept in the database (the X token).
+    pub sealer: Arc<crate::security::seal::Sealer>,
+    /// The X app, when a consumer key is configured.
+    pub x: Option<Arc<crate::channels::x::XClient>>,
     /// Per-client limits on public sign-ups.
     pub signups: Arc<throttle::Throttle>,
 }

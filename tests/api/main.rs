@@ -14,3 +14,4 @@ mod maintenance;
 mod public_pages;
 mod smtp;
 mod statuspage_api;
+mod x;

@@ -109,6 +109,38 @@ struct UpdateForm {
     components: Vec<ComponentChoice>,
     display_at: String,
     notify: bool,
+    post_to_x: bool,
+    custom_tweet: String,
+    /// The post as X would get it, with its weighted length, after "Preview".
+    tweet_preview: Option<TweetPreview>,
+}
+
+pub struct TweetPreview {
+    text: String,
+    weighted_length: usize,
+    valid: bool,
+}
+
+impl TweetPreview {
+    fn new(state: &AppState, incident: Option<(i64, &str)>, fields: &Fields) -> TweetPreview {
+        let status = IncidentStatus::parse("status", fields.get("status"))
+            .map(|s| s.label())
+            .unwrap_or("Update");
+        let (id, name) = incident.unwrap_or((0, fields.get("name")));
+        let text = crate::notify::compose::compose_tweet(
+            &format!("{}/incidents/{id}", state.config.public_url()),
+            status,
+            name,
+            fields.get("body"),
+            Some(fields.get("custom_tweet")),
+        );
+        let length = domain::tweet::parse_tweet(&text);
+        TweetPreview {
+            text,
+            weighted_length: length.weighted_length,
+            valid: length.valid,
+        }
+    }
 }
 
 impl UpdateForm {
@@ -146,6 +178,9 @@ impl UpdateForm {
             display_at: fields.get("display_at").to_string(),
             // A new form notifies by default; a re-shown one keeps the choice.
             notify: fields.has("notify") || !fields.has("csrf"),
+            post_to_x: fields.has("post_to_x") || !fields.has("csrf"),
+            custom_tweet: fields.get("custom_tweet").to_string(),
+            tweet_preview: None,
         }
     }
 
@@ -155,7 +190,8 @@ impl UpdateForm {
             body: fields.get("body"),
             components: fields.with_prefix("component_").collect(),
             notify: fields.has("notify"),
-            tweet: Some(fields.get("tweet")),
+            post_to_x: fields.has("post_to_x"),
+            tweet: Some(fields.get("custom_tweet")),
             display_at: Some(fields.get("display_at")),
         }
     }
@@ -251,6 +287,7 @@ pub async fn open_incident(
     };
     let mut page = new_incident_form(&state, &form.session, fields, errors).await?;
     page.form.preview = Some(to_safe_html(fields.get("body")));
+    page.form.tweet_preview = Some(TweetPreview::new(&state, None, fields));
     Ok(render(status, &page))
 }
 
@@ -358,6 +395,12 @@ pub async fn post_update(
     };
     let mut page = incident_form(&state, &form.session, id, fields, String::new(), errors).await?;
     page.form.preview = Some(to_safe_html(fields.get("body")));
+    let incident = state.store.incident(id).await?;
+    page.form.tweet_preview = Some(TweetPreview::new(
+        &state,
+        Some((id, &incident.name)),
+        fields,
+    ));
     Ok(render(status, &page))
 }
 

@@ -6,6 +6,7 @@ mod incidents;
 mod outbound;
 mod session;
 mod subscribers;
+pub mod x;
 
 use askama::Template;
 use axum::http::StatusCode;
@@ -64,6 +65,12 @@ pub fn router() -> Router<AppState> {
         .route("/admin/subscribers/import", post(subscribers::import))
         .route("/admin/subscribers/export.csv", get(subscribers::export))
         .route("/admin/subscribers/{id}/delete", post(subscribers::remove))
+        .route("/admin/x", get(x::page))
+        .route("/admin/x/connect", post(x::connect))
+        .route("/admin/x/callback", get(x::callback))
+        .route("/admin/x/finish", get(x::finish))
+        .route("/admin/x/disconnect", post(x::disconnect))
+        .route("/admin/tweet-length", post(x::tweet_length))
 }
 
 /// The signed-in frame of every admin page.

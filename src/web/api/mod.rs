@@ -100,6 +100,13 @@ async fn deliveries(
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound("update"))?;
     let counts = state.store.delivery_counts(id).await?;
     let expanding = state.store.fanout_pending(id).await?;
+    let errors: Vec<serde_json::Value> = state
+        .store
+        .delivery_errors(id)
+        .await?
+        .into_iter()
+        .map(|(channel, error, n)| serde_json::json!({ "channel": channel, "error": error, "deliveries": n }))
+        .collect();
     let channels: serde_json::Map<String, serde_json::Value> = counts
         .into_iter()
         .map(|(channel, c)| {
@@ -115,6 +122,8 @@ async fn deliveries(
         // totals below are still growing.
         "expanding": expanding,
         "channels": channels,
+        // The last error of failed or retried deliveries, as the far end gave it.
+        "errors": errors,
     }))
     .into_response())
 }
@@ -237,7 +246,12 @@ struct NewUpdate {
     components: BTreeMap<String, String>,
     #[serde(default)]
     notify: bool,
-    tweet: Option<String>,
+    /// With `notify`, post to X too (when an account is connected). Default true.
+    #[serde(default = "yes")]
+    post_to_x: bool,
+    /// The post's own text instead of the composed one (`tweet` is accepted too).
+    #[serde(alias = "tweet")]
+    custom_tweet: Option<String>,
     display_at: Option<String>,
 }
 
@@ -252,10 +266,15 @@ impl NewUpdate {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
             notify: self.notify,
-            tweet: self.tweet.as_deref(),
+            post_to_x: self.post_to_x,
+            tweet: self.custom_tweet.as_deref(),
             display_at: self.display_at.as_deref(),
         }
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -269,7 +288,12 @@ struct NewIncident {
     components: BTreeMap<String, String>,
     #[serde(default)]
     notify: bool,
-    tweet: Option<String>,
+    /// With `notify`, post to X too (when an account is connected). Default true.
+    #[serde(default = "yes")]
+    post_to_x: bool,
+    /// The post's own text instead of the composed one (`tweet` is accepted too).
+    #[serde(alias = "tweet")]
+    custom_tweet: Option<String>,
     display_at: Option<String>,
 }
 
@@ -284,7 +308,8 @@ impl NewIncident {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
             notify: self.notify,
-            tweet: self.tweet.as_deref(),
+            post_to_x: self.post_to_x,
+            tweet: self.custom_tweet.as_deref(),
             display_at: self.display_at.as_deref(),
         }
     }
