@@ -517,3 +517,98 @@ async fn the_kill_switch_holds_x_posts_until_resumed() {
     let tweets = fake.wait_for_tweets(1, Duration::from_secs(10)).await;
     assert!(tweets[0].text.contains("Held"));
 }
+
+/// Runs the `herald` binary against `data`, with the fake X configured.
+fn herald_cli(
+    data: &std::path::Path,
+    fake: &FakeX,
+    args: &[&str],
+    stdin: &str,
+) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(args)
+        .env("HERALD_DATA_DIR", data)
+        .env("HERALD_PUBLIC_URL", "https://status.example.com")
+        .env("HERALD_X_CONSUMER_KEY", crate::fake_x::CONSUMER_KEY)
+        .env("HERALD_X_CONSUMER_SECRET", crate::fake_x::CONSUMER_SECRET)
+        .env("HERALD_X_API_BASE", fake.base_url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with oauthlib; .ci/run runs it"]
+async fn herald_x_connect_takes_a_token_on_stdin_and_the_database_never_holds_it_in_clear() {
+    let token = "1234-PLAINTEXTTOKEN0123456789";
+    let secret = "PLAINTEXTSECRET0123456789abcdef";
+    let fake = FakeX::start_with_token(token, secret);
+    let data = tempfile::tempdir().unwrap();
+
+    // A token X does not know is refused, and nothing is stored.
+    let (ok, _, err) = herald_cli(data.path(), &fake, &["x", "connect"], "wrong\nwrong\n");
+    assert!(!ok);
+    assert!(err.contains("X did not accept the token"), "{err}");
+    let (_, out, _) = herald_cli(data.path(), &fake, &["x", "status"], "");
+    assert!(out.contains("not connected"), "{out}");
+
+    let (ok, out, err) = herald_cli(
+        data.path(),
+        &fake,
+        &["x", "connect"],
+        &format!("{token}\n{secret}\n"),
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("Connected @{USERNAME}")), "{out}");
+    let (_, out, _) = herald_cli(data.path(), &fake, &["x", "status"], "");
+    assert!(out.contains(&format!("@{USERNAME}")), "{out}");
+
+    // Every file Herald keeps, apart from the key file, is free of the token and its secret.
+    for entry in std::fs::read_dir(data.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() == "secret.key" {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for needle in [token, secret] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{} holds {needle} in clear",
+                path.display()
+            );
+        }
+    }
+    // Without the key file, the copy cannot post: the sealed token does not open.
+    std::fs::remove_file(data.path().join("secret.key")).unwrap();
+    let (_, out, _) = herald_cli(data.path(), &fake, &["x", "status"], "");
+    assert!(out.contains(&format!("@{USERNAME}")), "{out}");
+    let key =
+        herald::security::keys::MasterKey::load_or_create(&data.path().join("secret.key")).unwrap();
+    let store = herald::store::Store::connect(&format!(
+        "sqlite://{}",
+        data.path().join("herald.db").display()
+    ))
+    .await
+    .unwrap();
+    let account = store.x_account().await.unwrap().unwrap();
+    let sealer = herald::security::seal::Sealer::new(&key);
+    assert!(sealer
+        .open(herald::notify::x::TOKEN_PURPOSE, &account.token_sealed)
+        .is_err());
+}
