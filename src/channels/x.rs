@@ -176,24 +176,7 @@ impl XClient {
         let authorization = self
             .signer(Some((&access.token, &access.secret)))
             .get(&url, &());
-        let response = self
-            .http
-            .get(&url)
-            .header(reqwest::header::AUTHORIZATION, authorization)
-            .send()
-            .await
-            .map_err(|e| XError::Unreachable(e.to_string()))?;
-        let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| XError::Unreachable(e.to_string()))?;
-        if !status.is_success() {
-            return Err(XError::Refused {
-                status: status.as_u16(),
-                detail: problem_detail(&body),
-            });
-        }
+        let body = self.call(self.http.get(&url), authorization).await?;
         #[derive(Deserialize)]
         struct Me {
             data: User,
@@ -207,14 +190,23 @@ impl XClient {
         Ok((me.data.id, me.data.username))
     }
 
+    /// A POST to one of the OAuth legs; X answers with a form-encoded body.
     async fn oauth_call(
         &self,
         url: &str,
         authorization: String,
     ) -> Result<std::collections::HashMap<String, String>, XError> {
-        let response = self
-            .http
-            .post(url)
+        let body = self.call(self.http.post(url), authorization).await?;
+        serde_urlencoded::from_str(&body).map_err(|e| XError::Unreadable(e.to_string()))
+    }
+
+    /// Sends a signed request of the connect flow; the body of a 2xx answer.
+    async fn call(
+        &self,
+        request: reqwest::RequestBuilder,
+        authorization: String,
+    ) -> Result<String, XError> {
+        let response = request
             .header(reqwest::header::AUTHORIZATION, authorization)
             .send()
             .await
@@ -230,7 +222,7 @@ impl XClient {
                 detail: problem_detail(&body),
             });
         }
-        serde_urlencoded::from_str(&body).map_err(|e| XError::Unreadable(e.to_string()))
+        Ok(body)
     }
 
     /// Posts one tweet; returns its id.

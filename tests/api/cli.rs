@@ -4,10 +4,21 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 fn herald(data: &std::path::Path, args: &[&str], stdin: &str) -> (bool, String, String) {
+    herald_with(data, args, stdin, &[])
+}
+
+/// `herald` with more environment variables set.
+pub fn herald_with(
+    data: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
         .args(args)
         .env("HERALD_DATA_DIR", data)
         .env("HERALD_PUBLIC_URL", "https://status.example.com")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -33,44 +33,7 @@ async fn spawn_with_x(fake: &FakeX, smtp: Option<&SmtpSink>) -> TestApp {
 async fn connect(app: &TestApp) {
     app.enrolled_staff(ADMIN, Role::Admin, PASSWORD).await;
     assert_eq!(app.sign_in(ADMIN, PASSWORD).await.status(), 303);
-    // Leg one: Herald asks X for a request token and sends the browser to X.
-    let r = app.post_form("/admin/x", "/admin/x/connect", &[]).await;
-    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    let authorize = location(&r);
-    assert!(
-        authorize.contains("/oauth/authorize?oauth_token="),
-        "{authorize}"
-    );
-    // Leg two: the admin approves the app on X, which redirects back with a verifier.
-    let plain = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = plain.get(&authorize).send().await.unwrap();
-    assert_eq!(r.status(), 302);
-    let callback = location(&r);
-    assert!(
-        callback.starts_with(&app.url("/admin/x/callback?")),
-        "{callback}"
-    );
-    // The callback page moves on to a same-site URL (the session cookie is SameSite=Strict).
-    let page = app
-        .http
-        .get(&callback)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let start = page.find("url=").expect("meta refresh") + 4;
-    let end = page[start..].find('"').unwrap() + start;
-    let finish = page[start..end].replace("&#38;", "&").replace("&amp;", "&");
-    assert!(finish.starts_with("/admin/x/finish?"), "{finish}");
-    // Leg three: the verifier is traded for the access token.
-    let r = app.http.get(app.url(&finish)).send().await.unwrap();
-    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
-    assert_eq!(location(&r), "/admin/x?notice=connected");
+    connect_signed_in(app).await;
 }
 
 fn location(r: &reqwest::Response) -> String {
@@ -467,33 +430,51 @@ async fn a_revoked_token_stops_posting_and_alerts_the_admins_by_email() {
     );
     assert!(fake.tweets().await.is_empty());
     // Reconnecting (a new token: the old one was revoked) sends what waited.
-    connect_again(&app).await;
+    connect_signed_in(&app).await;
     let tweets = fake.wait_for_tweets(1, Duration::from_secs(10)).await;
     assert!(tweets[0].text.contains("Outage 2"));
 }
 
-/// The connect legs for an admin already signed in.
-async fn connect_again(app: &TestApp) {
+/// The three connect legs for an admin already signed in, as a browser makes them.
+async fn connect_signed_in(app: &TestApp) {
+    // Leg one: Herald asks X for a request token and sends the browser to X.
     let r = app.post_form("/admin/x", "/admin/x/connect", &[]).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let authorize = location(&r);
+    assert!(
+        authorize.contains("/oauth/authorize?oauth_token="),
+        "{authorize}"
+    );
+    // Leg two: the admin approves the app on X, which redirects back with a verifier.
     let plain = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let r = plain.get(location(&r)).send().await.unwrap();
+    let r = plain.get(&authorize).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    let callback = location(&r);
+    assert!(
+        callback.starts_with(&app.url("/admin/x/callback?")),
+        "{callback}"
+    );
+    // The callback page moves on to a same-site URL (the session cookie is SameSite=Strict).
     let page = app
         .http
-        .get(location(&r))
+        .get(&callback)
         .send()
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    let start = page.find("url=").unwrap() + 4;
+    let start = page.find("url=").expect("meta refresh") + 4;
     let end = page[start..].find('"').unwrap() + start;
     let finish = page[start..end].replace("&#38;", "&").replace("&amp;", "&");
+    assert!(finish.starts_with("/admin/x/finish?"), "{finish}");
+    // Leg three: the verifier is traded for the access token.
     let r = app.http.get(app.url(&finish)).send().await.unwrap();
-    assert_eq!(r.status(), 303);
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(location(&r), "/admin/x?notice=connected");
 }
 
 #[tokio::test]
@@ -525,31 +506,16 @@ fn herald_cli(
     args: &[&str],
     stdin: &str,
 ) -> (bool, String, String) {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(args)
-        .env("HERALD_DATA_DIR", data)
-        .env("HERALD_PUBLIC_URL", "https://status.example.com")
-        .env("HERALD_X_CONSUMER_KEY", crate::fake_x::CONSUMER_KEY)
-        .env("HERALD_X_CONSUMER_SECRET", crate::fake_x::CONSUMER_SECRET)
-        .env("HERALD_X_API_BASE", fake.base_url())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
+    let base = fake.base_url();
+    crate::cli::herald_with(
+        data,
+        args,
+        stdin,
+        &[
+            ("HERALD_X_CONSUMER_KEY", crate::fake_x::CONSUMER_KEY),
+            ("HERALD_X_CONSUMER_SECRET", crate::fake_x::CONSUMER_SECRET),
+            ("HERALD_X_API_BASE", base.as_str()),
+        ],
     )
 }
 
