@@ -14,6 +14,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://path` or `postgres://...`; empty means `herald.db` inside `data_dir`.
     pub database_url: String,
+    /// Database connections this process opens at most: the PostgreSQL pool, or SQLite's
+    /// readers (SQLite always has one writer besides). On PostgreSQL, one more connection per
+    /// process listens for other instances' changes.
+    pub database_max_connections: u32,
+    /// Seconds a task waits for a free connection (or a new one) before it fails.
+    pub database_acquire_timeout: u64,
     /// Address the web server listens on.
     pub bind: String,
     /// The address customers use to reach the status page, used in links, feeds and emails.
@@ -35,6 +41,14 @@ pub struct Config {
     pub mail_from: String,
     /// How many SMTP connections send at once.
     pub smtp_concurrency: usize,
+    /// The name this instance gives in SMTP `EHLO`; empty means the domain of `mail_from`.
+    /// Behind one mail relay, give each instance its own host name so the relay's log tells
+    /// them apart.
+    pub smtp_helo: String,
+    /// Seconds a worker's claim on a batch of deliveries holds. Another instance sends the
+    /// batch only after that, if the claimer died; keep it well above the time a batch takes
+    /// (256 messages) and above the clock skew between instances.
+    pub delivery_lease: u64,
     /// Sign outgoing mail with DKIM for this domain (with `dkim_selector` and `dkim_key_file`).
     pub dkim_domain: String,
     pub dkim_selector: String,
@@ -55,6 +69,8 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./herald-data"),
             database_url: String::new(),
+            database_max_connections: 16,
+            database_acquire_timeout: 10,
             bind: "127.0.0.1:8080".to_string(),
             public_url: String::new(),
             page_name: "Status".to_string(),
@@ -64,6 +80,8 @@ impl Default for Config {
             smtp_url_file: String::new(),
             mail_from: String::new(),
             smtp_concurrency: 8,
+            smtp_helo: String::new(),
+            delivery_lease: 300,
             dkim_domain: String::new(),
             dkim_selector: String::new(),
             dkim_key_file: String::new(),
@@ -126,6 +144,15 @@ impl Config {
         if !matches!(url.scheme(), "http" | "https") {
             anyhow::bail!("HERALD_PUBLIC_URL must start with http:// or https://");
         }
+        if self.database_max_connections == 0 || self.database_max_connections > 1000 {
+            anyhow::bail!("HERALD_DATABASE_MAX_CONNECTIONS must be between 1 and 1000");
+        }
+        if self.database_acquire_timeout == 0 || self.database_acquire_timeout > 3600 {
+            anyhow::bail!("HERALD_DATABASE_ACQUIRE_TIMEOUT must be between 1 and 3600 seconds");
+        }
+        if self.delivery_lease < 5 || self.delivery_lease > 86_400 {
+            anyhow::bail!("HERALD_DELIVERY_LEASE must be between 5 and 86400 seconds");
+        }
         if self.smtp_concurrency == 0 || self.smtp_concurrency > 256 {
             anyhow::bail!("HERALD_SMTP_CONCURRENCY must be between 1 and 256");
         }
@@ -165,6 +192,27 @@ impl Config {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// How this process sizes its database connections.
+    pub fn pool_settings(&self) -> crate::store::PoolSettings {
+        crate::store::PoolSettings {
+            max_connections: self.database_max_connections,
+            acquire_timeout: std::time::Duration::from_secs(self.database_acquire_timeout),
+        }
+    }
+
+    /// The name given in SMTP `EHLO`.
+    pub fn smtp_helo(&self) -> String {
+        if !self.smtp_helo.is_empty() {
+            return self.smtp_helo.clone();
+        }
+        self.mail_from()
+            .rsplit('@')
+            .next()
+            .unwrap_or("localhost")
+            .trim_end_matches('>')
+            .to_string()
     }
 
     /// The public base URL without a trailing slash.
@@ -222,6 +270,30 @@ mod tests {
         assert_eq!(config.bind, "0.0.0.0:9000");
         assert_eq!(config.page_name, "Acme Status");
         assert_eq!(config.public_url(), "http://0.0.0.0:9000");
+    }
+
+    #[test]
+    fn pool_and_helo_settings_come_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        std::env::set_var("HERALD_CFGPOOL_DATABASE_MAX_CONNECTIONS", "4");
+        std::env::set_var("HERALD_CFGPOOL_DATABASE_ACQUIRE_TIMEOUT", "3");
+        std::env::set_var("HERALD_CFGPOOL_SMTP_HELO", "herald-b.example.com");
+        let config = Config::load_from(&file, Env::prefixed("HERALD_CFGPOOL_")).unwrap();
+        let pool = config.pool_settings();
+        assert_eq!(pool.max_connections, 4);
+        assert_eq!(pool.acquire_timeout, std::time::Duration::from_secs(3));
+        assert_eq!(config.smtp_helo(), "herald-b.example.com");
+
+        let defaults = Config {
+            mail_from: "Acme <status@acme.example>".to_string(),
+            ..Config::default()
+        };
+        assert_eq!(defaults.smtp_helo(), "acme.example", "the From domain");
+        assert_eq!(defaults.pool_settings().max_connections, 16);
+
+        std::env::set_var("HERALD_CFGPOOL0_DATABASE_MAX_CONNECTIONS", "0");
+        assert!(Config::load_from(&file, Env::prefixed("HERALD_CFGPOOL0_")).is_err());
     }
 
     #[test]

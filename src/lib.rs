@@ -7,6 +7,8 @@
 /// Outbound systems (SMTP, later X), each behind a trait with a double for tests.
 pub mod channels;
 pub mod cli;
+/// Several instances on one PostgreSQL database: each hears the others' changes.
+pub mod cluster;
 /// Typed configuration from defaults, `herald.toml` and `HERALD_*` variables.
 pub mod config;
 /// Pure types and rules (components, incidents, maintenance, status), no IO.

@@ -47,7 +47,7 @@ impl Application {
                 config.data_dir.display()
             )
         })?;
-        let store = Store::connect(&config.database_url()).await?;
+        let store = Store::connect_with(&config.database_url(), &config.pool_settings()).await?;
         store.migrate().await?;
         let state = assemble(config, store).await?;
         Ok(Application { listener, state })
@@ -132,9 +132,15 @@ const WORKERS: usize = 2;
 /// Public sign-ups accepted per client address per hour.
 const SIGNUPS_PER_HOUR: usize = 10;
 
-/// Starts the kill-switch sync and, when SMTP is configured, the email worker.
+/// Starts the kill-switch sync, on PostgreSQL the listener for other instances' changes, and,
+/// when SMTP is configured, the email worker.
 pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
     state.notifier.spawn_sync(state.store.clone());
+    crate::cluster::spawn(
+        state.store.clone(),
+        state.cache.clone(),
+        state.notifier.clone(),
+    );
     if state.store.backend() == "sqlite" {
         // One process owns a SQLite database: any claim left is from a run that died.
         let released = state.store.release_all_claims().await?;
@@ -172,14 +178,7 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let hello = config
-        .mail_from()
-        .rsplit('@')
-        .next()
-        .unwrap_or("localhost")
-        .trim_end_matches('>')
-        .to_string();
-    let settings = SmtpSettings::parse(&config.smtp_url, &hello)?;
+    let settings = SmtpSettings::parse(&config.smtp_url, &config.smtp_helo())?;
     tracing::info!(smtp = ?settings, "email delivery worker started");
     let transport = Arc::new(SmtpTransport::new(settings, config.smtp_concurrency));
     let worker = Worker::new(
@@ -187,7 +186,10 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
         transport,
         state.composer.clone(),
         state.notifier.clone(),
-        WorkerSettings::default(),
+        WorkerSettings {
+            lease: chrono::Duration::seconds(config.delivery_lease as i64),
+            ..WorkerSettings::default()
+        },
     );
     // Two workers on the same queue and transport: the next batch is in flight while the
     // previous one finishes, and the transport's semaphore still caps SMTP concurrency.

@@ -13,7 +13,8 @@ use tokio::sync::watch;
 use crate::store::{OutboundState, Store, StoreResult};
 
 /// How often an instance re-reads the kill switch, to hear a pause made elsewhere (the CLI,
-/// another instance) before its next send.
+/// another instance) before its next send. On PostgreSQL every instance also hears each flip at
+/// once (`cluster`); the poll stays as the safety net for a listener that is reconnecting.
 const SWITCH_POLL: Duration = Duration::from_millis(250);
 
 /// The kill switch and the worker's doorbell, shared by the web handlers and the worker.
@@ -80,16 +81,21 @@ impl Notifier {
         self.bell.subscribe()
     }
 
+    /// Re-reads the stored switch (a pause or resume made elsewhere).
+    pub async fn reload(&self, store: &Store) {
+        match store.outbound_state().await {
+            Ok(state) => self.set_paused(state.paused),
+            Err(e) => tracing::warn!(error = %e, "reading the kill switch failed"),
+        }
+    }
+
     /// Keeps this instance's copy of the switch in step with the database.
     pub fn spawn_sync(self: &Arc<Self>, store: Store) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(SWITCH_POLL).await;
-                match store.outbound_state().await {
-                    Ok(state) => this.set_paused(state.paused),
-                    Err(e) => tracing::warn!(error = %e, "reading the kill switch failed"),
-                }
+                this.reload(&store).await;
             }
         })
     }

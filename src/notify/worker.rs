@@ -218,8 +218,11 @@ impl<T: MailTransport> Worker<T> {
         let mut paused = self.notifier.watch_paused();
         let mut bell = self.notifier.doorbell();
         let mut last_sweep = std::time::Instant::now();
+        // A dead instance's claims go back to the queue soon after their lease ends.
+        let sweep_every = (self.settings.lease.to_std().unwrap_or_default() / 4)
+            .clamp(Duration::from_secs(1), Duration::from_secs(30));
         loop {
-            if last_sweep.elapsed() > Duration::from_secs(30) {
+            if last_sweep.elapsed() > sweep_every {
                 last_sweep = std::time::Instant::now();
                 match self.store.release_expired_claims().await {
                     Ok(0) => {}

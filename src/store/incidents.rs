@@ -320,6 +320,17 @@ impl Store {
     ) -> StoreResult<Option<Published>> {
         let now = domain::now();
         let display_at = draft.display_at.unwrap_or(now);
+        // Two instances may publish to one incident at once (their schedulers both starting a
+        // maintenance, say): on PostgreSQL the row lock makes the second wait and then see the
+        // first's status, so `only_from` holds. SQLite has one writer at a time anyway.
+        let existing = format!(
+            "SELECT kind, status, monitoring_at FROM incidents WHERE id = $1{}",
+            if self.backend() == "postgres" {
+                " FOR UPDATE"
+            } else {
+                ""
+            }
+        );
         on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
 
@@ -365,7 +376,7 @@ impl Store {
                 }
                 Target::Existing { id, only_from } => {
                     let row: Option<(String, String, Option<DateTime<Utc>>)> =
-                        sqlx::query_as("SELECT kind, status, monitoring_at FROM incidents WHERE id = $1")
+                        sqlx::query_as(&existing)
                             .bind(id)
                             .fetch_optional(&mut *tx)
                             .await?;

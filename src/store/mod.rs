@@ -5,6 +5,7 @@
 //! typed pools rather than sqlx's `Any` driver, which cannot decode timestamps. The `on_pool!`
 //! macro writes each method body once and type-checks it against both pools.
 
+mod events;
 mod incidents;
 mod notify;
 mod rows;
@@ -15,13 +16,14 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 use crate::domain::Invalid;
 
+pub use events::{Change, ChangeListener, EVENTS_CHANNEL};
 pub use incidents::Published;
 pub use notify::{
     channel, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, FanoutChunk, OutboundState, SignUp,
@@ -74,40 +76,102 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// How many connections a process opens, and how long a task waits for one.
+///
+/// No Store method holds a connection while it waits for another: each method runs its one
+/// statement or transaction on one connection and gives it back before the next. The delivery
+/// workers, the fan-out expander, the scheduler and the web handlers are each such callers, so
+/// none can hold a connection another needs while waiting for one itself, and any pool size of
+/// one or more drains without deadlock; a busy pool only makes callers queue for up to
+/// `acquire_timeout` (a worker then retries its step a second later). Public pages never touch
+/// the pool. The PostgreSQL listener has its own connection outside the pool (`events`).
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    settings: PoolSettings,
 }
 
 impl Store {
-    /// Connects to `url` (`sqlite://path` or `postgres://...`), creating a SQLite file if needed.
+    /// Connects to `url` (`sqlite://path` or `postgres://...`) with the default pool settings,
+    /// creating a SQLite file if needed.
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
-        if let Some(path) = url
+        Self::connect_with(url, &PoolSettings::default()).await
+    }
+
+    /// Connects to `url` with these pool settings. Fails at once, naming the setting to fix,
+    /// when the URL is malformed, the server cannot be reached or refuses the login.
+    pub async fn connect_with(url: &str, settings: &PoolSettings) -> anyhow::Result<Store> {
+        let pool = if let Some(path) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
         {
-            Self::connect_sqlite(path).await
+            Self::connect_sqlite(path, settings).await?
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!("cannot connect to PostgreSQL at HERALD_DATABASE_URL: {e}")
-                })?;
-            Ok(Store {
-                pool: Pool::Postgres(pool),
-            })
+            Pool::Postgres(Self::connect_postgres(url, settings).await?)
         } else {
             let scheme = url.split(':').next().unwrap_or(url);
             anyhow::bail!(
                 "HERALD_DATABASE_URL must start with sqlite:// or postgres://, not \"{scheme}:\""
             )
-        }
+        };
+        Ok(Store {
+            pool,
+            settings: settings.clone(),
+        })
     }
 
-    async fn connect_sqlite(path: &str) -> anyhow::Result<Store> {
+    async fn connect_postgres(url: &str, settings: &PoolSettings) -> anyhow::Result<PgPool> {
+        let shown = redact_password(url);
+        let options = PgConnectOptions::from_str(url).map_err(|e| {
+            anyhow::anyhow!("HERALD_DATABASE_URL ({shown}) is not a valid PostgreSQL URL: {e}")
+        })?;
+        // Named in pg_stat_activity, unless the URL names it (`?application_name=`).
+        let options = if options.get_application_name().is_some() {
+            options
+        } else {
+            options.application_name("herald")
+        };
+        // One connection made here, with its own deadline, so that a wrong host fails in
+        // seconds with the driver's own reason rather than as a pool timeout later on.
+        let first = tokio::time::timeout(
+            settings.acquire_timeout,
+            sqlx::ConnectOptions::connect(&options),
+        )
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "cannot connect to PostgreSQL at {shown} (HERALD_DATABASE_URL): no answer within \
+                 {} s; check the host and port, and that a firewall lets the connection through \
+                 (HERALD_DATABASE_ACQUIRE_TIMEOUT sets how long to wait)",
+                settings.acquire_timeout.as_secs()
+            )
+        })?
+        .map_err(|e| postgres_connect_error(&shown, e))?;
+        sqlx::Connection::close(first).await.ok();
+        PgPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_with(options)
+            .await
+            .map_err(|e| postgres_connect_error(&shown, e))
+    }
+
+    async fn connect_sqlite(path: &str, settings: &PoolSettings) -> anyhow::Result<Pool> {
         if let Some(dir) = Path::new(path)
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -123,18 +187,17 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(settings.acquire_timeout.max(Duration::from_secs(30)))
             .connect_with(options.clone())
             .await
             .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {path}: {e}"))?;
         // Readers never block the writer or each other in WAL mode; only the write pool writes.
         let read = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await?;
-        Ok(Store {
-            pool: Pool::Sqlite { read, write },
-        })
+        Ok(Pool::Sqlite { read, write })
     }
 
     async fn migrate_sqlite(pool: &SqlitePool) -> anyhow::Result<()> {
@@ -183,6 +246,42 @@ impl Store {
             Pool::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// `url` with its password, if any, replaced by `***`, for messages and logs.
+fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Says what to check when PostgreSQL cannot be reached or refuses the login.
+fn postgres_connect_error(shown: &str, e: sqlx::Error) -> anyhow::Error {
+    let hint = match &e {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "nothing listens there: is PostgreSQL running, and are the host and port right?"
+        }
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => {
+            "check the host name and port (is it a PostgreSQL server?), and the network between"
+        }
+        sqlx::Error::Tls(_) => "the TLS handshake failed: check sslmode and the server's certificate",
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            // invalid_password, invalid_authorization_specification
+            Some("28P01") | Some("28000") => "check the user name and password in the URL",
+            // invalid_catalog_name
+            Some("3D000") => "the database does not exist: create it (createdb NAME) or fix its name",
+            _ => "the server refused the connection",
+        },
+        sqlx::Error::PoolTimedOut => {
+            "no connection within HERALD_DATABASE_ACQUIRE_TIMEOUT: check the host, port and firewall"
+        }
+        _ => "check HERALD_DATABASE_URL",
+    };
+    anyhow::anyhow!("cannot connect to PostgreSQL at {shown} (HERALD_DATABASE_URL): {e}; {hint}")
 }
 
 /// Maps a unique-constraint violation to a message for people; other errors pass through.

@@ -417,6 +417,11 @@ impl Store {
         let pick = format!(
             "SELECT update_id, incident_id, after_id, created_at FROM fanouts ORDER BY update_id LIMIT 1 {lock}"
         );
+        // PostgreSQL plans the claim query from table statistics, which autovacuum refreshes
+        // only a minute or more after a burst. Until then it believes few rows are pending and
+        // sorts the whole burst for every claim (30 ms a claim at 100,000 rows, instead of 2).
+        // Refreshing them once the first chunk of a large fan-out is in avoids that.
+        let analyze = self.backend() == "postgres";
         on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
             let waiting: Option<(i64, i64, i64, DateTime<Utc>)> =
@@ -467,6 +472,11 @@ impl Store {
                     .await?;
             }
             tx.commit().await?;
+            if analyze && after_id == 0 && deliveries >= 1_000 {
+                if let Err(e) = sqlx::query("ANALYZE deliveries").execute(pool).await {
+                    tracing::warn!(error = %e, "refreshing the outbox's statistics failed");
+                }
+            }
             Ok(Some(FanoutChunk { update_id, deliveries, done }))
         })
     }
