@@ -43,10 +43,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         mail_from: "Acme Status <status@acme.test>".to_string(),
         ..Config::default()
     };
-    if let Some(url) = test_postgres_database().await {
-        config.database_url = url;
-    }
     configure(&mut config);
+    // A test that names its database (a second instance on the first one's, say) keeps it.
+    if config.database_url.is_empty() {
+        if let Some(url) = test_postgres_database().await {
+            config.database_url = url;
+        }
+    }
     let app = Application::build(config).await.expect("build app");
     let address = app.public_url();
     let store = app.state().store.clone();
@@ -71,7 +74,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 
 /// With `HERALD_TEST_DATABASE=postgres` (or a `postgres://` URL of a server), each test gets a
 /// fresh PostgreSQL database; otherwise a SQLite file in its temp directory.
-async fn test_postgres_database() -> Option<String> {
+pub async fn test_postgres_database() -> Option<String> {
     let setting = std::env::var("HERALD_TEST_DATABASE").ok()?;
     let server = match setting.as_str() {
         "postgres" => "postgres://postgres@127.0.0.1:5432".to_string(),

@@ -16,6 +16,8 @@ pub struct SmtpSink {
 #[derive(Debug, Clone)]
 pub struct Received {
     pub rcpt: String,
+    /// The name the client gave in EHLO.
+    pub helo: String,
     pub raw: String,
 }
 
@@ -115,9 +117,11 @@ impl SmtpSink {
             .into_iter()
             .map(|p| {
                 let text = std::fs::read_to_string(&p).unwrap();
-                let (first, raw) = text.split_once("\r\n").unwrap();
+                let (first, rest) = text.split_once("\r\n").unwrap();
+                let (second, raw) = rest.split_once("\r\n").unwrap();
                 Received {
                     rcpt: first.trim_start_matches("X-Sink-Rcpt: ").to_string(),
+                    helo: second.trim_start_matches("X-Sink-Helo: ").to_string(),
                     raw: raw.to_string(),
                 }
             })

@@ -4,7 +4,8 @@
     sink.py --port N --dir DIR [--refuse a@x,b@y] [--defer c@z]
 
 Each accepted message is written to DIR as NNNNNN.eml, with the envelope recipient first in an
-`X-Sink-Rcpt:` line. Recipients in --refuse get `550 5.1.1`, those in --defer `451 4.3.0`.
+`X-Sink-Rcpt:` line, then the client's EHLO name in an `X-Sink-Helo:` line (which instance sent
+it). Recipients in --refuse get `550 5.1.1`, those in --defer `451 4.3.0`.
 Prints `READY` once it accepts connections.
 """
 import argparse
@@ -36,6 +37,7 @@ class Store:
         tmp = path + ".tmp"
         with open(tmp, "wb") as f:
             f.write(("X-Sink-Rcpt: %s\r\n" % ",".join(envelope.rcpt_tos)).encode())
+            f.write(("X-Sink-Helo: %s\r\n" % (session.host_name or "")).encode())
             data = envelope.original_content or envelope.content
             f.write(data if isinstance(data, bytes) else data.encode())
         os.rename(tmp, path)  # readers never see half a message
