@@ -12,6 +12,7 @@ mod fake_x;
 mod helpers;
 mod maintenance;
 mod public_pages;
+mod security;
 mod smtp;
 mod statuspage_api;
 mod x;
