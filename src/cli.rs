@@ -5,6 +5,9 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::domain::{Choice, Role, StaffEmail};
+use crate::security::audit::Chain;
+use crate::security::keys::MasterKey;
+use crate::security::seal::Sealer;
 use crate::startup::Application;
 use crate::store::Store;
 
@@ -62,6 +65,36 @@ pub enum Command {
     Resume,
     /// Show whether outbound is paused, and the delivery queue.
     Status,
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Secrets sealed at rest under the master key.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain: exits 0 when intact, 1 naming the first bad entry. Prints the head
+    /// (entry count and last hash); keep it elsewhere and pass it back with --expect-head to
+    /// catch entries cut off the end.
+    Verify {
+        /// `COUNT:HASH` from an earlier run, which must still be part of the chain.
+        #[arg(long)]
+        expect_head: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SecretsCommand {
+    /// Make a new master key and re-seal every secret under it (the X token, staff two-factor
+    /// seeds) and re-key the audit chain, in one transaction. Stop every Herald instance first
+    /// and give them the new key file before starting them again.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -72,6 +105,8 @@ pub enum StaffCommand {
         #[arg(long, value_parser = parse_role, default_value = "responder")]
         role: Role,
     },
+    /// Remove a member's second factor (a lost phone): they set it up again at next sign-in.
+    Reset2fa { email: String },
 }
 
 #[derive(Subcommand)]
@@ -149,6 +184,14 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let email = StaffEmail::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
             let store = open(&config).await?;
             let added = store.add_staff(&email, role).await?;
+            cli_audit(
+                &config,
+                &store,
+                "staff.add",
+                &format!("staff:{}", added.staff.email),
+                serde_json::json!({ "role": role.as_str() }),
+            )
+            .await?;
             println!("Added {} as {}.", added.staff.email, role.as_str());
             println!("Send them this one-time link to set their password (valid 72 hours):");
             println!(
@@ -200,6 +243,14 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let state = store
                 .set_outbound_paused(true, reason.trim(), "cli")
                 .await?;
+            cli_audit(
+                &config,
+                &store,
+                "outbound.pause",
+                "outbound",
+                serde_json::json!({ "reason": reason.trim() }),
+            )
+            .await?;
             println!(
                 "Outbound sending is PAUSED{}.",
                 reason_suffix(&state.reason)
@@ -210,7 +261,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::X { command } => x_command(command, config).await,
         Command::Resume => {
             let store = open(&config).await?;
+            let before = store.outbound_state().await?;
             store.set_outbound_paused(false, "", "cli").await?;
+            cli_audit(&config, &store, "outbound.resume", "outbound", serde_json::json!({ "was_paused_by": before.changed_by, "tripped_rule": before.tripped_rule })).await?;
             println!("Outbound sending resumed.");
             Ok(())
         }
@@ -232,13 +285,50 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("subscribers: {confirmed} confirmed, {unconfirmed} awaiting confirmation");
             Ok(())
         }
+        Command::Audit {
+            command: AuditCommand::Verify { expect_head },
+        } => audit_verify(&config, expect_head).await,
+        Command::Secrets {
+            command: SecretsCommand::Rotate,
+        } => secrets_rotate(&config).await,
+        Command::Staff {
+            command: StaffCommand::Reset2fa { email },
+        } => {
+            let store = open(&config).await?;
+            let (staff, _) = store
+                .staff_for_login(&email)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no staff member {email}"))?;
+            store.reset_totp(staff.id).await?;
+            cli_audit(
+                &config,
+                &store,
+                "2fa.reset",
+                &format!("staff:{}", staff.email),
+                serde_json::json!({}),
+            )
+            .await?;
+            println!(
+                "Two-factor removed for {}; they set it up again at their next sign-in.",
+                staff.email
+            );
+            Ok(())
+        }
         Command::Token {
             command: TokenCommand::Create { name, role },
         } => {
             let name =
                 crate::domain::parse_token_name(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
             let store = open(&config).await?;
-            let (info, token) = store.create_api_token(&name, role).await?;
+            let (info, token) = store.create_api_token(&name, role, "cli").await?;
+            cli_audit(
+                &config,
+                &store,
+                "token.create",
+                &format!("token:{}", info.name),
+                serde_json::json!({ "role": role.as_str(), "id": info.id }),
+            )
+            .await?;
             println!(
                 "Created API token \"{}\" with the {} role. It is shown only once:",
                 info.name,
@@ -248,6 +338,132 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Appends a CLI action to the audit log (actor `cli`, with the operating-system user).
+async fn cli_audit(
+    config: &Config,
+    store: &Store,
+    action: &str,
+    target: &str,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
+    let master = MasterKey::load_or_create(&config.secret_key_path())?;
+    let user = std::env::var("USER").unwrap_or_default();
+    store
+        .append_audit(
+            &Chain::new(&master),
+            crate::store::AuditEvent {
+                actor: "cli".into(),
+                ip: String::new(),
+                user_agent: format!("herald {} (user {user})", env!("CARGO_PKG_VERSION")),
+                action: action.into(),
+                target: target.into(),
+                detail,
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+async fn audit_verify(config: &Config, expect_head: Option<String>) -> anyhow::Result<()> {
+    let store = open(config).await?;
+    let master = MasterKey::load_or_create(&config.secret_key_path())?;
+    let chain = Chain::new(&master);
+    match store.verify_audit(&chain).await? {
+        Err(broken) => {
+            eprintln!("audit log: BROKEN: {broken}");
+            std::process::exit(1);
+        }
+        Ok(head) => {
+            if let Some(expected) = expect_head {
+                let (count, hash) = expected
+                    .split_once(':')
+                    .and_then(|(c, h)| Some((c.parse::<i64>().ok()?, h.to_string())))
+                    .ok_or_else(|| anyhow::anyhow!("--expect-head takes COUNT:HASH"))?;
+                let filter = crate::store::AuditFilter {
+                    before_id: Some(count + 1),
+                    ..Default::default()
+                };
+                let at = store.audit_entries(&filter, 1).await?;
+                if at.first().is_none_or(|e| e.id != count || e.hash != hash) {
+                    eprintln!(
+                        "audit log: BROKEN: entry {count} no longer has the hash recorded earlier \
+                         (entries were removed or rewritten)"
+                    );
+                    std::process::exit(1);
+                }
+            }
+            println!(
+                "audit log: intact, {} entries; head {}:{}",
+                head.entries, head.entries, head.last_hash
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn secrets_rotate(config: &Config) -> anyhow::Result<()> {
+    let path = config.secret_key_path();
+    if !path.exists() {
+        anyhow::bail!("no secret key at {}; nothing to rotate", path.display());
+    }
+    let store = open(config).await?;
+    let old = MasterKey::load_or_create(&path)?;
+    if let Err(broken) = store.verify_audit(&Chain::new(&old)).await? {
+        anyhow::bail!(
+            "the audit log does not verify under the current key ({broken}); \
+             investigate before rotating, since rotation re-keys the chain"
+        );
+    }
+    let new = MasterKey::generate();
+    let (old_sealer, new_sealer) = (Sealer::new(&old), Sealer::new(&new));
+    let mut values = store.sealed_values().await?;
+    for v in &mut values {
+        let plain = old_sealer.open(&v.purpose, &v.sealed).map_err(|_| {
+            anyhow::anyhow!(
+                "{} ({}) does not open with the current key; nothing was changed",
+                v.column,
+                v.key
+            )
+        })?;
+        v.sealed = new_sealer.seal(&v.purpose, &plain)?;
+    }
+    // The new key reaches the disk before the database depends on it.
+    let staged = MasterKey::previous_path(&path).with_extension("new");
+    let _ = std::fs::remove_file(&staged);
+    new.write_new(&staged)?;
+    let rechained = store.reseal(&values, &Chain::new(&new)).await?;
+    let previous = MasterKey::previous_path(&path);
+    std::fs::rename(&path, &previous).map_err(|e| {
+        anyhow::anyhow!(
+            "the database now uses the key in {}, but moving the old key aside failed: {e}",
+            staged.display()
+        )
+    })?;
+    std::fs::rename(&staged, &path)?;
+    let master_path = path.display();
+    cli_audit(
+        config,
+        &store,
+        "secrets.rotate",
+        "secret-key",
+        serde_json::json!({ "resealed": values.len(), "audit_entries_rekeyed": rechained }),
+    )
+    .await?;
+    println!(
+        "Re-sealed {} secrets and re-keyed {rechained} audit entries under a new key in {master_path}.",
+        values.len()
+    );
+    println!(
+        "The old key is in {} so links in emails already sent keep working; \
+         delete it once those no longer matter.",
+        previous.display()
+    );
+    println!(
+        "Restart every Herald instance now, with the new key file, so they stop using the old one."
+    );
+    Ok(())
 }
 
 fn reason_suffix(reason: &str) -> String {
@@ -265,7 +481,7 @@ async fn open(config: &Config) -> anyhow::Result<Store> {
             config.data_dir.display()
         )
     })?;
-    let store = Store::connect(&config.database_url()).await?;
+    let store = Store::connect_with(&config.database_url(), &config.pool_settings()).await?;
     store.migrate().await?;
     Ok(store)
 }

@@ -62,6 +62,18 @@ pub struct Config {
     pub x_consumer_secret_file: String,
     /// Where X's API and OAuth endpoints live; tests and proxies point it elsewhere.
     pub x_api_base: String,
+    /// Tripwire: more than this many notifying updates within `tripwire_burst_minutes`
+    /// pauses outbound. 0 turns the rule off.
+    pub tripwire_burst_updates: u32,
+    pub tripwire_burst_minutes: u32,
+    /// Tripwire: domains that outbound text may link to (comma-separated; subdomains included).
+    /// The status page's own domain is always allowed.
+    pub tripwire_allowed_domains: String,
+    /// Tripwire: a subscriber export of more rows than this. 0 turns the rule off.
+    pub tripwire_export_rows: u64,
+    /// Tripwire: a privileged action from an address (or through a token) never seen for that
+    /// account before.
+    pub tripwire_new_source: bool,
 }
 
 impl Default for Config {
@@ -90,6 +102,11 @@ impl Default for Config {
             x_consumer_secret: String::new(),
             x_consumer_secret_file: String::new(),
             x_api_base: "https://api.twitter.com".to_string(),
+            tripwire_burst_updates: 5,
+            tripwire_burst_minutes: 10,
+            tripwire_allowed_domains: String::new(),
+            tripwire_export_rows: 5000,
+            tripwire_new_source: true,
         }
     }
 }

@@ -91,7 +91,8 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
     let composer = Arc::new(Composer::new(
         site,
         &config.mail_from(),
-        LinkSigner::new(&master),
+        LinkSigner::new(&master)
+            .also_accepting(MasterKey::load_previous(&config.secret_key_path())?.as_ref()),
         dkim_signer(&config)?,
     )?);
     let x = config
@@ -100,9 +101,12 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         .transpose()?
         .map(Arc::new);
     let notifier = Notifier::load(&store).await?;
+    let rules = crate::security::tripwire::Rules::from_config(&config);
     Ok(AppState {
         store,
         cache,
+        chain: Arc::new(crate::security::audit::Chain::new(&master)),
+        rules: Arc::new(rules),
         config: Arc::new(config),
         notifier,
         composer,

@@ -37,6 +37,44 @@ pub fn parse_tweet(text: &str) -> TweetLength {
     length
 }
 
+/// The host of every link in `text`, lowercased: each URL X's link extractor finds (with or
+/// without a protocol: `evil.com/x` counts), and anything written after `http://` or `https://`
+/// even where the extractor would not see a link (an IP address, a reserved TLD). The tripwire
+/// checks them against its allow-list.
+pub fn link_hosts(text: &str) -> Vec<String> {
+    fn host_of(url: &str) -> String {
+        let rest = url.split_once("://").map_or(url, |(_, r)| r);
+        let authority = rest
+            .split(['/', '?', '#', ' ', ')', ']', '>', '"', '\'', '<'])
+            .next()
+            .unwrap_or("");
+        let host = authority.rsplit('@').next().unwrap_or("");
+        let host = if host.starts_with('[') {
+            host.split(']').next().unwrap_or("").trim_start_matches('[')
+        } else {
+            host.split(':').next().unwrap_or("")
+        };
+        host.trim_end_matches('.').to_lowercase()
+    }
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let mut hosts: Vec<String> = url::find_urls(&units)
+        .into_iter()
+        .map(|found| host_of(&String::from_utf16_lossy(&found.url)))
+        .collect();
+    let lower = text.to_lowercase();
+    for scheme in ["http://", "https://"] {
+        hosts.extend(
+            lower
+                .match_indices(scheme)
+                .map(|(at, _)| host_of(&lower[at..])),
+        );
+    }
+    hosts.retain(|h| !h.is_empty());
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
 /// A code point range and the weight of each code point in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WeightRange {

@@ -17,8 +17,7 @@ use crate::security::seal::Sealer;
 use crate::store::{DeliveryOutcome, Store, XAccount};
 
 /// Sealing purposes of the account's token pair.
-pub const TOKEN_PURPOSE: &str = "x.token";
-pub const SECRET_PURPOSE: &str = "x.secret";
+pub use crate::security::seal::purpose::{X_SECRET as SECRET_PURPOSE, X_TOKEN as TOKEN_PURPOSE};
 
 /// Attempts before a post is given up: X outages can last hours, and the backoff reaches its
 /// one-hour cap after eight tries, so twelve tries cover about four hours.

@@ -37,9 +37,26 @@ impl MasterKey {
             })?;
             return Ok(MasterKey(key));
         }
+        let key = MasterKey::generate();
+        key.write_new(path)?;
+        tracing::warn!(
+            path = %path.display(),
+            "created a new secret key; back it up: without it, links in sent emails stop working \
+             and the sealed X token and staff two-factor seeds cannot be opened"
+        );
+        Ok(key)
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> MasterKey {
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        if let Some(dir) = path.parent() {
+        MasterKey(key)
+    }
+
+    /// Writes the key to a file that must not exist yet, readable by its owner only.
+    pub fn write_new(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
         let mut options = std::fs::OpenOptions::new();
@@ -49,12 +66,26 @@ impl MasterKey {
         let mut file = options.open(path).map_err(|e| {
             anyhow::anyhow!("cannot create the secret key file {}: {e}", path.display())
         })?;
-        writeln!(file, "{}", URL_SAFE_NO_PAD.encode(key))?;
-        tracing::warn!(
-            path = %path.display(),
-            "created a new secret key; back it up: without it, links in sent emails stop working"
-        );
-        Ok(MasterKey(key))
+        writeln!(file, "{}", URL_SAFE_NO_PAD.encode(self.0))?;
+        file.sync_all()?;
+        Ok(())
+    }
+
+    /// The key replaced by the last `herald secrets rotate`, kept so that links in emails sent
+    /// before the rotation still work.
+    pub fn load_previous(path: &Path) -> anyhow::Result<Option<MasterKey>> {
+        let previous = Self::previous_path(path);
+        if previous.exists() {
+            Self::load_or_create(&previous).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    pub fn previous_path(path: &Path) -> PathBuf {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".previous");
+        PathBuf::from(name)
     }
 
     /// The default location inside the data directory.
@@ -88,20 +119,35 @@ fn unreachable_key() -> HmacSha256 {
 /// Signs links that act for a subscriber (confirm, manage, unsubscribe) without storing them:
 /// `{id}.{expiry}.{mac}`, where the MAC covers the purpose too, so one kind cannot be used as
 /// another.
+const LINK_PURPOSE: &str = "herald subscriber links v1";
+
 #[derive(Clone)]
 pub struct LinkSigner {
     key: [u8; 32],
+    /// Keys of earlier master keys: links they signed still verify.
+    older: Vec<[u8; 32]>,
 }
 
 impl LinkSigner {
     pub fn new(master: &MasterKey) -> LinkSigner {
         LinkSigner {
-            key: master.derive("herald subscriber links v1"),
+            key: master.derive(LINK_PURPOSE),
+            older: Vec::new(),
         }
     }
 
+    /// Also accepts links signed under `previous` (the key before a rotation).
+    pub fn also_accepting(mut self, previous: Option<&MasterKey>) -> LinkSigner {
+        self.older.extend(previous.map(|p| p.derive(LINK_PURPOSE)));
+        self
+    }
+
     fn mac(&self, purpose: &str, id: i64, expires: i64) -> String {
-        let mut mac = HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable_key());
+        Self::mac_with(&self.key, purpose, id, expires)
+    }
+
+    fn mac_with(key: &[u8; 32], purpose: &str, id: i64, expires: i64) -> String {
+        let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable_key());
         mac.update(format!("{purpose}\n{id}\n{expires}").as_bytes());
         URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..18])
     }
@@ -117,7 +163,10 @@ impl LinkSigner {
         let id: i64 = parts.next()?.parse().ok()?;
         let expires: i64 = parts.next()?.parse().ok()?;
         let mac = parts.next()?;
-        if !super::secret::equal(mac, &self.mac(purpose, id, expires)) {
+        let genuine = std::iter::once(&self.key)
+            .chain(&self.older)
+            .any(|key| super::secret::equal(mac, &Self::mac_with(key, purpose, id, expires)));
+        if !genuine {
             return None;
         }
         (expires == 0 || now < expires).then_some(id)
@@ -142,6 +191,21 @@ mod tests {
         let forged = token.replacen("42.", "43.", 1);
         assert_eq!(signer.verify("confirm", &forged, 999), None, "tampered id");
         assert_eq!(signer.verify("confirm", "garbage", 0), None);
+    }
+
+    #[test]
+    fn links_signed_before_a_rotation_still_verify() {
+        let old = MasterKey::from_bytes([1; 32]);
+        let new = MasterKey::from_bytes([2; 32]);
+        let token = LinkSigner::new(&old).sign("unsubscribe", 7, 0);
+        assert_eq!(LinkSigner::new(&new).verify("unsubscribe", &token, 5), None);
+        let rotated = LinkSigner::new(&new).also_accepting(Some(&old));
+        assert_eq!(rotated.verify("unsubscribe", &token, 5), Some(7));
+        let fresh = rotated.sign("unsubscribe", 7, 0);
+        assert_eq!(
+            LinkSigner::new(&new).verify("unsubscribe", &fresh, 5),
+            Some(7)
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! Staff authentication pieces: password hashing, random secrets and their hashes, the master
-//! key and what is derived from it (signed links, sealed secrets).
-//! (Two-factor auth and the audit chain will live here too.)
+//! Staff security: passwords, random secrets and their hashes, the master key and what is
+//! derived from it (signed links, sealed secrets, the audit chain's key), the second factor
+//! (TOTP and recovery codes), and the tripwire's rules.
 
+pub mod audit;
 pub mod keys;
 pub mod password;
 pub mod seal;
 pub mod secret;
+pub mod totp;
+pub mod tripwire;

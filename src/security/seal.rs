@@ -15,6 +15,20 @@ use super::keys::MasterKey;
 
 const VERSION: &str = "v1.";
 
+/// What each sealed value is for, bound into its seal as associated data: a value copied into
+/// another column or another account's row does not open.
+pub mod purpose {
+    pub const X_TOKEN: &str = "x.token";
+    pub const X_SECRET: &str = "x.secret";
+    /// A request token's secret between the first leg of X's connect flow and its callback.
+    pub const X_REQUEST: &str = "x.request_secret";
+
+    /// One staff member's TOTP seed.
+    pub fn totp(staff_id: i64) -> String {
+        format!("totp.seed:{staff_id}")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
     #[error("a sealed secret is damaged or was sealed under another key")]

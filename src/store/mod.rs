@@ -5,10 +5,12 @@
 //! typed pools rather than sqlx's `Any` driver, which cannot decode timestamps. The `on_pool!`
 //! macro writes each method body once and type-checks it against both pools.
 
+mod audit;
 mod events;
 mod incidents;
 mod notify;
 mod rows;
+mod security;
 mod staff;
 mod x;
 
@@ -23,13 +25,18 @@ use sqlx::sqlite::{
 
 use crate::domain::Invalid;
 
+pub use audit::{AuditEvent, AuditFilter, AuditHead};
 pub use events::{Change, ChangeListener, EVENTS_CHANNEL};
 pub use incidents::Published;
 pub use notify::{
     channel, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, FanoutChunk, OutboundState, SignUp,
     Subscriber, CONFIRM_RESEND_AFTER,
 };
-pub use staff::{ApiTokenInfo, NewStaff, SessionInfo, Staff, SESSION_ABSOLUTE};
+pub use security::SealedValue;
+pub use staff::{
+    ApiTokenInfo, ApiTokenListing, NewStaff, SessionInfo, SessionSummary, Staff, PENDING_SESSION,
+    SESSION_ABSOLUTE, SESSION_IDLE,
+};
 pub use x::{XAccount, CONNECT_REQUEST_TTL};
 
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +242,11 @@ impl Store {
     pub async fn execute_admin(&self, sql: &str) -> StoreResult<()> {
         on_pool!(self, write pool => sqlx::raw_sql(sql).execute(pool).await.map(|_| ()))?;
         Ok(())
+    }
+
+    /// Runs a query whose first column is text, for test harnesses and diagnostics.
+    pub async fn query_strings(&self, sql: &str) -> StoreResult<Vec<String>> {
+        Ok(on_pool!(self, read pool => sqlx::query_scalar(sql).fetch_all(pool).await)?)
     }
 
     pub async fn close(&self) {

@@ -116,6 +116,8 @@ pub struct OutboundState {
     pub reason: String,
     pub changed_at: Option<DateTime<Utc>>,
     pub changed_by: String,
+    /// The tripwire rule that paused it; empty for a pause by hand.
+    pub tripped_rule: String,
 }
 
 /// (id, confirmed_at, confirm_sent_at) of an existing subscriber.
@@ -684,13 +686,14 @@ impl Store {
     }
 
     pub async fn outbound_state(&self) -> StoreResult<OutboundState> {
-        let (paused, reason, changed_at, changed_by): (
+        let (paused, reason, changed_at, changed_by, tripped_rule): (
             bool,
             String,
             Option<DateTime<Utc>>,
             String,
+            String,
         ) = on_pool!(self, read pool => sqlx::query_as(
-                "SELECT paused, reason, changed_at, changed_by FROM outbound WHERE id = 1",
+                "SELECT paused, reason, changed_at, changed_by, tripped_rule FROM outbound WHERE id = 1",
             )
             .fetch_one(pool)
             .await)?;
@@ -699,6 +702,7 @@ impl Store {
             reason,
             changed_at,
             changed_by,
+            tripped_rule,
         })
     }
 
@@ -710,7 +714,8 @@ impl Store {
         by: &str,
     ) -> StoreResult<OutboundState> {
         on_pool!(self, write pool => sqlx::query(
-            "UPDATE outbound SET paused = $1, reason = $2, changed_at = $3, changed_by = $4 WHERE id = 1",
+            "UPDATE outbound SET paused = $1, reason = $2, changed_at = $3, changed_by = $4, \
+             tripped_rule = CASE WHEN $1 THEN tripped_rule ELSE '' END WHERE id = 1",
         )
         .bind(paused)
         .bind(reason)

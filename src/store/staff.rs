@@ -12,13 +12,22 @@ pub const ENROLMENT_TTL: Duration = Duration::hours(72);
 pub const SESSION_IDLE: Duration = Duration::minutes(30);
 /// ...and after this long in any case.
 pub const SESSION_ABSOLUTE: Duration = Duration::hours(12);
+/// A session waiting for its second factor lasts this long.
+pub const PENDING_SESSION: Duration = Duration::minutes(10);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Staff {
     pub id: i64,
     pub email: String,
     pub role: Role,
+    /// Has set a password through the enrolment link.
     pub enrolled: bool,
+    /// Has set up the authenticator app (TOTP).
+    pub two_factor: bool,
+    pub disabled: bool,
+    /// The role before the last change and when it changed.
+    pub previous_role: Option<Role>,
+    pub role_changed_at: Option<DateTime<Utc>>,
 }
 
 /// A staff member just added, with the secret of their one-time enrolment link.
@@ -34,6 +43,31 @@ pub struct SessionInfo {
     pub staff: Staff,
     pub csrf_token: String,
     pub last_seen_at: DateTime<Utc>,
+    /// When the second factor was given; `None` while the session is only half open.
+    pub mfa_at: Option<DateTime<Utc>>,
+    /// The last time the owner gave a code again (sign-in counts).
+    pub reauth_at: Option<DateTime<Utc>>,
+}
+
+/// One of a staff member's sessions, for the "where you are signed in" list.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionSummary {
+    pub id_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// An API token as listed for admins (never its secret).
+#[derive(Debug, Clone)]
+pub struct ApiTokenListing {
+    pub info: ApiTokenInfo,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_ip: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// What an API token may do.
@@ -50,7 +84,15 @@ struct StaffRow {
     email: String,
     role: String,
     password_hash: Option<String>,
+    totp_enabled_at: Option<DateTime<Utc>>,
+    disabled_at: Option<DateTime<Utc>>,
+    previous_role: Option<String>,
+    role_changed_at: Option<DateTime<Utc>>,
 }
+
+/// The columns of `StaffRow`, from a table aliased `s`.
+const STAFF_COLUMNS: &str = "s.id, s.email, s.role, s.password_hash, s.totp_enabled_at, \
+     s.disabled_at, s.previous_role, s.role_changed_at";
 
 impl StaffRow {
     fn into_staff(self) -> StoreResult<Staff> {
@@ -59,6 +101,15 @@ impl StaffRow {
             role: Role::from_stored(&self.role).map_err(StoreError::Corrupt)?,
             email: self.email,
             enrolled: self.password_hash.is_some(),
+            two_factor: self.totp_enabled_at.is_some(),
+            disabled: self.disabled_at.is_some(),
+            previous_role: self
+                .previous_role
+                .as_deref()
+                .map(Role::from_stored)
+                .transpose()
+                .map_err(StoreError::Corrupt)?,
+            role_changed_at: self.role_changed_at,
         })
     }
 }
@@ -93,7 +144,16 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Staff { id, email: email.as_str().to_string(), role, enrolled: false }
+            Staff {
+                id,
+                email: email.as_str().to_string(),
+                role,
+                enrolled: false,
+                two_factor: false,
+                disabled: false,
+                previous_role: None,
+                role_changed_at: None,
+            }
         });
         Ok(NewStaff {
             staff,
@@ -103,10 +163,10 @@ impl Store {
 
     /// The staff member an unexpired enrolment link belongs to.
     pub async fn staff_by_enrolment(&self, enrolment_secret: &str) -> StoreResult<Staff> {
-        let row: Option<StaffRow> = on_pool!(self, read pool => sqlx::query_as(
-            "SELECT s.id, s.email, s.role, s.password_hash FROM enrolments e JOIN staff s ON s.id = e.staff_id \
+        let row: Option<StaffRow> = on_pool!(self, read pool => sqlx::query_as(&format!(
+            "SELECT {STAFF_COLUMNS} FROM enrolments e JOIN staff s ON s.id = e.staff_id \
              WHERE e.token_hash = $1 AND e.expires_at > $2 AND s.disabled_at IS NULL",
-        )
+        ))
         .bind(secret::digest(enrolment_secret))
         .bind(domain::now())
         .fetch_optional(pool)
@@ -150,14 +210,15 @@ impl Store {
         })
     }
 
-    /// The staff member with this email and their password hash, if enabled.
+    /// The staff member with this email and their password hash, disabled or not (a disabled
+    /// account's sign-in is refused by the caller, and trips the wire).
     pub async fn staff_for_login(
         &self,
         email: &str,
     ) -> StoreResult<Option<(Staff, Option<String>)>> {
-        let row: Option<StaffRow> = on_pool!(self, read pool => sqlx::query_as(
-            "SELECT id, email, role, password_hash FROM staff WHERE email = $1 AND disabled_at IS NULL",
-        )
+        let row: Option<StaffRow> = on_pool!(self, read pool => sqlx::query_as(&format!(
+            "SELECT {STAFF_COLUMNS} FROM staff s WHERE s.email = $1",
+        ))
         .bind(email.trim().to_lowercase())
         .fetch_optional(pool)
         .await)?;
@@ -170,14 +231,15 @@ impl Store {
         }
     }
 
-    /// Starts a session, replacing `previous` (rotation on login). Returns the cookie secret.
+    /// Starts a half-open session after the password, replacing `previous` (rotation on
+    /// login). It opens fully with `complete_mfa`. Returns the cookie secret.
     pub async fn create_session(
         &self,
         staff_id: i64,
         previous: Option<&str>,
         ip: &str,
         user_agent: &str,
-    ) -> StoreResult<(String, String)> {
+    ) -> StoreResult<String> {
         let now = domain::now();
         let session_secret = secret::generate("");
         let csrf = secret::generate("");
@@ -202,14 +264,55 @@ impl Store {
             .bind(staff_id)
             .bind(&csrf)
             .bind(now)
-            .bind(now + SESSION_ABSOLUTE)
+            .bind(now + PENDING_SESSION)
             .bind(ip)
             .bind(user_agent.chars().take(300).collect::<String>())
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
         });
-        Ok((session_secret, csrf))
+        Ok(session_secret)
+    }
+
+    /// Opens a half-open session fully after the second factor, under a new id (rotation), and
+    /// returns the new cookie secret.
+    pub async fn complete_mfa(&self, id_hash: &str) -> StoreResult<String> {
+        let now = domain::now();
+        let session_secret = secret::generate("");
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let moved = sqlx::query(
+                "INSERT INTO sessions (id_hash, staff_id, csrf_token, created_at, last_seen_at, expires_at, ip, user_agent, mfa_at, reauth_at) \
+                 SELECT $1, staff_id, $2, $3, $3, $4, ip, user_agent, $3, $3 FROM sessions WHERE id_hash = $5 AND expires_at > $3",
+            )
+            .bind(secret::digest(&session_secret))
+            .bind(secret::generate(""))
+            .bind(now)
+            .bind(now + SESSION_ABSOLUTE)
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await?;
+            if moved.rows_affected() == 0 {
+                return Err(StoreError::NotFound("session"));
+            }
+            sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
+                .bind(id_hash)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(session_secret)
+    }
+
+    /// Records that the session's owner just gave their code again.
+    pub async fn mark_reauthenticated(&self, id_hash: &str) -> StoreResult<()> {
+        on_pool!(self, write pool => sqlx::query("UPDATE sessions SET reauth_at = $1 WHERE id_hash = $2")
+            .bind(domain::now())
+            .bind(id_hash)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 
     /// The live session for a cookie secret: not expired, not idle too long, account enabled.
@@ -219,35 +322,30 @@ impl Store {
             id_hash: String,
             csrf_token: String,
             last_seen_at: DateTime<Utc>,
-            id: i64,
-            email: String,
-            role: String,
-            password_hash: Option<String>,
+            mfa_at: Option<DateTime<Utc>>,
+            reauth_at: Option<DateTime<Utc>>,
+            #[sqlx(flatten)]
+            staff: StaffRow,
         }
         let now = domain::now();
-        let row: Option<Row> = on_pool!(self, read pool => sqlx::query_as(
-            "SELECT se.id_hash, se.csrf_token, se.last_seen_at, s.id, s.email, s.role, s.password_hash \
+        let row: Option<Row> = on_pool!(self, read pool => sqlx::query_as(&format!(
+            "SELECT se.id_hash, se.csrf_token, se.last_seen_at, se.mfa_at, se.reauth_at, {STAFF_COLUMNS} \
              FROM sessions se JOIN staff s ON s.id = se.staff_id \
              WHERE se.id_hash = $1 AND se.expires_at > $2 AND se.last_seen_at > $3 AND s.disabled_at IS NULL",
-        )
+        ))
         .bind(secret::digest(session_secret))
         .bind(now)
         .bind(now - SESSION_IDLE)
         .fetch_optional(pool)
         .await)?;
         row.map(|r| {
-            let staff = StaffRow {
-                id: r.id,
-                email: r.email,
-                role: r.role,
-                password_hash: r.password_hash,
-            }
-            .into_staff()?;
             Ok(SessionInfo {
                 id_hash: r.id_hash,
-                staff,
+                staff: r.staff.into_staff()?,
                 csrf_token: r.csrf_token,
                 last_seen_at: r.last_seen_at,
+                mfa_at: r.mfa_at,
+                reauth_at: r.reauth_at,
             })
         })
         .transpose()
@@ -273,20 +371,127 @@ impl Store {
         Ok(())
     }
 
+    /// Ends every session of one staff member ("sign out everywhere"). Returns how many.
+    pub async fn end_all_sessions(&self, staff_id: i64) -> StoreResult<u64> {
+        Ok(
+            on_pool!(self, write pool => sqlx::query("DELETE FROM sessions WHERE staff_id = $1")
+            .bind(staff_id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?,
+        )
+    }
+
+    /// A staff member's open sessions, newest activity first.
+    pub async fn staff_sessions(&self, staff_id: i64) -> StoreResult<Vec<SessionSummary>> {
+        let now = domain::now();
+        Ok(on_pool!(self, read pool => sqlx::query_as(
+            "SELECT id_hash, created_at, last_seen_at, ip, user_agent FROM sessions \
+             WHERE staff_id = $1 AND expires_at > $2 AND last_seen_at > $3 AND mfa_at IS NOT NULL \
+             ORDER BY last_seen_at DESC",
+        )
+        .bind(staff_id)
+        .bind(now)
+        .bind(now - SESSION_IDLE)
+        .fetch_all(pool)
+        .await)?)
+    }
+
+    /// One staff member by id, disabled or not.
+    pub async fn staff_member(&self, id: i64) -> StoreResult<Staff> {
+        let row: Option<StaffRow> = on_pool!(self, read pool => sqlx::query_as(&format!(
+            "SELECT {STAFF_COLUMNS} FROM staff s WHERE s.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+        row.ok_or(StoreError::NotFound("staff member"))?
+            .into_staff()
+    }
+
+    /// Every staff member, by email.
+    pub async fn staff_list(&self) -> StoreResult<Vec<Staff>> {
+        let rows: Vec<StaffRow> = on_pool!(self, read pool => sqlx::query_as(&format!(
+            "SELECT {STAFF_COLUMNS} FROM staff s ORDER BY s.email"
+        ))
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter().map(StaffRow::into_staff).collect()
+    }
+
+    /// Changes a role. The member's sessions end, so their next sign-in carries the new role;
+    /// the last enabled admin cannot be demoted.
+    pub async fn set_staff_role(&self, id: i64, role: Role) -> StoreResult<Staff> {
+        let before = self.staff_member(id).await?;
+        if before.role == role {
+            return Ok(before);
+        }
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE staff SET role = $1, previous_role = role, role_changed_at = $2 WHERE id = $3")
+                .bind(role.as_str())
+                .bind(domain::now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff WHERE role = 'admin' AND disabled_at IS NULL")
+                .fetch_one(&mut *tx)
+                .await?;
+            if admins == 0 {
+                return Err(StoreError::Conflict("Herald needs at least one enabled admin; promote another first".into()));
+            }
+            sqlx::query("DELETE FROM sessions WHERE staff_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        self.staff_member(id).await
+    }
+
+    /// Disables an account: it cannot sign in, and its sessions end at once.
+    pub async fn disable_staff(&self, id: i64) -> StoreResult<Staff> {
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query("UPDATE staff SET disabled_at = $1 WHERE id = $2 AND disabled_at IS NULL")
+                .bind(domain::now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            if changed.rows_affected() == 0 {
+                return Err(StoreError::NotFound("enabled staff member"));
+            }
+            let admins: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM staff WHERE role = 'admin' AND disabled_at IS NULL")
+                .fetch_one(&mut *tx)
+                .await?;
+            if admins == 0 {
+                return Err(StoreError::Conflict("Herald needs at least one enabled admin; promote another first".into()));
+            }
+            sqlx::query("DELETE FROM sessions WHERE staff_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        self.staff_member(id).await
+    }
+
     /// Creates an API token and returns its secret, which is never stored.
     pub async fn create_api_token(
         &self,
         name: &str,
         role: Role,
+        created_by: &str,
     ) -> StoreResult<(ApiTokenInfo, String)> {
         let token = secret::generate("hrld_");
         let id: i64 = on_pool!(self, write pool => sqlx::query_scalar(
-            "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO api_tokens (name, role, token_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(name)
         .bind(role.as_str())
         .bind(secret::digest(&token))
         .bind(domain::now())
+        .bind(created_by)
         .fetch_one(pool)
         .await)
         .map_err(|e| on_constraint(e, "api_tokens_hash_key", "token collision; try again"))?;
@@ -319,5 +524,69 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Every API token, newest first, revoked ones included.
+    pub async fn api_tokens(&self) -> StoreResult<Vec<ApiTokenListing>> {
+        #[allow(clippy::type_complexity)]
+        let rows: Vec<(
+            i64,
+            String,
+            String,
+            DateTime<Utc>,
+            String,
+            Option<DateTime<Utc>>,
+            Option<String>,
+            Option<DateTime<Utc>>,
+        )> = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT id, name, role, created_at, created_by, last_used_at, last_used_ip, revoked_at \
+             FROM api_tokens ORDER BY id DESC",
+        )
+        .fetch_all(pool)
+        .await)?;
+        rows.into_iter()
+            .map(
+                |(
+                    id,
+                    name,
+                    role,
+                    created_at,
+                    created_by,
+                    last_used_at,
+                    last_used_ip,
+                    revoked_at,
+                )| {
+                    Ok(ApiTokenListing {
+                        info: ApiTokenInfo {
+                            id,
+                            name,
+                            role: Role::from_stored(&role).map_err(StoreError::Corrupt)?,
+                        },
+                        created_at,
+                        created_by,
+                        last_used_at,
+                        last_used_ip,
+                        revoked_at,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Revokes a token at once; it answers 401 from the next request on.
+    pub async fn revoke_api_token(&self, id: i64) -> StoreResult<ApiTokenInfo> {
+        let row: Option<(String, String)> = on_pool!(self, write pool => sqlx::query_as(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING name, role",
+        )
+        .bind(domain::now())
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+        let (name, role) = row.ok_or(StoreError::NotFound("unrevoked API token"))?;
+        Ok(ApiTokenInfo {
+            id,
+            name,
+            role: Role::from_stored(&role).map_err(StoreError::Corrupt)?,
+        })
     }
 }

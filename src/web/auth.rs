@@ -7,6 +7,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 
 use super::error::{ApiError, PageError};
+use super::guard::Actor;
 use super::AppState;
 use crate::domain::{Choice, Role};
 use crate::security::secret;
@@ -47,7 +48,8 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, https: bool) -> He
         .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
-/// The client's address and browser, for sessions and (later) the audit log.
+/// The client's address and browser, for sessions and the audit log.
+#[derive(Debug, Clone)]
 pub struct Client {
     pub ip: String,
     pub user_agent: String,
@@ -70,24 +72,72 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
-/// A signed-in staff member. Extracting it from a request without a live session redirects
-/// to the sign-in page.
+/// A signed-in staff member whose second factor is done. Extracting it from a request without
+/// such a session redirects to the sign-in page (or to two-factor set-up, for a session that has
+/// passed the password only).
 pub struct StaffSession {
     pub info: SessionInfo,
+    pub client: Client,
     /// Whether the kill switch is on, for the banner every admin page shows.
     pub outbound_paused: bool,
+    /// Why the tripwire paused outbound ("rule: what happened"), if it did.
+    pub tripped: Option<String>,
+    state: AppState,
 }
 
+/// How long a re-authentication lets sensitive actions through.
+pub const REAUTH_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+/// A role change this recent makes reaching for the old role's powers a tripwire rule.
+const DEMOTION_WATCH: chrono::Duration = chrono::Duration::hours(24);
+
 impl StaffSession {
+    /// Refuses the action unless the member's role allows it. A member demoted in the last day
+    /// who tries what only the old role allowed trips the wire.
     pub fn require(&self, role: Role) -> Result<(), PageError> {
-        if self.info.staff.role.allows(role) {
+        let staff = &self.info.staff;
+        if staff.role.allows(role) {
+            return Ok(());
+        }
+        let just_demoted = staff
+            .role_changed_at
+            .is_some_and(|at| crate::domain::now() - at < DEMOTION_WATCH);
+        if just_demoted && staff.previous_role.is_some_and(|old| old.allows(role)) {
+            let state = self.state.clone();
+            let actor = self.actor();
+            let trip = crate::security::tripwire::Trip {
+                rule: crate::security::tripwire::Rule::RevokedAccount,
+                detail: format!(
+                    "{} was demoted from {} to {} and tried an action that needs {}",
+                    staff.email,
+                    staff.previous_role.map_or("?", Role::as_str),
+                    staff.role.as_str(),
+                    role.as_str()
+                ),
+            };
+            tokio::spawn(async move {
+                if let Err(e) = state.trip(&actor, &trip).await {
+                    tracing::error!(error = %e, "tripping the wire failed");
+                }
+            });
+        }
+        Err(PageError::Forbidden(format!(
+            "This needs the {} role; you are a {}.",
+            role.as_str(),
+            staff.role.as_str()
+        )))
+    }
+
+    /// Refuses a sensitive action unless the member gave their code within the last ten
+    /// minutes; `back_to` is the page to return to after giving it.
+    pub fn require_recent_auth(&self, back_to: &str) -> Result<(), PageError> {
+        let fresh = self
+            .info
+            .reauth_at
+            .is_some_and(|at| crate::domain::now() - at < REAUTH_WINDOW);
+        if fresh {
             Ok(())
         } else {
-            Err(PageError::Forbidden(format!(
-                "This needs the {} role; you are a {}.",
-                role.as_str(),
-                self.info.staff.role.as_str()
-            )))
+            Err(PageError::Reauthenticate(back_to.to_string()))
         }
     }
 
@@ -95,12 +145,29 @@ impl StaffSession {
     pub fn author(&self) -> String {
         format!("staff:{}", self.info.staff.email)
     }
+
+    /// Who did it, for the audit log and the tripwire.
+    pub fn actor(&self) -> Actor {
+        Actor::staff(
+            self.info.staff.id,
+            &self.info.staff.email,
+            &self.client.ip,
+            &self.client.user_agent,
+        )
+    }
 }
 
 /// Sessions touched within this long are not written again, to spare the database.
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
-impl FromRequestParts<AppState> for StaffSession {
+/// A session that has passed the password, second factor or not: all the two-factor set-up
+/// pages need.
+pub struct AnySession {
+    pub info: SessionInfo,
+    pub client: Client,
+}
+
+impl FromRequestParts<AppState> for AnySession {
     type Rejection = PageError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
         let name = session_cookie_name(state.config.is_https());
@@ -113,9 +180,37 @@ impl FromRequestParts<AppState> for StaffSession {
         if crate::domain::now() - info.last_seen_at > TOUCH_EVERY {
             state.store.touch_session(&info.id_hash).await?;
         }
+        let client = Client::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|e| match e {});
+        Ok(AnySession { info, client })
+    }
+}
+
+impl FromRequestParts<AppState> for StaffSession {
+    type Rejection = PageError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let AnySession { info, client } = AnySession::from_request_parts(parts, state).await?;
+        if info.mfa_at.is_none() {
+            return Err(if info.staff.two_factor {
+                PageError::SignIn
+            } else {
+                PageError::SetUpTwoFactor
+            });
+        }
+        let outbound_paused = state.notifier.is_paused();
+        let tripped = if outbound_paused {
+            let outbound = state.store.outbound_state().await?;
+            (!outbound.tripped_rule.is_empty()).then_some(outbound.reason)
+        } else {
+            None
+        };
         Ok(StaffSession {
             info,
-            outbound_paused: state.notifier.is_paused(),
+            client,
+            outbound_paused,
+            tripped,
+            state: state.clone(),
         })
     }
 }
@@ -193,6 +288,7 @@ impl FromRequest<AppState> for AdminForm {
 /// A caller of the admin API, identified by a bearer token.
 pub struct ApiCaller {
     pub token: ApiTokenInfo,
+    pub client: Client,
 }
 
 impl ApiCaller {
@@ -211,6 +307,16 @@ impl ApiCaller {
     pub fn author(&self) -> String {
         format!("token:{}", self.token.name)
     }
+
+    /// Who did it, for the audit log and the tripwire.
+    pub fn actor(&self) -> Actor {
+        Actor::token(
+            self.token.id,
+            &self.token.name,
+            &self.client.ip,
+            &self.client.user_agent,
+        )
+    }
 }
 
 impl FromRequestParts<AppState> for ApiCaller {
@@ -228,15 +334,32 @@ impl FromRequestParts<AppState> for ApiCaller {
             .filter(|t| !t.is_empty())
             .map(str::to_string)
             .ok_or(ApiError::Unauthorized)?;
-        let Client { ip, .. } = Client::from_request_parts(parts, state)
+        let client = Client::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|e| match e {});
         let token = state
             .store
-            .use_api_token(&token, &ip)
+            .use_api_token(&token, &client.ip)
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        Ok(ApiCaller { token })
+        let caller = ApiCaller { token, client };
+        // A token's first address is learnt; a later new one is recorded, and trips the wire
+        // if it is used for a privileged action (`AppState::screen_privileged`).
+        let actor = caller.actor();
+        let (known, any) = state.store.known_source(&actor.key, &actor.ip).await?;
+        if !known && !any {
+            state.store.remember_source(&actor.key, &actor.ip).await?;
+        } else if !known {
+            state
+                .audit(
+                    &actor,
+                    "token.new_address",
+                    &actor.key,
+                    serde_json::json!({}),
+                )
+                .await;
+        }
+        Ok(caller)
     }
 }
 

@@ -87,12 +87,21 @@ impl IntoResponse for ApiError {
 pub enum PageError {
     #[error("sign in required")]
     SignIn,
+    /// The session passed the password but its owner has no second factor yet.
+    #[error("two-factor set-up required")]
+    SetUpTwoFactor,
+    /// A sensitive action needs the code again; the page to come back to.
+    #[error("re-authentication required")]
+    Reauthenticate(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Throttled (429).
+    #[error("{0}")]
+    TooMany(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -112,8 +121,15 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
             PageError::SignIn => return Redirect::to("/admin/login").into_response(),
+            PageError::SetUpTwoFactor => return Redirect::to("/admin/2fa").into_response(),
+            PageError::Reauthenticate(back_to) => {
+                let next: String =
+                    url::form_urlencoded::byte_serialize(back_to.as_bytes()).collect();
+                return Redirect::to(&format!("/admin/reauth?next={next}")).into_response();
+            }
             PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             PageError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
+            PageError::TooMany(m) => (StatusCode::TOO_MANY_REQUESTS, m.clone()),
             PageError::NotFound(_) => (StatusCode::NOT_FOUND, capitalised(&self.to_string())),
             PageError::Internal(e) => {
                 tracing::error!(error = ?e, "admin page request failed");

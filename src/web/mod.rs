@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod guard;
 pub mod public;
 pub mod subscribe;
 pub mod throttle;
@@ -40,6 +41,10 @@ pub struct AppState {
     pub x: Option<Arc<crate::channels::x::XClient>>,
     /// Per-client limits on public sign-ups.
     pub signups: Arc<throttle::Throttle>,
+    /// Keys the audit log's hash chain.
+    pub chain: Arc<crate::security::audit::Chain>,
+    /// The tripwire's thresholds.
+    pub rules: Arc<crate::security::tripwire::Rules>,
 }
 
 impl AppState {

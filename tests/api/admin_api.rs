@@ -79,7 +79,7 @@ async fn a_viewer_token_cannot_post() {
     let app = spawn_app().await;
     let (_, viewer) = app
         .store
-        .create_api_token("dash", Role::Viewer)
+        .create_api_token("dash", Role::Viewer, "tests")
         .await
         .unwrap();
     let r = app

@@ -72,14 +72,84 @@ async fn a_new_admin_enrols_through_the_one_time_link_and_signs_in() {
     assert_eq!(r.headers()["location"], "/admin/login?notice=enrolled");
     assert_eq!(app.get(&link).await.status(), 400, "the link works once");
 
+    // The password alone opens nothing but two-factor set-up.
     let r = app.sign_in("OPS@example.com", PASSWORD).await;
     assert_eq!(r.status(), 303);
-    assert_eq!(r.headers()["location"], "/admin");
-    let cookie = session_cookie(&r);
+    assert_eq!(r.headers()["location"], "/admin/2fa");
+    let half_open = session_cookie(&r);
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
-        "{cookie}"
+        half_open.contains("HttpOnly") && half_open.contains("SameSite=Strict"),
+        "{half_open}"
     );
+    for page in [
+        "/admin",
+        "/admin/components",
+        "/admin/subscribers",
+        "/admin/staff",
+    ] {
+        let r = app.get(page).await;
+        assert_eq!(r.status(), 303, "{page} before two-factor set-up");
+        assert_eq!(r.headers()["location"], "/admin/2fa", "{page}");
+    }
+    let setup = app.get_text("/admin/2fa").await;
+    assert!(setup.contains("<svg role=\"img\""), "an inline QR code");
+    assert!(setup.contains("otpauth://totp/"));
+    let shown = setup
+        .split("class=\"totp-secret\">")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .expect("the secret in text");
+    let seed = herald::security::totp::Seed::from_base32(shown).expect("base32 secret");
+    assert_eq!(
+        app.get_text("/admin/2fa").await,
+        setup,
+        "a reload shows the same secret"
+    );
+
+    let r = app
+        .post_form("/admin/2fa", "/admin/2fa", &[("code", "000000")])
+        .await;
+    assert_eq!(r.status(), 422, "a wrong code is refused");
+    app.remember_authenticator("ops@example.com", seed);
+    let code = app.next_code("ops@example.com").await;
+    let r = app
+        .post_form("/admin/2fa", "/admin/2fa", &[("code", &code)])
+        .await;
+    assert_eq!(r.status(), 200);
+    let cookie = session_cookie(&r);
+    assert_ne!(
+        cookie, half_open,
+        "the session id changes once two-factor is done"
+    );
+    let codes_page = r.text().await.unwrap();
+    let recovery: Vec<String> = codes_page
+        .split("<li><code>")
+        .skip(1)
+        .filter_map(|s| s.split('<').next().map(str::to_string))
+        .collect();
+    assert_eq!(recovery.len(), 10, "{codes_page}");
+    let rows: Vec<(String,)> = sqlx_recovery_hashes(&app).await;
+    assert_eq!(rows.len(), 10);
+    assert!(
+        rows.iter()
+            .all(|(h,)| !recovery.iter().any(|c| h.contains(c.as_str()))),
+        "recovery codes are stored hashed"
+    );
+
+    // A recovery code signs in once; the same code again does not.
+    app.post_form("/admin", "/admin/logout", &[]).await;
+    let r = app
+        .sign_in_with_code("ops@example.com", PASSWORD, &recovery[3])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/admin");
+    app.post_form("/admin", "/admin/logout", &[]).await;
+    let r = app
+        .sign_in_with_code("ops@example.com", PASSWORD, &recovery[3])
+        .await;
+    assert_eq!(r.status(), 401, "a used recovery code");
+    let r = app.sign_in("ops@example.com", PASSWORD).await;
+    assert_eq!(r.status(), 303);
     let dashboard = app.get("/admin").await;
     assert_eq!(dashboard.status(), 200);
     let csp = dashboard.headers()["content-security-policy"]
@@ -105,10 +175,18 @@ async fn sign_in_failures_all_look_the_same() {
     let unknown_user = app.sign_in("nobody@example.com", PASSWORD).await;
     assert_eq!(unknown_user.status(), 401);
     let b = unknown_user.text().await.unwrap();
-    assert!(
-        a.contains("Email or password is incorrect.")
-            && b.contains("Email or password is incorrect.")
-    );
+    let wrong_code = app.sign_in_with_code(&email, PASSWORD, "123456").await;
+    assert_eq!(wrong_code.status(), 401);
+    let c = wrong_code.text().await.unwrap();
+    let no_code = app.sign_in_with_code(&email, PASSWORD, "").await;
+    assert_eq!(no_code.status(), 401);
+    let d = no_code.text().await.unwrap();
+    for page in [&a, &b, &c, &d] {
+        assert!(
+            page.contains("Email, password or code is incorrect."),
+            "{page}"
+        );
+    }
     assert_eq!(app.get("/admin").await.status(), 303, "still signed out");
 }
 
@@ -342,4 +420,15 @@ async fn a_maintenance_is_scheduled_from_the_form() {
         upcoming["scheduled_maintenances"][0]["scheduled_for"],
         "2099-03-01T10:00:00.000Z"
     );
+}
+
+/// The stored recovery code hashes (never the codes).
+async fn sqlx_recovery_hashes(app: &crate::helpers::TestApp) -> Vec<(String,)> {
+    app.store
+        .query_strings("SELECT code_hash FROM recovery_codes")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s,))
+        .collect()
 }

@@ -88,7 +88,7 @@ async fn a_fan_out_killed_halfway_completes_after_restart_with_nobody_missing() 
         .collect();
     store.import_subscribers(&emails, true).await.unwrap();
     let (_, token) = store
-        .create_api_token("crash-test", Role::Admin)
+        .create_api_token("crash-test", Role::Admin, "tests")
         .await
         .unwrap();
     store.close().await;

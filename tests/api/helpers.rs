@@ -1,9 +1,12 @@
 //! Test harness: each test gets its own Herald on port 0 with a fresh database.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use herald::config::Config;
 use herald::domain::{Role, StaffEmail};
+use herald::security::seal::{purpose, Sealer};
+use herald::security::totp::Seed;
 use herald::startup::Application;
 use herald::store::Store;
 use serde_json::Value;
@@ -14,6 +17,13 @@ pub struct TestApp {
     pub token: String,
     /// A client that never follows redirects, so tests can see them.
     pub http: reqwest::Client,
+    /// Seals staff TOTP seeds the way the running app does.
+    pub sealer: Arc<Sealer>,
+    /// Each staff member's authenticator: the seed and the last step a code was made for.
+    authenticators: Mutex<HashMap<String, (Seed, u64)>>,
+    pub data_dir: std::path::PathBuf,
+    /// The database this app uses, for running the CLI against it.
+    pub database_url: String,
     _data_dir: tempfile::TempDir,
 }
 
@@ -41,6 +51,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         bind: "127.0.0.1:0".to_string(),
         page_name: "Acme Status".to_string(),
         mail_from: "Acme Status <status@acme.test>".to_string(),
+        // Most tests post many notifying updates quickly and link to example domains; the
+        // tripwire's own tests set these back.
+        tripwire_burst_updates: 1000,
+        tripwire_allowed_domains: "example.com, example.org, example.net, acme.test".to_string(),
         ..Config::default()
     };
     configure(&mut config);
@@ -50,12 +64,14 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
             config.database_url = url;
         }
     }
+    let database_url = config.database_url();
     let app = Application::build(config).await.expect("build app");
     let address = app.public_url();
     let store = app.state().store.clone();
+    let sealer = app.state().sealer.clone();
     tokio::spawn(app.run_until_stopped());
     let (_, token) = store
-        .create_api_token("tests", Role::Admin)
+        .create_api_token("tests", Role::Admin, "tests")
         .await
         .expect("token");
     let http = reqwest::Client::builder()
@@ -68,6 +84,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         store,
         token,
         http,
+        sealer,
+        authenticators: Mutex::new(HashMap::new()),
+        data_dir: data_dir.path().to_path_buf(),
+        database_url,
         _data_dir: data_dir,
     }
 }
@@ -170,8 +190,23 @@ impl TestApp {
         r.json().await.expect("json")
     }
 
-    /// Adds a staff member, completes enrolment with `password` and returns their email.
+    /// Adds a staff member, completes enrolment with `password`, sets up their authenticator
+    /// (as the two-factor page would) and returns their email.
     pub async fn enrolled_staff(&self, email: &str, role: Role, password: &str) -> String {
+        let id = self.enrolled_staff_without_2fa(email, role, password).await;
+        let seed = Seed::generate();
+        let sealed = self
+            .sealer
+            .seal(&purpose::totp(id), &seed.base32())
+            .expect("seal");
+        self.store.propose_totp(id, &sealed).await.expect("propose");
+        self.store.enable_totp(id, 1, &[]).await.expect("enable");
+        self.remember_authenticator(email, seed);
+        email.to_string()
+    }
+
+    /// Adds a staff member with a password but no second factor yet; returns their id.
+    pub async fn enrolled_staff_without_2fa(&self, email: &str, role: Role, password: &str) -> i64 {
         let added = self
             .store
             .add_staff(&StaffEmail::parse(email).expect("email"), role)
@@ -184,11 +219,66 @@ impl TestApp {
             .complete_enrolment(&added.enrolment_secret, &hash)
             .await
             .expect("enrol");
-        email.to_string()
+        added.staff.id
     }
 
-    /// Signs in through the login form; the client keeps the session cookie.
+    pub fn remember_authenticator(&self, email: &str, seed: Seed) {
+        self.authenticators
+            .lock()
+            .expect("lock")
+            .insert(email.to_lowercase(), (seed, 0));
+    }
+
+    /// A fresh code from `email`'s authenticator, one the server has not seen: codes of the
+    /// previous, current and next 30-second step are accepted, each once, so this waits only
+    /// when all three are used.
+    pub async fn next_code(&self, email: &str) -> String {
+        loop {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_secs();
+            let now = secs / 30;
+            // The previous step's code only while the server cannot move two steps on before
+            // it checks the code.
+            let earliest = if secs % 30 < 25 { now - 1 } else { now };
+            {
+                let mut all = self.authenticators.lock().expect("lock");
+                let (seed, last) = all
+                    .get_mut(&email.to_lowercase())
+                    .unwrap_or_else(|| panic!("no authenticator for {email}"));
+                let step = (*last + 1).max(earliest);
+                if step <= now + 1 {
+                    *last = step;
+                    return seed.code_at_step(step);
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        }
+    }
+
+    /// Signs in through the login form with a fresh authenticator code; the client keeps the
+    /// session cookie.
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        let known = self
+            .authenticators
+            .lock()
+            .expect("lock")
+            .contains_key(&email.to_lowercase());
+        let code = if known {
+            self.next_code(email).await
+        } else {
+            String::new()
+        };
+        self.sign_in_with_code(email, password, &code).await
+    }
+
+    pub async fn sign_in_with_code(
+        &self,
+        email: &str,
+        password: &str,
+        code: &str,
+    ) -> reqwest::Response {
         let page = self.get_text("/admin/login").await;
         let csrf = hidden_field(&page, "csrf");
         self.http
@@ -197,6 +287,7 @@ impl TestApp {
                 ("csrf", csrf.as_str()),
                 ("email", email),
                 ("password", password),
+                ("code", code),
             ])
             .send()
             .await

@@ -14,6 +14,7 @@ mod helpers;
 mod maintenance;
 mod multi_instance;
 mod public_pages;
+mod security;
 mod smtp;
 mod statuspage_api;
 mod x;

@@ -110,6 +110,8 @@ export async function startHerald({ label = 'herald' } = {}) {
     HERALD_DATA_DIR: dataDir,
     HERALD_BIND: `127.0.0.1:${port}`,
     HERALD_PUBLIC_URL: url,
+    // The seed data links to example.com; the tripwire would otherwise pause outbound.
+    HERALD_TRIPWIRE_ALLOWED_DOMAINS: 'example.com',
   };
   // Never let a developer's own configuration leak into the tests.
   delete env.HERALD_DATABASE_URL;
@@ -283,14 +285,33 @@ export function base32Decode(input) {
   return Buffer.from(out);
 }
 
-export function totp(secretBase32, { time = Date.now(), step = 30, digits = 6, algorithm = 'sha1' } = {}) {
-  const counter = Math.floor(time / 1000 / step);
+export function totp(secretBase32, { time = Date.now(), step = 30, digits = 6, algorithm = 'sha1', counter = null } = {}) {
+  const c = counter ?? Math.floor(time / 1000 / step);
   const buf = Buffer.alloc(8);
-  buf.writeBigUInt64BE(BigInt(counter));
+  buf.writeBigUInt64BE(BigInt(c));
   const hmac = crypto.createHmac(algorithm, base32Decode(secretBase32)).update(buf).digest();
   const offset = hmac[hmac.length - 1] & 0x0f;
   const code = (hmac.readUInt32BE(offset) & 0x7fffffff) % 10 ** digits;
   return String(code).padStart(digits, '0');
+}
+
+// Herald accepts each code once (and codes of the previous and next 30 s step), so every
+// sign-in takes a step not used before, waiting only when all three are spent.
+const lastStep = new Map();
+export async function freshCode(info) {
+  const step = info.step || 30;
+  for (;;) {
+    const secs = Date.now() / 1000;
+    const now = Math.floor(secs / step);
+    // The previous step's code only while the server cannot move two steps on before it checks.
+    const earliest = secs % step < step - 5 ? now - 1 : now;
+    const next = Math.max((lastStep.get(info.secret) ?? 0) + 1, earliest);
+    if (next <= now + 1) {
+      lastStep.set(info.secret, next);
+      return totp(info.secret, { ...info, counter: next });
+    }
+    await new Promise((r) => setTimeout(r, 2000));
+  }
 }
 
 /** Find a TOTP secret on a page: an otpauth:// URI, or a base32 string shown as text. */
@@ -317,30 +338,35 @@ export async function findTotpSecret(page) {
 // Browser flows shared by several tests.
 
 /**
- * Follow the enrolment link, set a password (and a TOTP factor if asked), then
- * sign in. Leaves the page on /admin. Returns { totpSecret }.
+ * Follow the enrolment link, set a password, sign in, and set up the authenticator Herald asks
+ * for at first sign-in (reading the key off the page), keeping the recovery codes. Leaves the
+ * page on /admin. Returns { totpSecret, totpInfo, recoveryCodes }.
  */
 export async function enrolAndSignIn(page, herald, { password = ADMIN_PASSWORD } = {}) {
   await page.goto(herald.enrolUrl);
   await page.locator('input[name="password"]').fill(password);
   await page.locator('input[name="password_confirm"]').fill(password);
-  let totpInfo = null;
-  const code = page.locator('input[name="totp"], input[name="code"], input[name="totp_code"]');
-  if (await code.count()) {
-    // Enrolment asks for a second factor on the same form.
-    totpInfo = await findTotpSecret(page);
-    if (!totpInfo) throw new Error('enrolment form asks for a TOTP code but no secret was found on it');
-    await code.first().fill(totp(totpInfo.secret, totpInfo));
-  }
   await page.getByRole('button', { name: 'Set password' }).click();
   await page.waitForURL((u) => u.pathname.startsWith('/admin/login'), { timeout: 15_000 }).catch(() => {});
-
   if (!new URL(page.url()).pathname.startsWith('/admin/login')) {
     throw new Error(`after "Set password" expected /admin/login, got ${page.url()}\n` +
       (await page.locator('body').innerText()).slice(0, 2000));
   }
-  await signIn(page, herald, { password, totpInfo });
-  return { totpSecret: totpInfo?.secret };
+  // First sign-in: the password only opens two-factor set-up.
+  await page.locator('input[name="email"]').fill(ADMIN_EMAIL);
+  await page.locator('input[name="password"]').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL((u) => u.pathname === '/admin/2fa', { timeout: 15_000 });
+  const totpInfo = await findTotpSecret(page);
+  if (!totpInfo) throw new Error('the two-factor page shows no key');
+  await page.locator('input[name="code"]').fill(await freshCode(totpInfo));
+  await page.getByRole('button', { name: 'Turn on two-factor' }).click();
+  await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor({ timeout: 15_000 });
+  const recoveryCodes = await page.locator('.recovery-codes code').allInnerTexts();
+  if (recoveryCodes.length !== 10) throw new Error(`expected 10 recovery codes, saw ${recoveryCodes.length}`);
+  await page.getByRole('link', { name: /continue/ }).click();
+  await page.waitForURL((u) => u.pathname === '/admin', { timeout: 15_000 });
+  return { totpSecret: totpInfo.secret, totpInfo, recoveryCodes };
 }
 
 export async function signIn(page, herald, { email = ADMIN_EMAIL, password = ADMIN_PASSWORD, totpInfo = null } = {}) {
@@ -349,8 +375,7 @@ export async function signIn(page, herald, { email = ADMIN_EMAIL, password = ADM
   }
   await page.locator('input[name="email"]').fill(email);
   await page.locator('input[name="password"]').fill(password);
-  const code = page.locator('input[name="totp"], input[name="code"], input[name="totp_code"]');
-  if (totpInfo && await code.count()) await code.first().fill(totp(totpInfo.secret, totpInfo));
+  if (totpInfo) await page.locator('input[name="code"]').fill(await freshCode(totpInfo));
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL((u) => !u.pathname.startsWith('/admin/login'), { timeout: 15_000 }).catch(() => {});
   const pathname = new URL(page.url()).pathname;
@@ -448,5 +473,9 @@ export function adminPages(data) {
     { path: '/admin/components', status: 200 },
     { path: '/admin/incidents/new', status: 200 },
     { path: `/admin/incidents/${data.open.id}`, status: 200 },
+    { path: '/admin/staff', status: 200 },
+    { path: '/admin/tokens', status: 200 },
+    { path: '/admin/audit', status: 200 },
+    { path: '/admin/account', status: 200 },
   ];
 }

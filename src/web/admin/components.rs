@@ -123,8 +123,16 @@ pub async fn create(State(state): State<AppState>, form: AdminForm) -> Result<Re
     form.session.require(Role::Responder)?;
     match parse(&form.fields) {
         Ok(draft) => {
-            state.store.create_component(&draft).await?;
+            let created = state.store.create_component(&draft).await?;
             state.changed().await;
+            state
+                .audit(
+                    &form.session.actor(),
+                    "component.create",
+                    &format!("component:{}", created.id),
+                    serde_json::json!({ "name": draft.name }),
+                )
+                .await;
             Ok(Redirect::to("/admin/components?notice=saved").into_response())
         }
         Err(errors) => {
@@ -172,6 +180,14 @@ pub async fn update(
         Ok(draft) => {
             state.store.update_component(id, &draft).await?;
             state.changed().await;
+            state
+                .audit(
+                    &form.session.actor(),
+                    "component.update",
+                    &format!("component:{id}"),
+                    serde_json::json!({ "name": draft.name }),
+                )
+                .await;
             Ok(Redirect::to("/admin/components?notice=saved").into_response())
         }
         Err(errors) => {
@@ -197,5 +213,13 @@ pub async fn delete(
     form.session.require(Role::Responder)?;
     state.store.delete_component(id).await?;
     state.changed().await;
+    state
+        .audit(
+            &form.session.actor(),
+            "component.delete",
+            &format!("component:{id}"),
+            serde_json::json!({}),
+        )
+        .await;
     Ok(Redirect::to("/admin/components?notice=deleted").into_response())
 }

@@ -263,21 +263,36 @@ pub async fn open_incident(
     );
     let errors = match parsed {
         Ok(_) if fields.get("action") == "preview" => vec![],
-        Ok(draft) => match state
-            .store
-            .open_incident(&draft, &form.session.author())
-            .await
-        {
-            Ok(published) => {
-                state.changed().await;
-                let to = format!(
-                    "/admin/incidents/{}?notice=published",
-                    published.incident_id
-                );
-                return Ok(Redirect::to(&to).into_response());
+        Ok(draft) => {
+            let actor = form.session.actor();
+            state
+                .screen_update(&actor, &draft.name, &draft.first)
+                .await?;
+            match state
+                .store
+                .open_incident(&draft, &form.session.author())
+                .await
+            {
+                Ok(published) => {
+                    state.changed().await;
+                    state
+                        .audit_published(
+                            &form.session.actor(),
+                            "incident.open",
+                            &published,
+                            draft.first.notify,
+                            &draft.first.body,
+                        )
+                        .await;
+                    let to = format!(
+                        "/admin/incidents/{}?notice=published",
+                        published.incident_id
+                    );
+                    return Ok(Redirect::to(&to).into_response());
+                }
+                Err(e) => messages(e)?,
             }
-            Err(e) => messages(e)?,
-        },
+        }
         Err(invalid) => invalid.0.iter().map(ToString::to_string).collect(),
     };
     let status = if errors.is_empty() {
@@ -372,20 +387,35 @@ pub async fn post_update(
     let fields = &form.fields;
     let errors = match UpdateDraft::parse(None, &UpdateForm::raw(fields), domain::now()) {
         Ok(_) if fields.get("action") == "preview" => vec![],
-        Ok(draft) => match state
-            .store
-            .post_update(id, &draft, &form.session.author())
-            .await
-        {
-            Ok(_) => {
-                state.changed().await;
-                return Ok(
-                    Redirect::to(&format!("/admin/incidents/{id}?notice=published"))
-                        .into_response(),
-                );
+        Ok(draft) => {
+            let incident = state.store.incident(id).await?;
+            state
+                .screen_update(&form.session.actor(), &incident.name, &draft)
+                .await?;
+            match state
+                .store
+                .post_update(id, &draft, &form.session.author())
+                .await
+            {
+                Ok(published) => {
+                    state.changed().await;
+                    state
+                        .audit_published(
+                            &form.session.actor(),
+                            "incident.update",
+                            &published,
+                            draft.notify,
+                            &draft.body,
+                        )
+                        .await;
+                    return Ok(
+                        Redirect::to(&format!("/admin/incidents/{id}?notice=published"))
+                            .into_response(),
+                    );
+                }
+                Err(e) => messages(e)?,
             }
-            Err(e) => messages(e)?,
-        },
+        }
         Err(invalid) => invalid.0.iter().map(ToString::to_string).collect(),
     };
     let status = if errors.is_empty() {
@@ -479,21 +509,37 @@ pub async fn schedule_maintenance(
         domain::now(),
     );
     let errors = match parsed {
-        Ok(draft) => match state
-            .store
-            .schedule_maintenance(&draft, &form.session.author())
-            .await
-        {
-            Ok(published) => {
-                state.changed().await;
-                let to = format!(
-                    "/admin/incidents/{}?notice=published",
-                    published.incident_id
-                );
-                return Ok(Redirect::to(&to).into_response());
+        Ok(draft) => {
+            if draft.notify {
+                state
+                    .screen_outbound(&form.session.actor(), &[&draft.name, &draft.body])
+                    .await?;
             }
-            Err(e) => messages(e)?,
-        },
+            match state
+                .store
+                .schedule_maintenance(&draft, &form.session.author())
+                .await
+            {
+                Ok(published) => {
+                    state.changed().await;
+                    state
+                        .audit_published(
+                            &form.session.actor(),
+                            "maintenance.schedule",
+                            &published,
+                            draft.notify,
+                            &draft.body,
+                        )
+                        .await;
+                    let to = format!(
+                        "/admin/incidents/{}?notice=published",
+                        published.incident_id
+                    );
+                    return Ok(Redirect::to(&to).into_response());
+                }
+                Err(e) => messages(e)?,
+            }
+        }
         Err(invalid) => invalid.0.iter().map(ToString::to_string).collect(),
     };
     let page = maintenance_form(&state, &form.session, f, errors).await?;

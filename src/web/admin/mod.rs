@@ -1,10 +1,12 @@
 //! The admin pages. Every page needs a staff session; every form passes the CSRF check in
 //! `AdminForm`; posting needs the responder role.
 
+mod audit;
 mod components;
 mod incidents;
 mod outbound;
 mod session;
+mod staff;
 mod subscribers;
 pub mod x;
 
@@ -26,6 +28,34 @@ pub fn router() -> Router<AppState> {
             get(session::login_page).post(session::login),
         )
         .route("/admin/logout", post(session::logout))
+        .route(
+            "/admin/2fa",
+            get(session::two_factor_setup).post(session::two_factor_confirm),
+        )
+        .route(
+            "/admin/reauth",
+            get(session::reauth_page).post(session::reauth),
+        )
+        .route("/admin/account", get(session::account))
+        .route(
+            "/admin/account/sign-out-everywhere",
+            post(session::sign_out_everywhere),
+        )
+        .route(
+            "/admin/account/recovery-codes",
+            post(session::new_recovery_codes),
+        )
+        .route("/admin/staff", get(staff::list).post(staff::add))
+        .route("/admin/staff/{id}/role", post(staff::change_role))
+        .route("/admin/staff/{id}/disable", post(staff::disable))
+        .route("/admin/staff/{id}/reset-2fa", post(staff::reset_two_factor))
+        .route("/admin/staff/{id}/sign-out", post(staff::end_sessions))
+        .route(
+            "/admin/tokens",
+            get(staff::tokens).post(staff::create_token),
+        )
+        .route("/admin/tokens/{id}/revoke", post(staff::revoke_token))
+        .route("/admin/audit", get(audit::page))
         .route(
             "/admin/enrol/{secret}",
             get(session::enrol_page).post(session::enrol),
@@ -79,6 +109,8 @@ pub struct Chrome {
     pub role: &'static str,
     pub csrf: String,
     pub paused: bool,
+    /// Why the tripwire paused outbound, for the red banner.
+    pub tripped: Option<String>,
     pub is_admin: bool,
 }
 
@@ -89,6 +121,7 @@ impl Chrome {
             role: session.info.staff.role.as_str(),
             csrf: session.info.csrf_token.clone(),
             paused: session.outbound_paused,
+            tripped: session.tripped.clone(),
             is_admin: session.info.staff.role.allows(crate::domain::Role::Admin),
         })
     }
@@ -117,6 +150,8 @@ pub fn notice(code: Option<&str>) -> String {
     match code {
         Some("enrolled") => "Your password is set. Sign in to continue.",
         Some("signed_out") => "You are signed out.",
+        Some("signed_out_everywhere") => "Every session of this account has ended. Sign in again.",
+        Some("revoked") => "Token revoked. Anything using it gets 401 from now on.",
         Some("published") => "Published. The status page shows it now.",
         Some("saved") => "Saved.",
         Some("deleted") => "Deleted.",

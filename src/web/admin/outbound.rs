@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
+use serde_json::json;
 
 use crate::domain::Role;
 use crate::store::DeliveryCounts;
@@ -18,16 +19,43 @@ pub async fn pause(State(state): State<AppState>, form: AdminForm) -> Result<Res
         .notifier
         .pause(&state.store, &reason, &form.session.author())
         .await?;
+    state
+        .audit(
+            &form.session.actor(),
+            "outbound.pause",
+            "outbound",
+            json!({ "reason": reason }),
+        )
+        .await;
     Ok(Redirect::to("/admin?notice=paused").into_response())
 }
 
-/// Only an admin may let sending continue.
+/// Only an admin may let sending continue; after a tripwire, only with a fresh code.
 pub async fn resume(State(state): State<AppState>, form: AdminForm) -> Result<Response, PageError> {
     form.session.require(Role::Admin)?;
+    let before = state.store.outbound_state().await?;
+    if !before.tripped_rule.is_empty() {
+        form.session.require_recent_auth("/admin#outbound")?;
+    }
+    state
+        .screen_privileged(&form.session.actor(), "resuming outbound")
+        .await?;
+    if state.store.outbound_state().await?.tripped_rule != before.tripped_rule {
+        // Resuming from a new address tripped the wire again: stay paused.
+        return Ok(Redirect::to("/admin").into_response());
+    }
     state
         .notifier
         .resume(&state.store, &form.session.author())
         .await?;
+    state
+        .audit(
+            &form.session.actor(),
+            "outbound.resume",
+            "outbound",
+            json!({ "was_paused_by": before.changed_by, "reason": before.reason, "tripped_rule": before.tripped_rule }),
+        )
+        .await;
     Ok(Redirect::to("/admin?notice=resumed").into_response())
 }
 
@@ -71,8 +99,16 @@ pub async fn retry_dead(
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
-    state.store.retry_dead_deliveries(id).await?;
+    let retried = state.store.retry_dead_deliveries(id).await?;
     state.notifier.wake();
+    state
+        .audit(
+            &form.session.actor(),
+            "deliveries.retry",
+            &format!("update:{id}"),
+            json!({ "deliveries": retried }),
+        )
+        .await;
     let incident = state.store.incident_of_update(id).await?;
     Ok(Redirect::to(&format!(
         "/admin/incidents/{}?notice=retried#update-{id}",

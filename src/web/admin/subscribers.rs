@@ -132,7 +132,17 @@ pub async fn add(State(state): State<AppState>, form: AdminForm) -> Result<Respo
         },
     };
     match result {
-        Ok(()) => Ok(Redirect::to("/admin/subscribers?notice=saved").into_response()),
+        Ok(()) => {
+            state
+                .audit(
+                    &form.session.actor(),
+                    "subscriber.add",
+                    "subscribers",
+                    serde_json::json!({ "email": form.fields.get("email").trim(), "confirmed": confirmed }),
+                )
+                .await;
+            Ok(Redirect::to("/admin/subscribers?notice=saved").into_response())
+        }
         Err(message) => {
             let view = page(&state, &form.session, "", 1, String::new(), vec![message]).await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
@@ -152,6 +162,14 @@ pub async fn import(State(state): State<AppState>, form: AdminForm) -> Result<Re
         let view = page(&state, &form.session, "", 1, String::new(), errors).await?;
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view));
     }
+    state
+        .audit(
+            &form.session.actor(),
+            "subscriber.import",
+            "subscribers",
+            serde_json::json!({ "addresses": emails.len(), "confirmed": form.fields.has("confirmed") }),
+        )
+        .await;
     if form.fields.has("confirmed") {
         state.store.import_subscribers(&emails, true).await?;
     } else {
@@ -169,6 +187,24 @@ pub async fn export(
     session: StaffSession,
 ) -> Result<Response, PageError> {
     session.require(Role::Admin)?;
+    session.require_recent_auth("/admin/subscribers/export.csv")?;
+    let actor = session.actor();
+    state
+        .screen_privileged(&actor, "exporting subscribers")
+        .await?;
+    let (confirmed, unconfirmed) = state.store.subscriber_counts().await?;
+    let rows = u64::try_from(confirmed + unconfirmed).unwrap_or(0);
+    if let Some(trip) = state.rules.check_export(rows) {
+        state.trip(&actor, &trip).await?;
+    }
+    state
+        .audit(
+            &actor,
+            "subscribers.export",
+            "subscribers",
+            serde_json::json!({ "rows": rows }),
+        )
+        .await;
     let mut csv = String::from("email,confirmed,created_at\r\n");
     let mut offset = 0;
     loop {
@@ -213,5 +249,13 @@ pub async fn remove(
     if !state.store.remove_subscriber(id).await? {
         return Err(PageError::NotFound("subscriber"));
     }
+    state
+        .audit(
+            &form.session.actor(),
+            "subscriber.remove",
+            &format!("subscriber:{id}"),
+            serde_json::json!({}),
+        )
+        .await;
     Ok(Redirect::to("/admin/subscribers?notice=deleted").into_response())
 }

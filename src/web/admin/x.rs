@@ -22,7 +22,7 @@ use crate::web::error::PageError;
 use crate::web::AppState;
 
 /// Sealing purpose of a request token's secret between leg one and the callback.
-const REQUEST_PURPOSE: &str = "x.request_secret";
+use crate::security::seal::purpose::X_REQUEST as REQUEST_PURPOSE;
 
 #[derive(Template)]
 #[template(path = "admin/x.html")]
@@ -98,6 +98,10 @@ pub async fn connect(
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Admin)?;
+    form.session.require_recent_auth("/admin/x")?;
+    state
+        .screen_privileged(&form.session.actor(), "connecting X")
+        .await?;
     let x = client(&state)?;
     let callback = format!("{}/admin/x/callback", state.config.public_url());
     let request = x
@@ -189,7 +193,15 @@ pub async fn finish(
         .access_token(&request, &query.oauth_verifier)
         .await
         .map_err(|e| PageError::BadRequest(format!("X did not complete the connection: {e}")))?;
-    save(&state, connected, &session.author()).await?;
+    let account = save(&state, connected, &session.author()).await?;
+    state
+        .audit(
+            &session.actor(),
+            "x.connect",
+            &format!("x:@{}", account.username),
+            serde_json::json!({ "user_id": account.user_id }),
+        )
+        .await;
     Ok(Redirect::to("/admin/x?notice=connected").into_response())
 }
 
@@ -232,5 +244,13 @@ pub async fn disconnect(
     form.session.require(Role::Admin)?;
     let cancelled = state.store.disconnect_x().await?;
     tracing::warn!(by = %form.session.author(), cancelled, "X account disconnected");
+    state
+        .audit(
+            &form.session.actor(),
+            "x.disconnect",
+            "x",
+            serde_json::json!({ "cancelled_posts": cancelled }),
+        )
+        .await;
     Ok(Redirect::to("/admin/x?notice=disconnected").into_response())
 }

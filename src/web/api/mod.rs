@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde_json::json;
 
 use super::auth::{ApiCaller, ApiJson};
 use super::error::ApiError;
@@ -55,6 +56,9 @@ async fn add_subscriber(
     caller.require(Role::Admin)?;
     let email =
         SubscriberEmail::parse(&body.email).map_err(|e| ApiError::Invalid(Invalid(vec![e])))?;
+    state
+        .screen_privileged(&caller.actor(), "adding a subscriber")
+        .await?;
     let mut ids = Vec::new();
     for raw in body.components.iter().flatten() {
         let id = raw.parse::<i64>().map_err(|_| {
@@ -76,6 +80,14 @@ async fn add_subscriber(
             state.notifier.wake();
         }
     }
+    state
+        .audit(
+            &caller.actor(),
+            "subscriber.add",
+            &format!("subscriber:{}", subscriber.id),
+            json!({ "email": subscriber.email, "confirmed": body.confirmed }),
+        )
+        .await;
     Ok((StatusCode::CREATED, Json(subscriber_json(&subscriber))).into_response())
 }
 
@@ -166,15 +178,54 @@ async fn pause(
         .notifier
         .pause(&state.store, reason.trim(), &caller.author())
         .await?;
+    state
+        .audit(
+            &caller.actor(),
+            "outbound.pause",
+            "outbound",
+            json!({ "reason": reason.trim() }),
+        )
+        .await;
     Ok(Json(outbound_json(&s)).into_response())
 }
 
 async fn resume(State(state): State<AppState>, caller: ApiCaller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
+    let before = state.store.outbound_state().await?;
+    if !before.tripped_rule.is_empty() {
+        state
+            .audit(
+                &caller.actor(),
+                "outbound.resume_refused",
+                "outbound",
+                json!({ "tripped_rule": before.tripped_rule }),
+            )
+            .await;
+        return Err(ApiError::Forbidden(format!(
+            "outbound was paused by the tripwire ({}); an admin must sign in to the admin pages, re-authenticate and resume there",
+            before.reason
+        )));
+    }
+    state
+        .screen_privileged(&caller.actor(), "resuming outbound")
+        .await?;
+    if !state.store.outbound_state().await?.tripped_rule.is_empty() {
+        return Err(ApiError::Forbidden(
+            "resuming from a new address tripped the wire; outbound stays paused".into(),
+        ));
+    }
     let s = state
         .notifier
         .resume(&state.store, &caller.author())
         .await?;
+    state
+        .audit(
+            &caller.actor(),
+            "outbound.resume",
+            "outbound",
+            json!({ "was_paused_by": before.changed_by }),
+        )
+        .await;
     Ok(Json(outbound_json(&s)).into_response())
 }
 
@@ -229,6 +280,14 @@ async fn create_component(
     )?;
     let component = state.store.create_component(&draft).await?;
     state.changed().await;
+    state
+        .audit(
+            &caller.actor(),
+            "component.create",
+            &format!("component:{}", component.id),
+            json!({ "name": component.name }),
+        )
+        .await;
     Ok((
         StatusCode::CREATED,
         Json(component_value(state.cache.site(), &component)),
@@ -327,8 +386,20 @@ async fn open_incident(
         &body.first_update(),
         domain::now(),
     )?;
+    state
+        .screen_update(&caller.actor(), &draft.name, &draft.first)
+        .await?;
     let published = state.store.open_incident(&draft, &caller.author()).await?;
     state.changed().await;
+    state
+        .audit_published(
+            &caller.actor(),
+            "incident.open",
+            &published,
+            draft.first.notify,
+            &draft.first.body,
+        )
+        .await;
     let mut json = incident_json(&state, published.incident_id).await?;
     json["update_id"] = serde_json::Value::String(published.update_id.to_string());
     Ok((StatusCode::CREATED, Json(json)).into_response())
@@ -352,11 +423,22 @@ async fn post_update(
     caller.require(Role::Responder)?;
     let id = parse_id(&id)?;
     let draft = UpdateDraft::parse(None, &body.raw(), domain::now())?;
+    let name = state.store.incident(id).await?.name;
+    state.screen_update(&caller.actor(), &name, &draft).await?;
     let published = state
         .store
         .post_update(id, &draft, &caller.author())
         .await?;
     state.changed().await;
+    state
+        .audit_published(
+            &caller.actor(),
+            "incident.update",
+            &published,
+            draft.notify,
+            &draft.body,
+        )
+        .await;
     let incident = state.store.incident(id).await?;
     let update = incident
         .updates
@@ -397,11 +479,25 @@ async fn schedule_maintenance(
         body.notify,
         domain::now(),
     )?;
+    if draft.notify {
+        state
+            .screen_outbound(&caller.actor(), &[&draft.name, &draft.body])
+            .await?;
+    }
     let published = state
         .store
         .schedule_maintenance(&draft, &caller.author())
         .await?;
     state.changed().await;
+    state
+        .audit_published(
+            &caller.actor(),
+            "maintenance.schedule",
+            &published,
+            draft.notify,
+            &draft.body,
+        )
+        .await;
     let mut json = incident_json(&state, published.incident_id).await?;
     json["update_id"] = serde_json::Value::String(published.update_id.to_string());
     Ok((StatusCode::CREATED, Json(json)).into_response())

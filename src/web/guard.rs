@@ -1,0 +1,194 @@
+//! Where the audit log and the tripwire meet the handlers: who acted (`Actor`), recording what
+//! they did, and screening an action against the tripwire's rules before it takes effect.
+
+use serde_json::{json, Value};
+
+use super::AppState;
+use crate::security::tripwire::{Rule, Trip};
+use crate::store::{AuditEvent, Published, StoreResult};
+
+/// Who did something, as the audit log and the tripwire see them.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// As recorded: `staff:ann@example.com`, `token:deploy-bot`, `anonymous`.
+    pub name: String,
+    /// A stable identity for the sources it has acted from: `staff:12`, `token:3`.
+    pub key: String,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+impl Actor {
+    pub fn staff(id: i64, email: &str, ip: &str, user_agent: &str) -> Actor {
+        Actor {
+            name: format!("staff:{email}"),
+            key: format!("staff:{id}"),
+            ip: ip.to_string(),
+            user_agent: user_agent.to_string(),
+        }
+    }
+
+    pub fn token(id: i64, name: &str, ip: &str, user_agent: &str) -> Actor {
+        Actor {
+            name: format!("token:{name}"),
+            key: format!("token:{id}"),
+            ip: ip.to_string(),
+            user_agent: user_agent.to_string(),
+        }
+    }
+
+    /// Someone not signed in (a failed sign-in names the email it tried in the detail).
+    pub fn anonymous(ip: &str, user_agent: &str) -> Actor {
+        Actor {
+            name: "anonymous".into(),
+            key: String::new(),
+            ip: ip.to_string(),
+            user_agent: user_agent.to_string(),
+        }
+    }
+
+    /// Herald itself (the tripwire, the scheduler).
+    pub fn system(name: &str) -> Actor {
+        Actor {
+            name: name.into(),
+            key: String::new(),
+            ip: String::new(),
+            user_agent: String::new(),
+        }
+    }
+}
+
+impl AppState {
+    /// Appends to the audit log. The action has already happened, so a failure to record it is
+    /// logged loudly rather than undoing it.
+    pub async fn audit(&self, actor: &Actor, action: &str, target: &str, detail: Value) {
+        let event = AuditEvent {
+            actor: actor.name.clone(),
+            ip: actor.ip.clone(),
+            user_agent: actor.user_agent.clone(),
+            action: action.to_string(),
+            target: target.to_string(),
+            detail,
+        };
+        if let Err(e) = self.store.append_audit(&self.chain, event).await {
+            tracing::error!(error = %e, action, actor = %actor.name, "writing the audit log failed");
+        }
+    }
+
+    /// A rule tripped: outbound stops on every instance before its next send, every admin gets
+    /// an email (which the pause does not hold back), the audit log says why, and the admin
+    /// pages show a red banner until an admin re-authenticates and resumes.
+    pub async fn trip(&self, actor: &Actor, trip: &Trip) -> StoreResult<()> {
+        let before = self.store.outbound_state().await?;
+        let already = before.paused && !before.tripped_rule.is_empty();
+        tracing::error!(rule = trip.rule.as_str(), detail = %trip.detail, actor = %actor.name, "tripwire tripped");
+        if !already {
+            self.store.set_tripped_rule(trip.rule.as_str()).await?;
+            self.notifier
+                .pause(
+                    &self.store,
+                    &format!("{}: {}", trip.rule.title(), trip.detail),
+                    "tripwire",
+                )
+                .await?;
+        }
+        self.audit(
+            actor,
+            "tripwire.tripped",
+            trip.rule.as_str(),
+            json!({ "rule": trip.rule.as_str(), "detail": trip.detail, "already_paused": already }),
+        )
+        .await;
+        if !already {
+            let subject = format!("Herald tripwire: {} — outbound paused", trip.rule.title());
+            let body = format!(
+                "Herald paused every outbound channel (email to subscribers, posts to X) because a \
+                 tripwire rule tripped.\n\n\
+                 Rule: {}\nWhat happened: {}\nWho: {} from {}\n\n\
+                 Nothing more goes out until an admin signs in, checks the audit log, \
+                 re-authenticates and resumes: {}/admin\n",
+                trip.rule.title(),
+                trip.detail,
+                actor.name,
+                if actor.ip.is_empty() { "-" } else { &actor.ip },
+                self.config.public_url().trim_end_matches('/'),
+            );
+            self.store.raise_alert("tripwire", &subject, &body).await?;
+            self.notifier.wake();
+        }
+        Ok(())
+    }
+
+    /// Screens a notifying update before it is stored: too many in the window, or links to
+    /// domains off the allow-list. A trip pauses outbound first, so the update's deliveries are
+    /// queued but nothing goes out.
+    pub async fn screen_outbound(&self, actor: &Actor, texts: &[&str]) -> StoreResult<()> {
+        let since = crate::domain::now() - self.rules.burst_window();
+        let recent = self.store.notifying_updates_since(since).await?;
+        if let Some(trip) = self.rules.check_burst(recent) {
+            self.trip(actor, &trip).await?;
+        }
+        if let Some(trip) = self.rules.check_links(texts.iter().copied()) {
+            self.trip(actor, &trip).await?;
+        }
+        Ok(())
+    }
+
+    /// Screens an incident update (or a maintenance notice) that will notify subscribers.
+    pub async fn screen_update(
+        &self,
+        actor: &Actor,
+        name: &str,
+        draft: &crate::domain::UpdateDraft,
+    ) -> StoreResult<()> {
+        if !draft.notify {
+            return Ok(());
+        }
+        let tweet = draft.custom_tweet.as_deref().unwrap_or("");
+        self.screen_outbound(actor, &[name, &draft.body, tweet])
+            .await
+    }
+
+    /// Screens a privileged action: from an address (or through a token) this actor has never
+    /// acted from, it trips. An actor's very first source is learnt, not tripped on.
+    pub async fn screen_privileged(&self, actor: &Actor, action: &str) -> StoreResult<()> {
+        if !self.rules.new_source || actor.key.is_empty() {
+            return Ok(());
+        }
+        let (known, any) = self.store.known_source(&actor.key, &actor.ip).await?;
+        if known {
+            return Ok(());
+        }
+        self.store.remember_source(&actor.key, &actor.ip).await?;
+        if any {
+            let trip = Trip {
+                rule: Rule::NewSource,
+                detail: format!(
+                    "{action} by {} from {}, an address never seen for it",
+                    actor.name, actor.ip
+                ),
+            };
+            self.trip(actor, &trip).await?;
+        }
+        Ok(())
+    }
+
+    /// Records a published incident update (or maintenance notice).
+    pub async fn audit_published(
+        &self,
+        actor: &Actor,
+        action: &str,
+        published: &Published,
+        notify: bool,
+        body: &str,
+    ) {
+        let body: String = body.chars().take(2000).collect();
+        self.audit(
+            actor,
+            action,
+            &format!("incident:{}", published.incident_id),
+            json!({ "update": published.update_id, "notify": notify, "body": body }),
+        )
+        .await;
+    }
+}
