@@ -74,6 +74,9 @@ pub struct Config {
     /// Tripwire: a privileged action from an address (or through a token) never seen for that
     /// account before.
     pub tripwire_new_source: bool,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated addresses or
+    /// blocks such as `10.0.0.0/8`). Empty: the connecting address is the client.
+    pub trusted_proxies: String,
 }
 
 impl Default for Config {
@@ -107,6 +110,7 @@ impl Default for Config {
             tripwire_allowed_domains: String::new(),
             tripwire_export_rows: 5000,
             tripwire_new_source: true,
+            trusted_proxies: String::new(),
         }
     }
 }
@@ -170,6 +174,8 @@ impl Config {
         if self.delivery_lease < 5 || self.delivery_lease > 86_400 {
             anyhow::bail!("HERALD_DELIVERY_LEASE must be between 5 and 86400 seconds");
         }
+        crate::security::net::parse_blocks(&self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("HERALD_TRUSTED_PROXIES: {e}"))?;
         if self.smtp_concurrency == 0 || self.smtp_concurrency > 256 {
             anyhow::bail!("HERALD_SMTP_CONCURRENCY must be between 1 and 256");
         }

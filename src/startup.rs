@@ -107,6 +107,10 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         cache,
         chain: Arc::new(crate::security::audit::Chain::new(&master)),
         rules: Arc::new(rules),
+        proxies: Arc::new(
+            crate::security::net::parse_blocks(&config.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("HERALD_TRUSTED_PROXIES: {e}"))?,
+        ),
         config: Arc::new(config),
         notifier,
         composer,

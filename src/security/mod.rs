@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod keys;
+pub mod net;
 pub mod password;
 pub mod seal;
 pub mod secret;

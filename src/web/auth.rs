@@ -55,13 +55,28 @@ pub struct Client {
     pub user_agent: String,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Client {
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+            .map(|c| c.0.ip());
+        let ip = match peer {
+            None => "unknown".to_string(),
+            Some(peer) => {
+                let forwarded: Vec<&str> = parts
+                    .headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .collect();
+                crate::security::net::client_address(peer, &forwarded, &state.proxies).to_string()
+            }
+        };
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

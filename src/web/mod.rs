@@ -45,6 +45,8 @@ pub struct AppState {
     pub chain: Arc<crate::security::audit::Chain>,
     /// The tripwire's thresholds.
     pub rules: Arc<crate::security::tripwire::Rules>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub proxies: Arc<Vec<crate::security::net::Block>>,
 }
 
 impl AppState {

@@ -1279,3 +1279,70 @@ async fn herald_secrets_rotate_reseals_everything_under_a_new_key() {
         .await
         .contains(&"secrets.rotate".to_string()));
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
+    let app = spawn_app_with(|c| c.trusted_proxies = "127.0.0.1".into()).await;
+    let attempt = |forwarded: &'static str| {
+        let app = &app;
+        async move {
+            let page = app.get_text("/admin/login").await;
+            let csrf = hidden_field(&page, "csrf");
+            app.http
+                .post(app.url("/admin/login"))
+                .header("x-forwarded-for", forwarded)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("email", "x@example.com"),
+                    ("password", "wrong-wrong-wrong"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // The address throttle counts the client behind the proxy, not the proxy.
+    for _ in 0..21 {
+        attempt("198.51.100.1, 203.0.113.9").await;
+    }
+    let ips = app
+        .store
+        .query_strings("SELECT DISTINCT ip FROM audit_log")
+        .await
+        .unwrap();
+    assert_eq!(
+        ips,
+        vec!["203.0.113.9".to_string()],
+        "the right-most untrusted hop"
+    );
+    let keys = app
+        .store
+        .query_strings("SELECT key FROM login_throttle ORDER BY key")
+        .await
+        .unwrap();
+    assert!(keys.contains(&"ip:203.0.113.9".to_string()), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains("127.0.0.1")), "{keys:?}");
+
+    // Without trusted proxies the header is only the client's claim, and ignored.
+    let app = spawn_app().await;
+    let page = app.get_text("/admin/login").await;
+    let csrf = hidden_field(&page, "csrf");
+    app.http
+        .post(app.url("/admin/login"))
+        .header("x-forwarded-for", "203.0.113.9")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "x@example.com"),
+            ("password", "nope-nope-nope"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let ips = app
+        .store
+        .query_strings("SELECT DISTINCT ip FROM audit_log")
+        .await
+        .unwrap();
+    assert_eq!(ips, vec!["127.0.0.1".to_string()]);
+}
