@@ -67,7 +67,22 @@ test('admin pages have no axe violations', async (t) => {
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   try {
-    await enrolAndSignIn(page, herald);
+    // The sign-in steps that cannot be revisited by URL are checked as they are shown.
+    const steps = [];
+    await enrolAndSignIn(page, herald, {
+      onStep: async (name) => {
+        await page.evaluate(axeSource);
+        const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+        steps.push({ name, violations: result.violations });
+      },
+    });
+    assert.deepEqual(steps.map((s) => s.name), ['two-factor set-up', 'recovery codes']);
+    for (const { name, violations } of steps) {
+      await t.test(name, () => {
+        assert.equal(violations.length, 0,
+          `axe found ${violations.length} violation(s) on ${name}:\n${formatViolations(violations)}`);
+      });
+    }
     for (const { path: p, status } of adminPages(data)) {
       await t.test(p, async () => {
         const violations = await axeCheck(page, herald.url + p, { status });

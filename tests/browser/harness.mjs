@@ -342,7 +342,7 @@ export async function findTotpSecret(page) {
  * for at first sign-in (reading the key off the page), keeping the recovery codes. Leaves the
  * page on /admin. Returns { totpSecret, totpInfo, recoveryCodes }.
  */
-export async function enrolAndSignIn(page, herald, { password = ADMIN_PASSWORD } = {}) {
+export async function enrolAndSignIn(page, herald, { password = ADMIN_PASSWORD, onStep = async () => {} } = {}) {
   await page.goto(herald.enrolUrl);
   await page.locator('input[name="password"]').fill(password);
   await page.locator('input[name="password_confirm"]').fill(password);
@@ -357,11 +357,13 @@ export async function enrolAndSignIn(page, herald, { password = ADMIN_PASSWORD }
   await page.locator('input[name="password"]').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL((u) => u.pathname === '/admin/2fa', { timeout: 15_000 });
+  await onStep('two-factor set-up');
   const totpInfo = await findTotpSecret(page);
   if (!totpInfo) throw new Error('the two-factor page shows no key');
   await page.locator('input[name="code"]').fill(await freshCode(totpInfo));
   await page.getByRole('button', { name: 'Turn on two-factor' }).click();
   await page.getByRole('heading', { name: 'Your recovery codes' }).waitFor({ timeout: 15_000 });
+  await onStep('recovery codes');
   const recoveryCodes = await page.locator('.recovery-codes code').allInnerTexts();
   if (recoveryCodes.length !== 10) throw new Error(`expected 10 recovery codes, saw ${recoveryCodes.length}`);
   await page.getByRole('link', { name: /continue/ }).click();
