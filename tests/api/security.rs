@@ -702,17 +702,7 @@ async fn a_copy_of_the_database_yields_no_usable_secret() {
     // An X account connected, as the connect flow stores it.
     let x_token = "1234-XTOKENPLAINTEXT000000000000";
     let x_secret = "XSECRETPLAINTEXT00000000000000000";
-    let seal = |purpose: &str, value: &str| app.sealer.seal(purpose, value).unwrap();
-    app.store
-        .connect_x(
-            "1234",
-            "acme",
-            &seal(herald::security::seal::purpose::X_TOKEN, x_token),
-            &seal(herald::security::seal::purpose::X_SECRET, x_secret),
-            "tests",
-        )
-        .await
-        .unwrap();
+    connect_x_sealed(&app, x_token, x_secret).await;
     let (_, api_token) = app
         .store
         .create_api_token("bot", Role::Admin, "tests")
@@ -807,6 +797,22 @@ async fn a_copy_of_the_database_yields_no_usable_secret() {
             .unwrap();
         assert_eq!(r.status(), 303, "a session hash is not a cookie");
     }
+}
+
+/// Stores a connected X account the way the connect flow does: token and secret sealed.
+async fn connect_x_sealed(app: &TestApp, token: &str, secret: &str) {
+    use herald::security::seal::purpose;
+    let seal = |purpose: &str, value: &str| app.sealer.seal(purpose, value).unwrap();
+    app.store
+        .connect_x(
+            "1234",
+            "acme",
+            &seal(purpose::X_TOKEN, token),
+            &seal(purpose::X_SECRET, secret),
+            "tests",
+        )
+        .await
+        .unwrap();
 }
 
 fn herald_cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
@@ -1212,17 +1218,7 @@ async fn herald_secrets_rotate_reseals_everything_under_a_new_key() {
     let app = spawn_app().await;
     staff(&app, ADMIN, Role::Admin).await;
     let x_token = "1234-ROTATEDTOKEN0000000000000";
-    let seal = |purpose: &str, value: &str| app.sealer.seal(purpose, value).unwrap();
-    app.store
-        .connect_x(
-            "1234",
-            "acme",
-            &seal(herald::security::seal::purpose::X_TOKEN, x_token),
-            &seal(herald::security::seal::purpose::X_SECRET, "secret"),
-            "tests",
-        )
-        .await
-        .unwrap();
+    connect_x_sealed(&app, x_token, "secret").await;
     let key_path = app.data_dir.join("secret.key");
     let old_key = std::fs::read_to_string(&key_path).unwrap();
 
