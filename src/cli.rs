@@ -408,8 +408,10 @@ async fn secrets_rotate(config: &Config) -> anyhow::Result<()> {
     if !path.exists() {
         anyhow::bail!("no secret key at {}; nothing to rotate", path.display());
     }
-    let store = open(config).await?;
     let old = MasterKey::load_or_create(&path)?;
+    let store = open(config)
+        .await?
+        .with_stamper(crate::security::stamp::Stamper::new(&old));
     if let Err(broken) = store.verify_audit(&Chain::new(&old)).await? {
         anyhow::bail!(
             "the audit log does not verify under the current key ({broken}); \
@@ -433,7 +435,13 @@ async fn secrets_rotate(config: &Config) -> anyhow::Result<()> {
     let staged = MasterKey::previous_path(&path).with_extension("new");
     let _ = std::fs::remove_file(&staged);
     new.write_new(&staged)?;
-    let rechained = store.reseal(&values, &Chain::new(&new)).await?;
+    let rechained = store
+        .reseal(
+            &values,
+            &Chain::new(&new),
+            &crate::security::stamp::Stamper::new(&new),
+        )
+        .await?;
     let previous = MasterKey::previous_path(&path);
     std::fs::rename(&path, &previous).map_err(|e| {
         anyhow::anyhow!(

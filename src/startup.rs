@@ -85,9 +85,10 @@ impl Application {
 
 /// Everything the web handlers and the workers share, from a migrated store.
 pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> {
+    let master = MasterKey::load_or_create(&config.secret_key_path())?;
+    let store = store.with_stamper(crate::security::stamp::Stamper::new(&master));
     let site = Site::from_config(&config);
     let cache = PageCache::new(site.clone(), store.clone()).await?;
-    let master = MasterKey::load_or_create(&config.secret_key_path())?;
     let composer = Arc::new(Composer::new(
         site,
         &config.mail_from(),
@@ -163,6 +164,7 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
         state.store.clone(),
         state.notifier.clone(),
     ));
+    let trip = trip_wire(state);
     match &state.x {
         Some(client) => {
             tracing::info!(api = %client.settings().api_base, "X worker started");
@@ -174,6 +176,7 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
                     state.notifier.clone(),
                     state.config.public_url(),
                 )
+                .tripping(trip.clone())
                 .run(),
             );
         }
@@ -198,13 +201,28 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
             lease: chrono::Duration::seconds(config.delivery_lease as i64),
             ..WorkerSettings::default()
         },
-    );
+    )
+    .tripping(trip);
     // Two workers on the same queue and transport: the next batch is in flight while the
     // previous one finishes, and the transport's semaphore still caps SMTP concurrency.
     for _ in 0..WORKERS {
         tokio::spawn(worker.clone().run());
     }
     Ok(())
+}
+
+/// The workers' way to trip the wire: `AppState::trip` as Herald itself.
+fn trip_wire(state: &AppState) -> crate::notify::TripWire {
+    let state = state.clone();
+    Arc::new(move |trip| {
+        let state = state.clone();
+        Box::pin(async move {
+            let actor = crate::web::guard::Actor::system("herald (outbound check)");
+            if let Err(e) = state.trip(&actor, &trip).await {
+                tracing::error!(error = %e, "tripping the wire failed");
+            }
+        })
+    })
 }
 
 async fn shutdown_signal() {

@@ -66,5 +66,10 @@ CREATE TABLE known_sources (
     PRIMARY KEY (actor, ip)
 );
 
+-- Outbound stamps (security::stamp): an HMAC under a key outside the database over what an
+-- update or alert says. Workers send only rows whose stamp verifies.
+ALTER TABLE incident_updates ADD COLUMN stamp TEXT;
+ALTER TABLE alerts ADD COLUMN stamp TEXT;
+
 -- Why outbound is paused when a rule tripped (empty for a manual pause).
 ALTER TABLE outbound ADD COLUMN tripped_rule TEXT NOT NULL DEFAULT '';

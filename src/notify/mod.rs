@@ -10,7 +10,15 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::security::tripwire::Trip;
 use crate::store::{OutboundState, Store, StoreResult};
+
+/// How a worker trips the wire by itself (the web layer's `AppState::trip`, which pauses
+/// outbound, alerts the admins and writes the audit entry): used when a message about to go
+/// out turns out not to be one Herald wrote.
+pub type TripWire = Arc<
+    dyn Fn(Trip) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;
 
 /// How often an instance re-reads the kill switch, to hear a pause made elsewhere (the CLI,
 /// another instance) before its next send. On PostgreSQL every instance also hears each flip at

@@ -13,8 +13,10 @@ use tokio::task::JoinSet;
 
 use super::compose::{Composer, UpdateMail};
 use super::Notifier;
+use super::TripWire;
 use crate::channels::email::MailTransport;
 use crate::channels::SendError;
+use crate::security::tripwire::{Rule, Trip};
 use crate::store::{channel, ClaimedDelivery, DeliveryOutcome, Store};
 
 #[derive(Debug, Clone)]
@@ -61,6 +63,8 @@ pub struct Worker<T: MailTransport> {
     settings: WorkerSettings,
     /// Consecutive batches in which the channel could not be reached.
     unreachable_streak: Arc<AtomicU32>,
+    /// Trips the wire when a claimed update or alert carries no valid stamp.
+    trip: Option<TripWire>,
 }
 
 /// Retry delay after `attempts` failed tries: exponential from 5 s, capped at 1 h, with ±50 %
@@ -86,6 +90,7 @@ impl<T: MailTransport> Clone for Worker<T> {
             notifier: self.notifier.clone(),
             settings: self.settings.clone(),
             unreachable_streak: self.unreachable_streak.clone(),
+            trip: self.trip.clone(),
         }
     }
 }
@@ -105,6 +110,24 @@ impl<T: MailTransport> Worker<T> {
             notifier,
             settings,
             unreachable_streak: Arc::new(AtomicU32::new(0)),
+            trip: None,
+        }
+    }
+
+    /// Trips the wire (and sends nothing) when a message was not written through Herald.
+    pub fn tripping(mut self, trip: TripWire) -> Self {
+        self.trip = Some(trip);
+        self
+    }
+
+    async fn forged(&self, what: String) {
+        tracing::error!(%what, "refusing to send a message Herald did not write");
+        if let Some(trip) = &self.trip {
+            trip(Trip {
+                rule: Rule::Forged,
+                detail: what,
+            })
+            .await;
         }
     }
 
@@ -187,6 +210,14 @@ impl<T: MailTransport> Worker<T> {
             if mails.contains_key(&update_id) {
                 continue;
             }
+            if !self.store.update_stamp_ok(update_id).await? {
+                // Never sent: its deliveries are cancelled below, and the wire trips.
+                self.forged(format!(
+                    "update {update_id} has no valid stamp (written or changed outside Herald)"
+                ))
+                .await;
+                continue;
+            }
             let incident = self.store.incident_of_update(update_id).await?;
             if let Some(update) = incident.updates.iter().find(|u| u.id == update_id) {
                 mails.insert(update_id, Arc::new(UpdateMail::new(&incident, update)));
@@ -205,8 +236,17 @@ impl<T: MailTransport> Worker<T> {
             if alerts.contains_key(&id) {
                 continue;
             }
-            if let Some(alert) = self.store.alert(id).await? {
-                alerts.insert(id, Arc::new(alert));
+            match self.store.alert(id).await? {
+                Some((subject, body, true)) => {
+                    alerts.insert(id, Arc::new((subject, body)));
+                }
+                Some(_) => {
+                    self.forged(format!(
+                        "alert {id} has no valid stamp (written or changed outside Herald)"
+                    ))
+                    .await;
+                }
+                None => {}
             }
         }
         Ok(alerts)

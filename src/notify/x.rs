@@ -44,6 +44,8 @@ pub struct XWorker<C: Channel<Message = Tweet>> {
     sealer: Arc<Sealer>,
     notifier: Arc<Notifier>,
     site_url: String,
+    /// Trips the wire when a claimed update carries no valid stamp.
+    trip: Option<super::TripWire>,
 }
 
 impl<C: Channel<Message = Tweet>> XWorker<C> {
@@ -60,7 +62,14 @@ impl<C: Channel<Message = Tweet>> XWorker<C> {
             sealer,
             notifier,
             site_url,
+            trip: None,
         }
+    }
+
+    /// Trips the wire (and posts nothing) when an update was not written through Herald.
+    pub fn tripping(mut self, trip: super::TripWire) -> Self {
+        self.trip = Some(trip);
+        self
     }
 
     /// Opens the account's sealed token pair.
@@ -120,6 +129,20 @@ impl<C: Channel<Message = Tweet>> XWorker<C> {
                 error: "an X post without an update".into(),
             });
         };
+        if !self.store.update_stamp_ok(update_id).await? {
+            let detail = format!(
+                "update {update_id} has no valid stamp (written or changed outside Herald)"
+            );
+            tracing::error!(%detail, "refusing to post a message Herald did not write");
+            if let Some(trip) = &self.trip {
+                trip(crate::security::tripwire::Trip {
+                    rule: crate::security::tripwire::Rule::Forged,
+                    detail: detail.clone(),
+                })
+                .await;
+            }
+            return Ok(DeliveryOutcome::Dead { error: detail });
+        }
         let incident = self.store.incident_of_update(update_id).await?;
         let Some(update) = incident.updates.iter().find(|u| u.id == update_id) else {
             return Ok(DeliveryOutcome::Cancelled);

@@ -8,5 +8,6 @@ pub mod net;
 pub mod password;
 pub mod seal;
 pub mod secret;
+pub mod stamp;
 pub mod totp;
 pub mod tripwire;

@@ -19,6 +19,9 @@ pub enum Rule {
     Export,
     /// A disabled account signing in, or a just-demoted one reaching for its old powers.
     RevokedAccount,
+    /// Outbound text Herald did not write: an update or alert without a valid stamp, put in
+    /// the database some other way.
+    Forged,
 }
 
 impl Rule {
@@ -29,6 +32,7 @@ impl Rule {
             Rule::NewSource => "new-source",
             Rule::Export => "export",
             Rule::RevokedAccount => "revoked-account",
+            Rule::Forged => "forged",
         }
     }
 
@@ -40,6 +44,7 @@ impl Rule {
             Rule::NewSource => "Privileged action from a new address or token",
             Rule::Export => "Large subscriber export",
             Rule::RevokedAccount => "Activity from a disabled or demoted account",
+            Rule::Forged => "Outbound message not written through Herald",
         }
     }
 
@@ -50,6 +55,7 @@ impl Rule {
             Rule::NewSource,
             Rule::Export,
             Rule::RevokedAccount,
+            Rule::Forged,
         ]
         .into_iter()
         .find(|r| r.as_str() == stored)

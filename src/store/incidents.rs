@@ -15,6 +15,7 @@ use crate::domain::{
     self, Choice, Component, ComponentDraft, ComponentStatus, FieldError, Impact, Incident,
     IncidentDraft, IncidentKind, IncidentStatus, Invalid, MaintenanceDraft, UpdateDraft,
 };
+use crate::security::stamp::UpdateText;
 
 /// What a publish created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -475,6 +476,25 @@ impl Store {
             .bind(author)
             .fetch_one(&mut *tx)
             .await?;
+            if let Some(stamper) = self.stamper() {
+                let name: String = sqlx::query_scalar("SELECT name FROM incidents WHERE id = $1")
+                    .bind(incident_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let stamp = stamper.update(&UpdateText {
+                    update_id,
+                    incident_id,
+                    incident_name: &name,
+                    status: draft.status.as_str(),
+                    body: &draft.body,
+                    custom_tweet: draft.custom_tweet.as_deref(),
+                });
+                sqlx::query("UPDATE incident_updates SET stamp = $1 WHERE id = $2")
+                    .bind(stamp)
+                    .bind(update_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
 
             for (component_id, new_status) in &changes {
                 let old_status = current.get(component_id).copied().unwrap_or(ComponentStatus::Operational);
@@ -556,5 +576,36 @@ impl Store {
         .await)?;
         self.incident(incident_id.ok_or(StoreError::NotFound("update"))?)
             .await
+    }
+}
+
+impl Store {
+    /// Whether an update still says what Herald stamped when it wrote it. Without a stamper
+    /// (a store opened by a tool that sends nothing) every update passes.
+    pub async fn update_stamp_ok(&self, update_id: i64) -> StoreResult<bool> {
+        let Some(stamper) = self.stamper() else {
+            return Ok(true);
+        };
+        #[allow(clippy::type_complexity)]
+        let row: Option<(i64, String, String, String, Option<String>, Option<String>)> = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT u.incident_id, i.name, u.status, u.body, u.custom_tweet, u.stamp \
+             FROM incident_updates u JOIN incidents i ON i.id = u.incident_id WHERE u.id = $1",
+        )
+        .bind(update_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(
+            row.is_some_and(|(incident_id, name, status, body, tweet, stamp)| {
+                let expected = stamper.update(&UpdateText {
+                    update_id,
+                    incident_id,
+                    incident_name: &name,
+                    status: &status,
+                    body: &body,
+                    custom_tweet: tweet.as_deref(),
+                });
+                crate::security::stamp::Stamper::verify(&expected, stamp.as_deref())
+            }),
+        )
     }
 }

@@ -111,6 +111,8 @@ impl Default for PoolSettings {
 pub struct Store {
     pool: Pool,
     settings: PoolSettings,
+    /// Stamps updates and alerts as they are written, and checks them before they are sent.
+    stamper: Option<std::sync::Arc<crate::security::stamp::Stamper>>,
 }
 
 impl Store {
@@ -139,7 +141,18 @@ impl Store {
         Ok(Store {
             pool,
             settings: settings.clone(),
+            stamper: None,
         })
+    }
+
+    /// Stamps every update and alert this store writes, and checks stamps before sending.
+    pub fn with_stamper(mut self, stamper: crate::security::stamp::Stamper) -> Store {
+        self.stamper = Some(std::sync::Arc::new(stamper));
+        self
+    }
+
+    pub(crate) fn stamper(&self) -> Option<&crate::security::stamp::Stamper> {
+        self.stamper.as_deref()
     }
 
     async fn connect_postgres(url: &str, settings: &PoolSettings) -> anyhow::Result<PgPool> {

@@ -230,6 +230,13 @@ impl Store {
             .bind(now)
             .fetch_one(&mut *tx)
             .await?;
+            if let Some(stamper) = self.stamper() {
+                sqlx::query("UPDATE alerts SET stamp = $1 WHERE id = $2")
+                    .bind(stamper.alert(id, subject, body))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query(
                 "INSERT INTO deliveries (update_id, alert_id, channel, recipient_id, address, next_attempt_at) \
                  SELECT NULL, $1, $2, id, email, $3 FROM staff WHERE role = 'admin' AND disabled_at IS NULL",
@@ -254,13 +261,22 @@ impl Store {
         .await)?)
     }
 
-    /// An alert's subject and body.
-    pub async fn alert(&self, id: i64) -> StoreResult<Option<(String, String)>> {
-        Ok(
-            on_pool!(self, read pool => sqlx::query_as("SELECT subject, body FROM alerts WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?,
+    /// An alert's subject and body, and whether its stamp verifies (always, without a stamper).
+    pub async fn alert(&self, id: i64) -> StoreResult<Option<(String, String, bool)>> {
+        let row: Option<(String, String, Option<String>)> = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT subject, body, stamp FROM alerts WHERE id = $1",
         )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.map(|(subject, body, stamp)| {
+            let ok = self.stamper().is_none_or(|s| {
+                crate::security::stamp::Stamper::verify(
+                    &s.alert(id, &subject, &body),
+                    stamp.as_deref(),
+                )
+            });
+            (subject, body, ok)
+        }))
     }
 }

@@ -100,7 +100,7 @@ impl AppState {
         )
         .await;
         if !already {
-            let subject = format!("Herald tripwire: {} — outbound paused", trip.rule.title());
+            let subject = format!("Herald tripwire: {}; outbound paused", trip.rule.title());
             let body = format!(
                 "Herald paused every outbound channel (email to subscribers, posts to X) because a \
                  tripwire rule tripped.\n\n\

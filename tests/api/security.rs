@@ -1221,6 +1221,8 @@ async fn herald_secrets_rotate_reseals_everything_under_a_new_key() {
     connect_x_sealed(&app, x_token, "secret").await;
     let key_path = app.data_dir.join("secret.key");
     let old_key = std::fs::read_to_string(&key_path).unwrap();
+    let incident = app.open_incident(json!({"name": "Before", "status": "investigating", "impact": "minor", "body": "b", "notify": false})).await;
+    let update_id: i64 = incident["update_id"].as_str().unwrap().parse().unwrap();
 
     let (ok, out, err) = herald_cli(&app, &["secrets", "rotate"]);
     assert!(ok, "{out}{err}");
@@ -1271,6 +1273,18 @@ async fn herald_secrets_rotate_reseals_everything_under_a_new_key() {
         .is_ok());
     let (ok, out, err) = herald_cli(&app, &["audit", "verify"]);
     assert!(ok, "the chain is re-keyed: {out}{err}");
+    // Updates are re-stamped: a restarted Herald (new key) still sends them.
+    let restarted = herald::store::Store::connect(&app.database_url)
+        .await
+        .unwrap()
+        .with_stamper(herald::security::stamp::Stamper::new(
+            &herald::security::keys::MasterKey::load_or_create(&key_path).unwrap(),
+        ));
+    assert!(restarted.update_stamp_ok(update_id).await.unwrap());
+    assert!(
+        !app.store.update_stamp_ok(update_id).await.unwrap(),
+        "not under the old key"
+    );
     assert!(audit_actions(&app)
         .await
         .contains(&"secrets.rotate".to_string()));
@@ -1341,4 +1355,65 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_the_client() {
         .await
         .unwrap();
     assert_eq!(ips, vec!["127.0.0.1".to_string()]);
+}
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it"]
+async fn an_update_written_straight_into_the_database_is_never_sent_and_trips_the_wire() {
+    let sink = SmtpSink::start(&[]);
+    let app = spawn_app_with(|c| c.smtp_url = sink.url()).await;
+    app.enrolled_staff(ADMIN, Role::Admin, PASSWORD).await;
+    subscribe(&app, "customer@example.com").await;
+    open_notifying(&app, "Real outage", "We are on it.").await;
+    sink.wait_for(1, Duration::from_secs(20)).await;
+
+    // Someone with write access to the database host (but not the key file) queues spam: a
+    // new update copying a genuine one's stamp, and its fan-out.
+    app.store
+        .execute_admin(
+            "INSERT INTO incident_updates (incident_id, status, body, display_at, created_at, \
+             updated_at, deliver_notifications, author, stamp) \
+             SELECT incident_id, status, 'Claim your refund at https://acme-refunds.com', \
+             display_at, created_at, updated_at, deliver_notifications, author, stamp \
+             FROM incident_updates WHERE id = (SELECT MAX(id) FROM incident_updates); \
+             INSERT INTO fanouts (update_id, incident_id, created_at) \
+             SELECT id, incident_id, created_at FROM incident_updates \
+             WHERE id = (SELECT MAX(id) FROM incident_updates)",
+        )
+        .await
+        .unwrap();
+    // Wake the workers as any later change would.
+    app.api("/api/admin/v1/pause", json!({})).await;
+    app.api("/api/admin/v1/resume", json!({})).await;
+
+    let mails = sink.wait_for(2, Duration::from_secs(20)).await;
+    let alert = mails
+        .iter()
+        .find(|m| m.rcpt == ADMIN)
+        .expect("admins are alerted");
+    assert!(
+        alert
+            .header("Subject")
+            .unwrap()
+            .contains("Outbound message not written"),
+        "{:?}",
+        alert.header("Subject")
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let to_customer: Vec<_> = sink
+        .messages()
+        .into_iter()
+        .filter(|m| m.rcpt == "customer@example.com")
+        .collect();
+    assert_eq!(to_customer.len(), 1, "the forged update never went out");
+    assert!(!to_customer[0].text().contains("acme-refunds"));
+    let status = app.api_get("/api/admin/v1/status").await;
+    assert_eq!(status["paused"], true);
+    assert!(
+        status["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no valid stamp"),
+        "{status}"
+    );
 }

@@ -1,0 +1,108 @@
+//! Outbound stamps: Herald marks every incident update and every admin alert it writes with an
+//! HMAC under a key derived from the master key, and its workers send only what carries a valid
+//! stamp. Someone who can write to the database but does not hold the key file (the breach
+//! Herald was built after: a compromised database host) cannot queue a message to customers:
+//! a row they insert or edit has no valid stamp, is never sent, and trips the wire.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::keys::MasterKey;
+
+type HmacSha256 = Hmac<Sha256>;
+
+#[derive(Clone)]
+pub struct Stamper {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Stamper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stamper(..)")
+    }
+}
+
+/// What an update's stamp covers: everything that reaches customers from it.
+pub struct UpdateText<'a> {
+    pub update_id: i64,
+    pub incident_id: i64,
+    pub incident_name: &'a str,
+    pub status: &'a str,
+    pub body: &'a str,
+    pub custom_tweet: Option<&'a str>,
+}
+
+impl Stamper {
+    pub fn new(master: &MasterKey) -> Stamper {
+        Stamper {
+            key: master.derive("herald outbound stamp v1"),
+        }
+    }
+
+    fn mac(&self, fields: &[&str]) -> String {
+        let mut mac =
+            HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("any key"));
+        for field in fields {
+            mac.update(&(field.len() as u64).to_be_bytes());
+            mac.update(field.as_bytes());
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    pub fn update(&self, u: &UpdateText<'_>) -> String {
+        let (update_id, incident_id) = (u.update_id.to_string(), u.incident_id.to_string());
+        let tweet = u
+            .custom_tweet
+            .map_or_else(|| "\u{0}".to_string(), str::to_string);
+        self.mac(&[
+            "update",
+            &update_id,
+            &incident_id,
+            u.incident_name,
+            u.status,
+            u.body,
+            &tweet,
+        ])
+    }
+
+    pub fn alert(&self, alert_id: i64, subject: &str, body: &str) -> String {
+        self.mac(&["alert", &alert_id.to_string(), subject, body])
+    }
+
+    pub fn verify(expected: &str, stamp: Option<&str>) -> bool {
+        stamp.is_some_and(|s| super::secret::equal(expected, s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stamp_covers_every_field_and_needs_the_key() {
+        let stamper = Stamper::new(&MasterKey::for_tests());
+        let text = UpdateText {
+            update_id: 7,
+            incident_id: 3,
+            incident_name: "API outage",
+            status: "investigating",
+            body: "We are on it.",
+            custom_tweet: None,
+        };
+        let stamp = stamper.update(&text);
+        assert!(Stamper::verify(&stamper.update(&text), Some(&stamp)));
+        let edited = UpdateText {
+            body: "Claim your refund at evil.example",
+            ..text
+        };
+        assert!(!Stamper::verify(&stamper.update(&edited), Some(&stamp)));
+        let moved = UpdateText {
+            update_id: 8,
+            ..edited
+        };
+        assert!(!Stamper::verify(&stamper.update(&moved), Some(&stamp)));
+        let other = Stamper::new(&MasterKey::from_bytes([3; 32]));
+        assert_ne!(other.alert(1, "s", "b"), stamper.alert(1, "s", "b"));
+        assert!(!Stamper::verify(&stamper.alert(1, "s", "b"), None));
+    }
+}
