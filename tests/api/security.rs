@@ -1417,3 +1417,37 @@ async fn an_update_written_straight_into_the_database_is_never_sent_and_trips_th
         "{status}"
     );
 }
+
+#[tokio::test]
+async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
+    let app = spawn_app().await;
+    let admin = staff(&app, ADMIN, Role::Admin).await;
+    assert_eq!(admin.get("/admin").await.status(), 200);
+    let back =
+        |minutes: i64| (chrono::Utc::now() - chrono::Duration::minutes(minutes)).to_rfc3339();
+    // Idle: nothing for 31 minutes.
+    let sql = format!(
+        "UPDATE sessions SET last_seen_at = '{}'",
+        back(31).replace("+00:00", "Z")
+    );
+    app.store.execute_admin(&sql).await.unwrap();
+    assert_eq!(
+        location(&admin.get("/admin").await),
+        "/admin/login",
+        "idle too long"
+    );
+
+    // Busy all day: the absolute limit still ends it.
+    assert_eq!(admin.sign_in(&app, ADMIN).await.status(), 303);
+    assert_eq!(admin.get("/admin").await.status(), 200);
+    let sql = format!(
+        "UPDATE sessions SET expires_at = '{}'",
+        back(1).replace("+00:00", "Z")
+    );
+    app.store.execute_admin(&sql).await.unwrap();
+    assert_eq!(
+        location(&admin.get("/admin").await),
+        "/admin/login",
+        "past 12 hours"
+    );
+}
