@@ -232,3 +232,55 @@ fn pick_encoding(headers: &HeaderMap) -> Encoding {
         Encoding::Identity
     }
 }
+
+#[cfg(test)]
+mod respond_tests {
+    use super::*;
+
+    fn request(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn prebuilt_headers_match_the_body_and_the_request() {
+        let html = CachedBody::new("text/html; charset=utf-8", "<p>ok</p>".repeat(50), false);
+        let ok = respond(&html, StatusCode::OK, &request(&[]), true);
+        let h = ok.headers();
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(h[header::ETAG], html.identity.etag.as_str());
+        assert!(h.contains_key(header::CONTENT_SECURITY_POLICY));
+        assert!(h.contains_key(header::STRICT_TRANSPORT_SECURITY));
+        assert!(!h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+        assert!(!h.contains_key(header::CONTENT_ENCODING));
+
+        let br = respond(
+            &html,
+            StatusCode::OK,
+            &request(&[(header::ACCEPT_ENCODING, "gzip, br")]),
+            false,
+        );
+        assert_eq!(br.headers()[header::CONTENT_ENCODING], "br");
+        assert!(!br.headers().contains_key(header::STRICT_TRANSPORT_SECURITY));
+
+        let etag = html.identity.etag.clone();
+        let fresh = respond(
+            &html,
+            StatusCode::OK,
+            &request(&[(header::IF_NONE_MATCH, &etag)]),
+            false,
+        );
+        assert_eq!(fresh.status(), StatusCode::NOT_MODIFIED);
+        assert!(!fresh.headers().contains_key(header::CONTENT_TYPE));
+        assert_eq!(fresh.headers()[header::ETAG], etag.as_str());
+
+        let json = CachedBody::new("application/json", "{}", true);
+        let api = respond(&json, StatusCode::OK, &request(&[]), false);
+        assert_eq!(api.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        assert!(!api.headers().contains_key(header::CONTENT_SECURITY_POLICY));
+    }
+}
