@@ -1,7 +1,6 @@
 //! Builds the application (store, page cache, background jobs, router) so that `main` and the
 //! tests start Herald the same way: `Application::build(config)`, `.port()`, `.run_until_stopped()`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use std::time::Duration;
@@ -72,12 +71,7 @@ impl Application {
         state.cache.spawn_rebuilder();
         crate::scheduler::spawn(state.store.clone(), state.cache.clone());
         spawn_delivery_worker(&state).await?;
-        let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-            SocketAddr,
-        >(web::PublicFirst::new(state.clone()));
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        web::serve::serve(listener, state.clone(), shutdown_signal()).await?;
         state.store.close().await;
         Ok(())
     }

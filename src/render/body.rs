@@ -1,14 +1,29 @@
-//! One public response body, rendered once and served many times: the bytes, their ETag, and
-//! gzip and brotli copies made up front so no request spends CPU compressing.
+//! One public response body, rendered once and served many times: the bytes, their ETag,
+//! gzip and brotli copies made up front so no request spends CPU compressing, and each copy's
+//! response headers, built once so that a request only clones them.
 
 use std::io::Write;
 
 use axum::body::Bytes;
-use axum::http::HeaderValue;
+use axum::http::{header, HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
 /// Bodies smaller than this are sent as they are; compressing them saves nothing.
 const COMPRESS_FROM: usize = 256;
+
+/// `Cache-Control` of every public body: browsers and CDNs keep it briefly, and may show the
+/// old copy while they fetch the new one.
+const CACHE_CONTROL: HeaderValue =
+    HeaderValue::from_static("public, max-age=10, stale-while-revalidate=30");
+/// `Content-Security-Policy` of public HTML pages.
+const PUBLIC_CSP: HeaderValue = HeaderValue::from_static(
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; base-uri 'none'",
+);
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+const REFERRER: HeaderValue = HeaderValue::from_static("strict-origin-when-cross-origin");
+const VARY: HeaderValue = HeaderValue::from_static("Accept-Encoding");
+const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 
 /// One encoding of a body, with its own ETag: a strong ETag names exact bytes, so the gzip
 /// and brotli copies each get theirs (RFC 9110 §8.8.3).
@@ -17,20 +32,50 @@ pub struct Variant {
     pub bytes: Bytes,
     /// Quoted strong ETag, e.g. `"3f2a…-br"`.
     pub etag: String,
-    /// The same, ready to send: a request only clones it.
-    pub etag_header: HeaderValue,
-    /// `Content-Encoding`, if any.
-    pub encoding: Option<HeaderValue>,
+    /// The headers of a response carrying these bytes (200, or 404 for the not-found page):
+    /// type, encoding, ETag, caching, CORS and CSP as the body needs. Not HSTS, which depends on
+    /// how Herald is reached and is added per response.
+    pub headers: HeaderMap,
+    /// The headers of a `304 Not Modified` for these bytes: the same less the type and encoding.
+    pub not_modified: HeaderMap,
 }
 
 impl Variant {
-    fn new(bytes: Bytes, tag: &str, suffix: &str, encoding: Option<&'static str>) -> Variant {
+    fn new(
+        bytes: Bytes,
+        tag: &str,
+        suffix: &str,
+        encoding: Option<&'static str>,
+        content_type: &'static str,
+        cors: bool,
+    ) -> Variant {
         let etag = format!("\"{tag}{suffix}\"");
+        let mut not_modified = HeaderMap::with_capacity(8);
+        not_modified.insert(
+            header::ETAG,
+            HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
+        );
+        not_modified.insert(header::CACHE_CONTROL, CACHE_CONTROL);
+        not_modified.insert(header::VARY, VARY);
+        not_modified.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+        not_modified.insert(header::REFERRER_POLICY, REFERRER);
+        if cors {
+            not_modified.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
+        }
+        if content_type.starts_with("text/html") {
+            not_modified.insert(header::CONTENT_SECURITY_POLICY, PUBLIC_CSP);
+        }
+        let mut headers = HeaderMap::with_capacity(not_modified.len() + 3);
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        if let Some(encoding) = encoding {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(encoding));
+        }
+        headers.extend(not_modified.clone());
         Variant {
-            etag_header: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
             etag,
             bytes,
-            encoding: encoding.map(HeaderValue::from_static),
+            headers,
+            not_modified,
         }
     }
 }
@@ -38,7 +83,6 @@ impl Variant {
 #[derive(Debug)]
 pub struct CachedBody {
     pub content_type: &'static str,
-    pub content_type_header: HeaderValue,
     pub identity: Variant,
     pub gzip: Option<Variant>,
     pub brotli: Option<Variant>,
@@ -52,16 +96,29 @@ impl CachedBody {
         let tag = hex::encode(Sha256::digest(&identity))[..24].to_string();
         let (gzip, brotli) = if identity.len() >= COMPRESS_FROM {
             (
-                Some(Variant::new(gzip(&identity), &tag, "-gz", Some("gzip"))),
-                Some(Variant::new(brotli(&identity), &tag, "-br", Some("br"))),
+                Some(Variant::new(
+                    gzip(&identity),
+                    &tag,
+                    "-gz",
+                    Some("gzip"),
+                    content_type,
+                    cors,
+                )),
+                Some(Variant::new(
+                    brotli(&identity),
+                    &tag,
+                    "-br",
+                    Some("br"),
+                    content_type,
+                    cors,
+                )),
             )
         } else {
             (None, None)
         };
         CachedBody {
             content_type,
-            content_type_header: HeaderValue::from_static(content_type),
-            identity: Variant::new(identity, &tag, "", None),
+            identity: Variant::new(identity, &tag, "", None, content_type, cors),
             gzip,
             brotli,
             cors,
@@ -79,7 +136,8 @@ impl CachedBody {
         match previous {
             Some(p)
                 if p.identity.bytes.as_ref() == body.as_slice()
-                    && p.content_type == content_type =>
+                    && p.content_type == content_type
+                    && p.cors == cors =>
             {
                 p.clone()
             }

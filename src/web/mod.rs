@@ -1,5 +1,6 @@
 //! HTTP. Public routes come first and read only the page cache; the admin pages and the admin
 //! API follow, each behind its own authentication (session cookie + CSRF, or bearer token).
+//! [`serve`] describes the path from the socket to these routes.
 
 pub mod admin;
 pub mod api;
@@ -7,17 +8,17 @@ pub mod auth;
 pub mod error;
 pub mod guard;
 pub mod public;
+pub mod serve;
 pub mod subscribe;
 pub mod throttle;
 
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
-use futures_util::future::{ready, Either, Ready};
 
 use crate::config::Config;
 use crate::notify::compose::Composer;
@@ -74,54 +75,6 @@ pub fn router(state: AppState) -> Router {
             common_headers(req, next, https)
         }))
         .with_state(state)
-}
-
-/// The outermost service: a GET for a cached public body is answered from the page cache
-/// before any routing or middleware (the hot path during an incident); everything else goes
-/// to the router.
-#[derive(Clone)]
-pub struct PublicFirst {
-    cache: Arc<PageCache>,
-    https: bool,
-    router: Router,
-}
-
-impl PublicFirst {
-    pub fn new(state: AppState) -> PublicFirst {
-        PublicFirst {
-            cache: state.cache.clone(),
-            https: state.config.is_https(),
-            router: router(state),
-        }
-    }
-}
-
-impl tower::Service<Request> for PublicFirst {
-    type Response = Response;
-    type Error = std::convert::Infallible;
-    type Future =
-        Either<Ready<Result<Response, Self::Error>>, <Router as tower::Service<Request>>::Future>;
-
-    fn poll_ready(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Result<(), Self::Error>> {
-        tower::Service::<Request>::poll_ready(&mut self.router, cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        if matches!(*request.method(), Method::GET | Method::HEAD) {
-            if let Some(key) = public::cache_key(request.uri().path(), request.uri().query()) {
-                let pages = self.cache.pages();
-                if let Some(body) = pages.get(&key) {
-                    let response =
-                        public::respond(body, StatusCode::OK, request.headers(), self.https);
-                    return Either::Left(ready(Ok(response)));
-                }
-            }
-        }
-        Either::Right(self.router.call(request))
-    }
 }
 
 /// Headers every response carries.

@@ -2,8 +2,9 @@
 //! conditional-request check and a write. Nothing here reads cookies or the database
 //! (except `/healthz`, which exists to check it).
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{self, header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -61,13 +62,6 @@ async fn metrics(State(state): State<AppState>) -> Response {
     )
         .into_response()
 }
-
-const CACHE_CONTROL: HeaderValue =
-    HeaderValue::from_static("public, max-age=10, stale-while-revalidate=30");
-const PUBLIC_CSP: HeaderValue = HeaderValue::from_static(
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     connect-src 'self'; form-action 'self'; base-uri 'none'",
-);
 
 /// Any GET not routed elsewhere: a cached public body, or the 404 page.
 pub async fn cached(
@@ -138,61 +132,65 @@ pub fn cache_key<'a>(path: &'a str, query: Option<&str>) -> Option<std::borrow::
     }
 }
 
-const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
-const REFERRER: HeaderValue = HeaderValue::from_static("strict-origin-when-cross-origin");
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=63072000; includeSubDomains");
-const VARY: HeaderValue = HeaderValue::from_static("Accept-Encoding");
-const ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
 
 /// A cached body as a response: 304 when the client's ETag matches, else the best encoding it
-/// accepts. Every header is prebuilt; this allocates only the response itself.
+/// accepts.
 pub fn respond(
     body: &CachedBody,
     status: StatusCode,
     request: &HeaderMap,
     https: bool,
 ) -> Response {
+    respond_with(body, status, request, https, Body::from)
+}
+
+/// [`respond`] with the body type of the caller's choosing (the fast path in [`super::serve`]
+/// skips boxing it). The headers are prebuilt per encoding: this clones one header map, the
+/// bytes (a reference count) and, over https, adds `Strict-Transport-Security`.
+pub fn respond_with<B>(
+    body: &CachedBody,
+    status: StatusCode,
+    request: &HeaderMap,
+    https: bool,
+    into_body: impl FnOnce(Bytes) -> B,
+) -> http::Response<B> {
     let variant = match pick_encoding(request) {
         Encoding::Brotli if body.brotli.is_some() => body.brotli.as_ref(),
         Encoding::Brotli | Encoding::Gzip if body.gzip.is_some() => body.gzip.as_ref(),
         _ => None,
     }
     .unwrap_or(&body.identity);
-    let fresh = status == StatusCode::OK
-        && request
-            .get_all(header::IF_NONE_MATCH)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == variant.etag || t == "*");
-    let mut response = if fresh {
-        StatusCode::NOT_MODIFIED.into_response()
+    let fresh = status == StatusCode::OK && etag_matches(request, &variant.etag);
+    let (status, headers, bytes) = if fresh {
+        (
+            StatusCode::NOT_MODIFIED,
+            variant.not_modified.clone(),
+            Bytes::new(),
+        )
     } else {
-        (status, variant.bytes.clone()).into_response()
+        (status, variant.headers.clone(), variant.bytes.clone())
     };
-    let h = response.headers_mut();
-    h.insert(header::ETAG, variant.etag_header.clone());
-    h.insert(header::CACHE_CONTROL, CACHE_CONTROL);
-    h.insert(header::VARY, VARY);
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
-    h.insert(header::REFERRER_POLICY, REFERRER);
+    let mut response = http::Response::new(into_body(bytes));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
     if https {
-        h.insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
-    }
-    if !fresh {
-        h.insert(header::CONTENT_TYPE, body.content_type_header.clone());
-        if let Some(encoding) = &variant.encoding {
-            h.insert(header::CONTENT_ENCODING, encoding.clone());
-        }
-    }
-    if body.cors {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN);
-    }
-    if body.content_type.starts_with("text/html") {
-        h.insert(header::CONTENT_SECURITY_POLICY, PUBLIC_CSP);
+        response
+            .headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
     }
     response
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`). Weak comparison, as RFC 9110 §13.1.2 asks.
+fn etag_matches(request: &HeaderMap, etag: &str) -> bool {
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
 }
 
 enum Encoding {
@@ -232,5 +230,57 @@ fn pick_encoding(headers: &HeaderMap) -> Encoding {
         Encoding::Gzip
     } else {
         Encoding::Identity
+    }
+}
+
+#[cfg(test)]
+mod respond_tests {
+    use super::*;
+
+    fn request(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (name, value) in pairs {
+            h.insert(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn prebuilt_headers_match_the_body_and_the_request() {
+        let html = CachedBody::new("text/html; charset=utf-8", "<p>ok</p>".repeat(50), false);
+        let ok = respond(&html, StatusCode::OK, &request(&[]), true);
+        let h = ok.headers();
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert_eq!(h[header::ETAG], html.identity.etag.as_str());
+        assert!(h.contains_key(header::CONTENT_SECURITY_POLICY));
+        assert!(h.contains_key(header::STRICT_TRANSPORT_SECURITY));
+        assert!(!h.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+        assert!(!h.contains_key(header::CONTENT_ENCODING));
+
+        let br = respond(
+            &html,
+            StatusCode::OK,
+            &request(&[(header::ACCEPT_ENCODING, "gzip, br")]),
+            false,
+        );
+        assert_eq!(br.headers()[header::CONTENT_ENCODING], "br");
+        assert!(!br.headers().contains_key(header::STRICT_TRANSPORT_SECURITY));
+
+        let etag = html.identity.etag.clone();
+        let fresh = respond(
+            &html,
+            StatusCode::OK,
+            &request(&[(header::IF_NONE_MATCH, &etag)]),
+            false,
+        );
+        assert_eq!(fresh.status(), StatusCode::NOT_MODIFIED);
+        assert!(!fresh.headers().contains_key(header::CONTENT_TYPE));
+        assert_eq!(fresh.headers()[header::ETAG], etag.as_str());
+
+        let json = CachedBody::new("application/json", "{}", true);
+        let api = respond(&json, StatusCode::OK, &request(&[]), false);
+        assert_eq!(api.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+        assert!(!api.headers().contains_key(header::CONTENT_SECURITY_POLICY));
     }
 }
