@@ -432,3 +432,21 @@ async fn sqlx_recovery_hashes(app: &crate::helpers::TestApp) -> Vec<(String,)> {
         .map(|s| (s,))
         .collect()
 }
+
+#[tokio::test]
+async fn a_malformed_id_in_an_admin_address_is_a_404_like_an_unknown_one() {
+    let app = spawn_app().await;
+    let email = app
+        .enrolled_staff("ops@example.com", Role::Admin, PASSWORD)
+        .await;
+    app.sign_in(&email, PASSWORD).await;
+    for path in [
+        "/admin/incidents/not-a-number",
+        "/admin/incidents/99999",
+        "/admin/components/abc",
+        "/admin/updates/x/deliveries.json",
+    ] {
+        let r = app.get(path).await;
+        assert_eq!(r.status(), 404, "{path}");
+    }
+}

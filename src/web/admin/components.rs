@@ -1,10 +1,11 @@
 //! Managing components: list, add, edit, delete.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::Id;
 use super::{notice, render, Chrome, NoticeQuery};
 use crate::domain::component::parse_position;
 use crate::domain::{Choice, Component, ComponentDraft, Role};
@@ -153,7 +154,7 @@ pub async fn create(State(state): State<AppState>, form: AdminForm) -> Result<Re
 pub async fn edit(
     State(state): State<AppState>,
     session: StaffSession,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<Response, PageError> {
     let components = state.store.components().await?;
     let c = components
@@ -172,7 +173,7 @@ pub async fn edit(
 
 pub async fn update(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
@@ -207,7 +208,7 @@ pub async fn update(
 
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;

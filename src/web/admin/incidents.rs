@@ -1,10 +1,11 @@
 //! The dashboard, incidents and their updates, and scheduled maintenance.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::Id;
 use super::{notice, options, render, Chrome, NoticeQuery, Opt};
 use crate::domain::incident::RawUpdate;
 use crate::domain::markdown::to_safe_html;
@@ -363,7 +364,7 @@ async fn incident_form(
 pub async fn incident_page(
     State(state): State<AppState>,
     session: StaffSession,
-    Path(id): Path<i64>,
+    Id(id): Id,
     Query(q): Query<NoticeQuery>,
 ) -> Result<Response, PageError> {
     let page = incident_form(
@@ -380,7 +381,7 @@ pub async fn incident_page(
 
 pub async fn post_update(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;

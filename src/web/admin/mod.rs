@@ -127,6 +127,26 @@ impl Chrome {
     }
 }
 
+/// A numeric id from the path. Anything else names a page that does not exist: 404, like an
+/// unknown id, rather than a 400 about parsing.
+pub struct Id(pub i64);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Id {
+    type Rejection = super::error::PageError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| super::error::PageError::NotFound("page"))?;
+        raw.parse()
+            .map(Id)
+            .map_err(|_| super::error::PageError::NotFound("page"))
+    }
+}
+
 /// One `<option>` of a select.
 pub struct Opt {
     pub value: &'static str,

@@ -1,10 +1,11 @@
 //! The kill switch and delivery progress in the admin.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::Id;
 use crate::domain::Role;
 use crate::store::DeliveryCounts;
 use crate::web::auth::{AdminForm, StaffSession};
@@ -88,14 +89,14 @@ pub async fn progress(state: &AppState, update_id: i64) -> Result<Vec<ChannelPro
 pub async fn deliveries(
     State(state): State<AppState>,
     _session: StaffSession,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Result<Response, PageError> {
     Ok(Json(progress(&state, id).await?).into_response())
 }
 
 pub async fn retry_dead(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;

@@ -3,11 +3,12 @@
 //! needs a fresh code (re-authentication), is screened by the tripwire and audited.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
+use super::Id;
 use super::{notice, options, render, Chrome, NoticeQuery, Opt};
 use crate::domain::{parse_token_name, Choice, Role, StaffEmail};
 use crate::store::{ApiTokenListing, Staff};
@@ -182,7 +183,7 @@ pub async fn add(State(state): State<AppState>, form: AdminForm) -> Result<Respo
 
 pub async fn change_role(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
     admin_action(&state, &form, "changing a role").await?;
@@ -203,7 +204,7 @@ pub async fn change_role(
 
 pub async fn disable(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
     admin_action(&state, &form, "disabling staff").await?;
@@ -222,7 +223,7 @@ pub async fn disable(
 /// For a lost phone: the member sets up a new authenticator at their next sign-in.
 pub async fn reset_two_factor(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
     admin_action(&state, &form, "resetting two-factor").await?;
@@ -241,7 +242,7 @@ pub async fn reset_two_factor(
 
 pub async fn end_sessions(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
     admin_action(&state, &form, "ending sessions").await?;
@@ -404,7 +405,7 @@ pub async fn create_token(
 /// Revoking is always allowed without a fresh code: taking access away is safe.
 pub async fn revoke_token(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Admin)?;

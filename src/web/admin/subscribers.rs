@@ -1,10 +1,11 @@
 //! Managing subscribers: list with search and counts, add, import, export, remove.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::Id;
 use super::{notice, render, Chrome};
 use crate::domain::subscriber::parse_list;
 use crate::domain::{Role, SubscriberEmail};
@@ -242,7 +243,7 @@ pub async fn export(
 
 pub async fn remove(
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
