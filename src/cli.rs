@@ -510,6 +510,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!(
             "(or `herald staff add you@example.com --role admin`) and open the link it prints."
         );
+        println!(
+            "Have an authenticator app ready: your first sign-in sets up two-factor authentication."
+        );
     }
     tracing::info!(url = %public_url, "listening");
     app.run_until_stopped().await
