@@ -47,20 +47,6 @@ impl Rule {
             Rule::Forged => "Outbound message not written through Herald",
         }
     }
-
-    pub fn title_of(stored: &str) -> &'static str {
-        [
-            Rule::Burst,
-            Rule::LinkDomain,
-            Rule::NewSource,
-            Rule::Export,
-            Rule::RevokedAccount,
-            Rule::Forged,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == stored)
-        .map_or("Tripwire", Rule::title)
-    }
 }
 
 /// A tripped rule and what exactly tripped it.

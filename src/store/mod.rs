@@ -34,8 +34,7 @@ pub use notify::{
 };
 pub use security::SealedValue;
 pub use staff::{
-    ApiTokenInfo, ApiTokenListing, NewStaff, SessionInfo, SessionSummary, Staff, PENDING_SESSION,
-    SESSION_ABSOLUTE, SESSION_IDLE,
+    ApiTokenInfo, ApiTokenListing, NewStaff, SessionInfo, SessionSummary, Staff, SESSION_ABSOLUTE,
 };
 pub use x::{XAccount, CONNECT_REQUEST_TTL};
 

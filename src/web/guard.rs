@@ -149,15 +149,43 @@ impl AppState {
             .await
     }
 
-    /// Screens a privileged action: from an address (or through a token) this actor has never
-    /// acted from, it trips. An actor's very first source is learnt, not tripped on.
-    pub async fn screen_privileged(&self, actor: &Actor, action: &str) -> StoreResult<()> {
-        if !self.rules.new_source || actor.key.is_empty() {
+    /// Screens a notifying update to an existing incident, reading its name only when needed.
+    pub async fn screen_update_to(
+        &self,
+        actor: &Actor,
+        incident_id: i64,
+        draft: &crate::domain::UpdateDraft,
+    ) -> StoreResult<()> {
+        if !draft.notify {
             return Ok(());
+        }
+        let name = self.store.incident(incident_id).await?.name;
+        self.screen_update(actor, &name, draft).await
+    }
+
+    /// Screens a maintenance window that will notify subscribers.
+    pub async fn screen_maintenance(
+        &self,
+        actor: &Actor,
+        draft: &crate::domain::MaintenanceDraft,
+    ) -> StoreResult<()> {
+        if !draft.notify {
+            return Ok(());
+        }
+        self.screen_outbound(actor, &[&draft.name, &draft.body])
+            .await
+    }
+
+    /// Screens a privileged action: from an address (or through a token) this actor has never
+    /// acted from, it trips. An actor's very first source is learnt, not tripped on. Returns
+    /// whether it tripped.
+    pub async fn screen_privileged(&self, actor: &Actor, action: &str) -> StoreResult<bool> {
+        if !self.rules.new_source || actor.key.is_empty() {
+            return Ok(false);
         }
         let (known, any) = self.store.known_source(&actor.key, &actor.ip).await?;
         if known {
-            return Ok(());
+            return Ok(false);
         }
         self.store.remember_source(&actor.key, &actor.ip).await?;
         if any {
@@ -170,7 +198,7 @@ impl AppState {
             };
             self.trip(actor, &trip).await?;
         }
-        Ok(())
+        Ok(any)
     }
 
     /// Records a published incident update (or maintenance notice).

@@ -106,6 +106,16 @@ fn location(r: &reqwest::Response) -> String {
         .unwrap_or_default()
 }
 
+/// Outbound is paused, for a reason that mentions `why`.
+async fn assert_paused_because(app: &TestApp, why: &str) {
+    let status = app.api_get("/api/admin/v1/status").await;
+    assert_eq!(status["paused"], true, "{status}");
+    assert!(
+        status["reason"].as_str().unwrap_or("").contains(why),
+        "{status}"
+    );
+}
+
 async fn audit_actions(app: &TestApp) -> Vec<String> {
     app.store
         .query_strings("SELECT action FROM audit_log ORDER BY id")
@@ -200,33 +210,30 @@ async fn a_replayed_totp_code_is_refused() {
 #[tokio::test]
 async fn a_stolen_session_cookie_stops_working_after_sign_out_everywhere() {
     let app = spawn_app().await;
-    let laptop = staff(&app, ADMIN, Role::Admin).await;
+    app.enrolled_staff(ADMIN, Role::Admin, PASSWORD).await;
+    let laptop = Browser::new(&app);
+    let signed_in = laptop.sign_in(&app, ADMIN).await;
+    assert_eq!(signed_in.status(), 303);
+    // The thief copies the laptop's cookie into a browser of their own.
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("herald_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     let phone = Browser::new(&app);
     assert_eq!(phone.sign_in(&app, ADMIN).await.status(), 303);
-    // The thief copies the laptop's cookie into a browser of their own.
-    let cookie = {
-        let r = laptop.get("/admin/account").await;
-        assert_eq!(r.status(), 200);
-        let page = r.text().await.unwrap();
-        assert_eq!(
-            page.matches("<tr>").count(),
-            3,
-            "header and two sessions: {page}"
-        );
-        // reqwest keeps cookies private; read it back through a fresh sign-in instead.
-        drop(page);
-        let r = laptop.sign_in(&app, ADMIN).await;
-        r.headers()
-            .get_all("set-cookie")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_string())
-            .find(|c| c.starts_with("herald_session="))
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string()
-    };
+    let page = laptop.get("/admin/account").await.text().await.unwrap();
+    assert_eq!(
+        page.matches("<tr>").count(),
+        3,
+        "header and two sessions: {page}"
+    );
     let thief = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -1022,22 +1029,17 @@ async fn a_link_to_a_foreign_domain_in_an_update_trips_the_wire() {
     app.enrolled_staff(ADMIN, Role::Admin, PASSWORD).await;
     open_notifying(&app, "Outage", "Details at https://docs.acme.test/outage").await;
     assert_eq!(app.api_get("/api/admin/v1/status").await["paused"], false);
+    // A quiet update (no notification) sends nothing, so it is not screened.
+    app.open_incident(json!({"name": "Internal", "status": "investigating", "impact": "none", "body": "See https://elsewhere.com/notes", "notify": false}))
+        .await;
+    assert_eq!(app.api_get("/api/admin/v1/status").await["paused"], false);
     open_notifying(
         &app,
         "Refunds",
         "Claim at http://acme-refunds.com/claim now",
     )
     .await;
-    let status = app.api_get("/api/admin/v1/status").await;
-    assert_eq!(status["paused"], true);
-    assert!(
-        status["reason"]
-            .as_str()
-            .unwrap()
-            .contains("acme-refunds.com"),
-        "{status}"
-    );
-    // A quiet update (no notification) is not screened: nothing goes out for it.
+    assert_paused_because(&app, "acme-refunds.com").await;
     let alerts = app
         .store
         .query_strings("SELECT subject FROM alerts")
@@ -1058,12 +1060,7 @@ async fn a_large_export_and_a_new_address_on_a_privileged_action_trip_the_wire()
     let r = admin.get("/admin/subscribers/export.csv").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap().lines().count(), 4);
-    let status = app.api_get("/api/admin/v1/status").await;
-    assert_eq!(status["paused"], true);
-    assert!(status["reason"]
-        .as_str()
-        .unwrap()
-        .contains("Large subscriber export"));
+    assert_paused_because(&app, "Large subscriber export").await;
 
     // Resumed; then the same admin, from an address never seen for the account, adds staff.
     admin.post("/admin", "/admin/resume", &[]).await;
@@ -1078,12 +1075,7 @@ async fn a_large_export_and_a_new_address_on_a_privileged_action_trip_the_wire()
         )
         .await;
     assert_eq!(r.status(), 200);
-    let status = app.api_get("/api/admin/v1/status").await;
-    assert_eq!(status["paused"], true);
-    assert!(
-        status["reason"].as_str().unwrap().contains("127.0.0.2"),
-        "{status}"
-    );
+    assert_paused_because(&app, "127.0.0.2").await;
 }
 
 #[tokio::test]
@@ -1128,12 +1120,7 @@ async fn a_disabled_or_demoted_account_reaching_for_its_old_powers_trips_the_wir
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let status = app.api_get("/api/admin/v1/status").await;
-    assert_eq!(status["paused"], true);
-    assert!(
-        status["reason"].as_str().unwrap().contains("demoted"),
-        "{status}"
-    );
+    assert_paused_because(&app, "demoted").await;
 
     // Resume, disable the account; its password still works but signing in trips the wire.
     admin.post("/admin", "/admin/resume", &[]).await;
@@ -1151,12 +1138,7 @@ async fn a_disabled_or_demoted_account_reaching_for_its_old_powers_trips_the_wir
     );
     let r = demoted.sign_in(&app, "second@example.com").await;
     assert_eq!(r.status(), 401);
-    let status = app.api_get("/api/admin/v1/status").await;
-    assert_eq!(status["paused"], true);
-    assert!(
-        status["reason"].as_str().unwrap().contains("disabled"),
-        "{status}"
-    );
+    assert_paused_because(&app, "disabled").await;
 }
 
 #[tokio::test]
@@ -1407,15 +1389,7 @@ async fn an_update_written_straight_into_the_database_is_never_sent_and_trips_th
         .collect();
     assert_eq!(to_customer.len(), 1, "the forged update never went out");
     assert!(!to_customer[0].text().contains("acme-refunds"));
-    let status = app.api_get("/api/admin/v1/status").await;
-    assert_eq!(status["paused"], true);
-    assert!(
-        status["reason"]
-            .as_str()
-            .unwrap()
-            .contains("no valid stamp"),
-        "{status}"
-    );
+    assert_paused_because(&app, "no valid stamp").await;
 }
 
 #[tokio::test]

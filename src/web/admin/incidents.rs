@@ -389,9 +389,8 @@ pub async fn post_update(
     let errors = match UpdateDraft::parse(None, &UpdateForm::raw(fields), domain::now()) {
         Ok(_) if fields.get("action") == "preview" => vec![],
         Ok(draft) => {
-            let incident = state.store.incident(id).await?;
             state
-                .screen_update(&form.session.actor(), &incident.name, &draft)
+                .screen_update_to(&form.session.actor(), id, &draft)
                 .await?;
             match state
                 .store
@@ -511,11 +510,9 @@ pub async fn schedule_maintenance(
     );
     let errors = match parsed {
         Ok(draft) => {
-            if draft.notify {
-                state
-                    .screen_outbound(&form.session.actor(), &[&draft.name, &draft.body])
-                    .await?;
-            }
+            state
+                .screen_maintenance(&form.session.actor(), &draft)
+                .await?;
             match state
                 .store
                 .schedule_maintenance(&draft, &form.session.author())

@@ -38,10 +38,10 @@ pub async fn resume(State(state): State<AppState>, form: AdminForm) -> Result<Re
     if !before.tripped_rule.is_empty() {
         form.session.require_recent_auth("/admin#outbound")?;
     }
-    state
+    let tripped = state
         .screen_privileged(&form.session.actor(), "resuming outbound")
         .await?;
-    if state.store.outbound_state().await?.tripped_rule != before.tripped_rule {
+    if tripped {
         // Resuming from a new address tripped the wire again: stay paused.
         return Ok(Redirect::to("/admin").into_response());
     }

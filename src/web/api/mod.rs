@@ -206,10 +206,10 @@ async fn resume(State(state): State<AppState>, caller: ApiCaller) -> Result<Resp
             before.reason
         )));
     }
-    state
+    let tripped = state
         .screen_privileged(&caller.actor(), "resuming outbound")
         .await?;
-    if !state.store.outbound_state().await?.tripped_rule.is_empty() {
+    if tripped {
         return Err(ApiError::Forbidden(
             "resuming from a new address tripped the wire; outbound stays paused".into(),
         ));
@@ -423,8 +423,7 @@ async fn post_update(
     caller.require(Role::Responder)?;
     let id = parse_id(&id)?;
     let draft = UpdateDraft::parse(None, &body.raw(), domain::now())?;
-    let name = state.store.incident(id).await?.name;
-    state.screen_update(&caller.actor(), &name, &draft).await?;
+    state.screen_update_to(&caller.actor(), id, &draft).await?;
     let published = state
         .store
         .post_update(id, &draft, &caller.author())
@@ -479,11 +478,7 @@ async fn schedule_maintenance(
         body.notify,
         domain::now(),
     )?;
-    if draft.notify {
-        state
-            .screen_outbound(&caller.actor(), &[&draft.name, &draft.body])
-            .await?;
-    }
+    state.screen_maintenance(&caller.actor(), &draft).await?;
     let published = state
         .store
         .schedule_maintenance(&draft, &caller.author())
