@@ -491,7 +491,10 @@ async fn open(config: &Config) -> anyhow::Result<Store> {
     })?;
     let store = Store::connect_with(&config.database_url(), &config.pool_settings()).await?;
     store.migrate().await?;
-    Ok(store)
+    // Whatever the CLI writes that can reach customers (the kill switch, confirmation mails)
+    // carries Herald's stamp like everything an instance writes.
+    let master = MasterKey::load_or_create(&config.secret_key_path())?;
+    Ok(store.with_stamper(crate::security::stamp::Stamper::new(&master)))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

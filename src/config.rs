@@ -49,6 +49,10 @@ pub struct Config {
     /// batch only after that, if the claimer died; keep it well above the time a batch takes
     /// (256 messages) and above the clock skew between instances.
     pub delivery_lease: u64,
+    /// Seconds without a heartbeat after which an instance counts as dead and the deliveries it
+    /// had claimed go back to the queue for the others (each instance beats every quarter of
+    /// this). The lease above stays as the backstop.
+    pub instance_timeout: u64,
     /// Sign outgoing mail with DKIM for this domain (with `dkim_selector` and `dkim_key_file`).
     pub dkim_domain: String,
     pub dkim_selector: String,
@@ -97,6 +101,7 @@ impl Default for Config {
             smtp_concurrency: 8,
             smtp_helo: String::new(),
             delivery_lease: 300,
+            instance_timeout: 20,
             dkim_domain: String::new(),
             dkim_selector: String::new(),
             dkim_key_file: String::new(),
@@ -173,6 +178,9 @@ impl Config {
         }
         if self.delivery_lease < 5 || self.delivery_lease > 86_400 {
             anyhow::bail!("HERALD_DELIVERY_LEASE must be between 5 and 86400 seconds");
+        }
+        if self.instance_timeout < 4 || self.instance_timeout > 3600 {
+            anyhow::bail!("HERALD_INSTANCE_TIMEOUT must be between 4 and 3600 seconds");
         }
         crate::security::net::parse_blocks(&self.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("HERALD_TRUSTED_PROXIES: {e}"))?;

@@ -72,6 +72,10 @@ impl Application {
         crate::scheduler::spawn(state.store.clone(), state.cache.clone());
         spawn_delivery_worker(&state).await?;
         web::serve::serve(listener, state.clone(), shutdown_signal()).await?;
+        // The other instances take over this one's claims at once rather than at its timeout.
+        if let Err(e) = state.store.forget_instance(state.notifier.instance()).await {
+            tracing::warn!(error = %e, "could not sign this instance off");
+        }
         state.store.close().await;
         Ok(())
     }
@@ -81,6 +85,15 @@ impl Application {
 pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> {
     let master = MasterKey::load_or_create(&config.secret_key_path())?;
     let store = store.with_stamper(crate::security::stamp::Stamper::new(&master));
+    let chain = crate::security::audit::Chain::new(&master);
+    if let Some(rows) = store.adopt_unstamped(&chain).await? {
+        if rows > 0 {
+            tracing::warn!(
+                rows,
+                "stamped the rows an earlier version of Herald wrote without stamps (once)"
+            );
+        }
+    }
     let site = Site::from_config(&config);
     let cache = PageCache::new(site.clone(), store.clone()).await?;
     let composer = Arc::new(Composer::new(
@@ -100,7 +113,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
     Ok(AppState {
         store,
         cache,
-        chain: Arc::new(crate::security::audit::Chain::new(&master)),
+        chain: Arc::new(chain),
         rules: Arc::new(rules),
         proxies: Arc::new(
             crate::security::net::parse_blocks(&config.trusted_proxies)
@@ -138,7 +151,14 @@ const SIGNUPS_PER_HOUR: usize = 10;
 /// Starts the kill-switch sync, on PostgreSQL the listener for other instances' changes, and,
 /// when SMTP is configured, the email worker.
 pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
+    state.notifier.arm(trip_wire(state));
+    state.cache.arm(trip_wire(state));
     state.notifier.spawn_sync(state.store.clone());
+    crate::cluster::spawn_heartbeat(
+        state.store.clone(),
+        state.notifier.clone(),
+        Duration::from_secs(state.config.instance_timeout),
+    );
     crate::cluster::spawn(
         state.store.clone(),
         state.cache.clone(),
@@ -193,6 +213,7 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
         state.notifier.clone(),
         WorkerSettings {
             lease: chrono::Duration::seconds(config.delivery_lease as i64),
+            concurrency: config.smtp_concurrency,
             ..WorkerSettings::default()
         },
     )

@@ -42,6 +42,9 @@ pub struct Component {
     pub status: ComponentStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The stored row lacks Herald's stamp: written or edited outside Herald. Never shown in
+    /// public; admins see it flagged.
+    pub tampered: bool,
 }
 
 /// A validated new component.

@@ -165,6 +165,8 @@ pub struct IncidentUpdate {
     pub deliver_notifications: bool,
     pub custom_tweet: Option<String>,
     pub tweet_id: Option<String>,
+    /// The stored row lacks Herald's stamp (see `Incident::tampered`).
+    pub tampered: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +188,9 @@ pub struct Incident {
     pub updates: Vec<IncidentUpdate>,
     /// Every component named by the incident or any of its updates.
     pub component_ids: Vec<i64>,
+    /// The stored row lacks Herald's stamp: written or edited outside Herald. Never shown in
+    /// public, never sent; admins see it flagged.
+    pub tampered: bool,
 }
 
 impl Incident {

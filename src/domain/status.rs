@@ -94,6 +94,7 @@ mod tests {
             status,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            tampered: false,
         }
     }
 
@@ -113,6 +114,7 @@ mod tests {
             scheduled_until: None,
             updates: vec![],
             component_ids: vec![],
+            tampered: false,
         }
     }
 

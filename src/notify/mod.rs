@@ -5,32 +5,56 @@ pub mod fanout;
 pub mod worker;
 pub mod x;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::security::tripwire::Trip;
+use crate::security::tripwire::{Rule, Trip};
 use crate::store::{OutboundState, Store, StoreResult};
 
-/// How a worker trips the wire by itself (the web layer's `AppState::trip`, which pauses
-/// outbound, alerts the admins and writes the audit entry): used when a message about to go
-/// out turns out not to be one Herald wrote.
-pub type TripWire = Arc<
-    dyn Fn(Trip) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
->;
+pub use crate::security::tripwire::TripWire;
 
-/// How often an instance re-reads the kill switch, to hear a pause made elsewhere (the CLI,
-/// another instance) before its next send. On PostgreSQL every instance also hears each flip at
-/// once (`cluster`); the poll stays as the safety net for a listener that is reconnecting.
+/// How often an instance re-reads the kill switch to wake its idle workers after a resume made
+/// elsewhere. Nothing depends on it for safety: every claim reads the stored switch in the same
+/// statement, and every send reads it again just before (`Notifier::may_send`). On PostgreSQL
+/// every instance also hears each flip at once (`cluster`).
 const SWITCH_POLL: Duration = Duration::from_millis(250);
 
-/// The kill switch and the worker's doorbell, shared by the web handlers and the worker.
+/// The kill switch as this instance last read it, and the worker's doorbell, shared by the web
+/// handlers and the workers. The stored row is the switch; this is a cache that wakes workers.
 pub struct Notifier {
     paused: watch::Sender<bool>,
     /// Rung on every new delivery or fan-out; every loop holds its own receiver, so no ring is
     /// lost while a loop is busy and every loop hears each one.
     bell: watch::Sender<u64>,
+    /// The last reading of the stored switch, shared by concurrent sends (see `may_send`).
+    reading: tokio::sync::Mutex<Option<Reading>>,
+    /// The highest serial of a genuine state seen: an older one written back is a replay.
+    highest_serial: AtomicI64,
+    /// How a forged switch trips the wire (set once at start; tests may leave it unset).
+    wire: OnceLock<TripWire>,
+    /// This process's name in the `instances` table and on the claims it holds.
+    instance: String,
+}
+
+/// One read of the stored switch.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    /// When the read began: it answers every send that asked before then.
+    began: Instant,
+    verdict: Verdict,
+}
+
+/// What the stored switch says about sending right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Send,
+    Paused,
+    /// The stored state is not one Herald wrote (no valid stamp, or an older serial than one
+    /// already seen): nothing goes out, and the caller trips the wire.
+    Forged,
 }
 
 impl Notifier {
@@ -38,14 +62,68 @@ impl Notifier {
         Arc::new(Notifier {
             paused: watch::channel(paused).0,
             bell: watch::channel(0).0,
+            reading: tokio::sync::Mutex::new(None),
+            highest_serial: AtomicI64::new(0),
+            wire: OnceLock::new(),
+            instance: format!(
+                "{}-{}",
+                std::process::id(),
+                crate::security::secret::generate("")
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(10)
+                    .collect::<String>()
+            ),
         })
     }
 
     /// Reads the stored switch; call once at start.
     pub async fn load(store: &Store) -> StoreResult<Arc<Notifier>> {
-        Ok(Notifier::new(store.outbound_state().await?.paused))
+        let notifier = Notifier::new(true);
+        notifier.judge(&store.outbound_state().await?);
+        Ok(notifier)
     }
 
+    /// This process's instance id: its heartbeat row and the name on its claims.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Lets a forged switch trip the wire (`AppState::trip`).
+    pub fn arm(&self, wire: TripWire) {
+        let _ = self.wire.set(wire);
+    }
+
+    /// The serial the next genuine state must carry at least, so it outranks any replay.
+    fn next_serial(&self) -> i64 {
+        self.highest_serial.load(Ordering::SeqCst) + 1
+    }
+
+    /// Reads the stored switch, and trips the wire if Herald did not write it.
+    async fn read(&self, store: &Store) -> StoreResult<Verdict> {
+        let state = store.outbound_state().await?;
+        let verdict = self.judge(&state);
+        if verdict == Verdict::Forged {
+            let detail =
+                format!(
+                "the kill switch's stored state (serial {}, paused {}) was not written by Herald{}",
+                state.serial,
+                state.paused,
+                if state.genuine { ": an older state was written back" } else { "" }
+            );
+            tracing::error!(%detail, "outbound held: the kill switch was changed outside Herald");
+            if let Some(wire) = self.wire.get() {
+                wire(Trip {
+                    rule: Rule::Forged,
+                    detail,
+                })
+                .await;
+            }
+        }
+        Ok(verdict)
+    }
+
+    /// This instance's last reading; for display and waking only, never for a decision to send.
     pub fn is_paused(&self) -> bool {
         *self.paused.borrow()
     }
@@ -62,19 +140,72 @@ impl Notifier {
         }
     }
 
+    /// What a stored state means for sending, remembering its serial and updating the cache.
+    fn judge(&self, state: &OutboundState) -> Verdict {
+        let replayed = state.serial < self.highest_serial.load(Ordering::SeqCst);
+        let verdict = if !state.genuine || replayed {
+            Verdict::Forged
+        } else if state.paused {
+            Verdict::Paused
+        } else {
+            Verdict::Send
+        };
+        if verdict != Verdict::Forged {
+            self.highest_serial
+                .fetch_max(state.serial, Ordering::SeqCst);
+        }
+        self.set_paused(verdict != Verdict::Send);
+        verdict
+    }
+
+    /// Reads the stored switch right before a send. Sends that ask at the same moment share
+    /// one read, but never one that began before they asked, so a pause committed before a
+    /// send asks always stops that send.
+    pub async fn may_send(&self, store: &Store) -> StoreResult<Verdict> {
+        let asked = Instant::now();
+        let mut last = self.reading.lock().await;
+        if let Some(reading) = *last {
+            if reading.began >= asked {
+                return Ok(reading.verdict);
+            }
+        }
+        let began = Instant::now();
+        let verdict = self.read(store).await?;
+        *last = Some(Reading { began, verdict });
+        Ok(verdict)
+    }
+
     /// Stops every outbound channel before its next send; queued deliveries stay queued.
     pub async fn pause(&self, store: &Store, reason: &str, by: &str) -> StoreResult<OutboundState> {
-        // The database first: the sync loop then never reads a stale "not paused" back.
-        let state = store.set_outbound_paused(true, reason, by).await?;
-        self.set_paused(true);
+        let state = store
+            .write_outbound(true, reason, by, None, self.next_serial())
+            .await?;
+        self.judge(&state);
         tracing::warn!(reason, by, "outbound sending paused");
+        Ok(state)
+    }
+
+    /// Pauses because a tripwire rule tripped.
+    pub async fn trip(
+        &self,
+        store: &Store,
+        rule: &str,
+        reason: &str,
+    ) -> StoreResult<OutboundState> {
+        let state = store
+            .write_outbound(true, reason, "tripwire", Some(rule), self.next_serial())
+            .await?;
+        self.judge(&state);
+        tracing::warn!(rule, reason, "outbound sending paused by the tripwire");
         Ok(state)
     }
 
     /// Lets the queue drain again from where it stopped.
     pub async fn resume(&self, store: &Store, by: &str) -> StoreResult<OutboundState> {
-        let state = store.set_outbound_paused(false, "", by).await?;
-        self.set_paused(false);
+        let state = store
+            .write_outbound(false, "", by, None, self.next_serial())
+            .await?;
+        self.judge(&state);
         tracing::warn!(by, "outbound sending resumed");
         Ok(state)
     }
@@ -91,8 +222,8 @@ impl Notifier {
 
     /// Re-reads the stored switch (a pause or resume made elsewhere).
     pub async fn reload(&self, store: &Store) {
-        match store.outbound_state().await {
-            Ok(state) => self.set_paused(state.paused),
+        match self.read(store).await {
+            Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "reading the kill switch failed"),
         }
     }

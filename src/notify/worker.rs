@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rand::Rng;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::compose::{Composer, UpdateMail};
-use super::Notifier;
 use super::TripWire;
+use super::{Notifier, Verdict};
 use crate::channels::email::MailTransport;
 use crate::channels::SendError;
 use crate::security::tripwire::{Rule, Trip};
@@ -29,6 +30,10 @@ pub struct WorkerSettings {
     pub max_attempts: i32,
     /// Outcomes written per transaction while a batch is in flight.
     pub record_every: usize,
+    /// Messages handed to the channel at once, over every loop sharing this worker (the SMTP
+    /// connection cap). A send reads the kill switch once it holds one of these places, right
+    /// before it goes out, not while it waits for one.
+    pub concurrency: usize,
 }
 
 impl Default for WorkerSettings {
@@ -38,6 +43,7 @@ impl Default for WorkerSettings {
             lease: chrono::Duration::minutes(5),
             max_attempts: 8,
             record_every: 64,
+            concurrency: 8,
         }
     }
 }
@@ -65,6 +71,8 @@ pub struct Worker<T: MailTransport> {
     unreachable_streak: Arc<AtomicU32>,
     /// Trips the wire when a claimed update or alert carries no valid stamp.
     trip: Option<TripWire>,
+    /// Places for sends in flight (`WorkerSettings::concurrency`), shared by clones.
+    in_flight: Arc<Semaphore>,
 }
 
 /// Retry delay after `attempts` failed tries: exponential from 5 s, capped at 1 h, with ±50 %
@@ -91,6 +99,7 @@ impl<T: MailTransport> Clone for Worker<T> {
             settings: self.settings.clone(),
             unreachable_streak: self.unreachable_streak.clone(),
             trip: self.trip.clone(),
+            in_flight: self.in_flight.clone(),
         }
     }
 }
@@ -104,6 +113,7 @@ impl<T: MailTransport> Worker<T> {
         settings: WorkerSettings,
     ) -> Self {
         Worker {
+            in_flight: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             store,
             transport,
             composer,
@@ -133,19 +143,23 @@ impl<T: MailTransport> Worker<T> {
 
     /// Claims one batch, delivers it and records every outcome.
     pub async fn deliver_next_batch(&self) -> anyhow::Result<Step> {
-        // While paused, only alerts to the admins go out: they are how admins hear of a pause.
-        let paused = self.notifier.is_paused();
-        let channels: &[&'static str] = if paused {
-            &[channel::ALERT]
-        } else {
-            &[channel::EMAIL, channel::CONFIRM, channel::ALERT]
-        };
+        // The claim reads the kill switch itself: while it is on, only alerts to the admins are
+        // claimed (they are how admins hear of a pause).
         let claimed = self
             .store
-            .claim_due_deliveries(channels, self.settings.batch, self.settings.lease)
+            .claim_due_deliveries(
+                &[channel::EMAIL, channel::CONFIRM, channel::ALERT],
+                self.settings.batch,
+                self.settings.lease,
+                self.notifier.instance(),
+            )
             .await?;
         if claimed.is_empty() {
-            return Ok(if paused { Step::Paused } else { Step::Idle });
+            return Ok(if self.notifier.is_paused() {
+                Step::Paused
+            } else {
+                Step::Idle
+            });
         }
         let count = claimed.len();
         let subscriber_ids: Vec<i64> = claimed.iter().map(|d| d.recipient_id).collect();
@@ -154,8 +168,19 @@ impl<T: MailTransport> Worker<T> {
         let alerts = self.alerts(&claimed).await?;
 
         let mut outcomes: Vec<(i64, DeliveryOutcome)> = Vec::new();
+        let mut unstamped: Vec<i64> = Vec::new();
         let mut sends = JoinSet::new();
         for delivery in claimed {
+            if !self.store.delivery_stamp_ok(&delivery) {
+                unstamped.push(delivery.id);
+                outcomes.push((
+                    delivery.id,
+                    DeliveryOutcome::Dead {
+                        error: NOT_QUEUED_BY_HERALD.into(),
+                    },
+                ));
+                continue;
+            }
             let content = match delivery.channel.as_str() {
                 channel::ALERT => delivery
                     .alert_id
@@ -173,6 +198,8 @@ impl<T: MailTransport> Worker<T> {
                 continue;
             };
             let job = Job {
+                in_flight: self.in_flight.clone(),
+                store: self.store.clone(),
                 transport: self.transport.clone(),
                 composer: self.composer.clone(),
                 notifier: self.notifier.clone(),
@@ -183,6 +210,15 @@ impl<T: MailTransport> Worker<T> {
                 let id = delivery.id;
                 (id, job.deliver(delivery, content).await)
             });
+        }
+        if !unstamped.is_empty() {
+            self.forged(format!(
+                "{} deliveries without a valid stamp (ids {}): queued, re-queued after sending, \
+                 or re-addressed outside Herald",
+                unstamped.len(),
+                list_ids(&unstamped)
+            ))
+            .await;
         }
         while let Some(joined) = sends.join_next().await {
             match joined {
@@ -219,6 +255,14 @@ impl<T: MailTransport> Worker<T> {
                 continue;
             }
             let incident = self.store.incident_of_update(update_id).await?;
+            if incident.tampered {
+                self.forged(format!(
+                    "incident {} has no valid stamp (changed outside Herald)",
+                    incident.id
+                ))
+                .await;
+                continue;
+            }
             if let Some(update) = incident.updates.iter().find(|u| u.id == update_id) {
                 mails.insert(update_id, Arc::new(UpdateMail::new(&incident, update)));
             }
@@ -278,12 +322,11 @@ impl<T: MailTransport> Worker<T> {
             }
             match self.deliver_next_batch().await {
                 Ok(Step::Processed(n)) => tracing::debug!(deliveries = n, "delivered a batch"),
-                Ok(Step::Paused) => {
-                    let _ = paused.wait_for(|p| !*p).await;
-                }
-                Ok(Step::Idle) => {
+                // Paused, alerts may still come (the bell) and a resume wakes the loop too.
+                Ok(Step::Idle | Step::Paused) => {
                     tokio::select! {
                         _ = bell.changed() => {}
+                        _ = paused.changed() => {}
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
                 }
@@ -303,8 +346,23 @@ enum Content {
     Alert(Arc<(String, String)>),
 }
 
+/// Why a delivery without a valid stamp is dead.
+pub const NOT_QUEUED_BY_HERALD: &str =
+    "not sent: this delivery has no valid stamp (it was queued, re-queued or re-addressed outside Herald)";
+
+/// Up to ten ids, for a log line or an alert.
+pub fn list_ids(ids: &[i64]) -> String {
+    let mut shown: Vec<String> = ids.iter().take(10).map(i64::to_string).collect();
+    if ids.len() > 10 {
+        shown.push("...".into());
+    }
+    shown.join(", ")
+}
+
 /// Everything one delivery task needs.
 struct Job<T: MailTransport> {
+    in_flight: Arc<Semaphore>,
+    store: Store,
     transport: Arc<T>,
     composer: Arc<Composer>,
     notifier: Arc<Notifier>,
@@ -341,11 +399,29 @@ impl<T: MailTransport> Job<T> {
                 }
             }
         };
-        // The kill switch is checked right before each send, not once per batch.
-        if self.notifier.is_paused() && !is_alert {
+        // The stored kill switch is read again right before each send, once this send holds
+        // its place (concurrent sends share one read): a pause committed after this batch was
+        // claimed, or while this send waited for its place, still stops it here.
+        let Ok(_place) = self.in_flight.acquire().await else {
             return DeliveryOutcome::Released {
                 at: crate::domain::now(),
             };
+        };
+        if !is_alert {
+            match self.notifier.may_send(&self.store).await {
+                Ok(Verdict::Send) => {}
+                Ok(Verdict::Paused | Verdict::Forged) => {
+                    return DeliveryOutcome::Released {
+                        at: crate::domain::now(),
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the kill switch; holding the delivery");
+                    return DeliveryOutcome::Released {
+                        at: crate::domain::now() + chrono::Duration::seconds(1),
+                    };
+                }
+            }
         }
         match MailTransport::send(
             &*self.transport,

@@ -10,7 +10,7 @@ use chrono::Utc;
 
 use super::compose::tweet_text;
 use super::worker::backoff;
-use super::Notifier;
+use super::{Notifier, Verdict};
 use crate::channels::x::{AccessToken, Tweet};
 use crate::channels::{Channel, SendError};
 use crate::security::seal::Sealer;
@@ -100,7 +100,11 @@ impl<C: Channel<Message = Tweet>> XWorker<C> {
         if let Some(until) = account.hold_until.filter(|u| *u > now) {
             return Ok(XStep::Held(until));
         }
-        let Some(delivery) = self.store.claim_x_delivery(LEASE).await? else {
+        let Some(delivery) = self
+            .store
+            .claim_x_delivery(LEASE, self.notifier.instance())
+            .await?
+        else {
             return Ok(XStep::Idle);
         };
         match (self.post(&account, &delivery).await?, delivery.update_id) {
@@ -129,10 +133,19 @@ impl<C: Channel<Message = Tweet>> XWorker<C> {
                 error: "an X post without an update".into(),
             });
         };
-        if !self.store.update_stamp_ok(update_id).await? {
-            let detail = format!(
+        let unstamped = if !self.store.delivery_stamp_ok(delivery) {
+            Some(format!(
+                "X post {} has no valid stamp (queued, re-queued or re-addressed outside Herald)",
+                delivery.id
+            ))
+        } else if !self.store.update_stamp_ok(update_id).await? {
+            Some(format!(
                 "update {update_id} has no valid stamp (written or changed outside Herald)"
-            );
+            ))
+        } else {
+            None
+        };
+        if let Some(detail) = unstamped {
             tracing::error!(%detail, "refusing to post a message Herald did not write");
             if let Some(trip) = &self.trip {
                 trip(crate::security::tripwire::Trip {
@@ -144,6 +157,20 @@ impl<C: Channel<Message = Tweet>> XWorker<C> {
             return Ok(DeliveryOutcome::Dead { error: detail });
         }
         let incident = self.store.incident_of_update(update_id).await?;
+        if incident.tampered {
+            let detail = format!(
+                "incident {} has no valid stamp (changed outside Herald)",
+                incident.id
+            );
+            if let Some(trip) = &self.trip {
+                trip(crate::security::tripwire::Trip {
+                    rule: crate::security::tripwire::Rule::Forged,
+                    detail: detail.clone(),
+                })
+                .await;
+            }
+            return Ok(DeliveryOutcome::Dead { error: detail });
+        }
         let Some(update) = incident.updates.iter().find(|u| u.id == update_id) else {
             return Ok(DeliveryOutcome::Cancelled);
         };
@@ -157,8 +184,8 @@ impl<C: Channel<Message = Tweet>> XWorker<C> {
         };
         let text = tweet_text(&self.site_url, &incident, update);
         let reply_to = self.store.x_reply_target(update_id).await?;
-        // The kill switch, read right before the post.
-        if self.notifier.is_paused() {
+        // The stored kill switch, read right before the post.
+        if self.notifier.may_send(&self.store).await? != Verdict::Send {
             return Ok(DeliveryOutcome::Released {
                 at: crate::domain::now(),
             });
@@ -231,7 +258,10 @@ impl<C: Channel<Message = Tweet>> XWorker<C> {
             match self.step().await {
                 Ok(XStep::Handled) => {}
                 Ok(XStep::Paused) => {
-                    let _ = paused.wait_for(|p| !*p).await;
+                    tokio::select! {
+                        _ = paused.changed() => {}
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
                 }
                 Ok(XStep::Held(until)) => {
                     let wait = (until - Utc::now()).to_std().unwrap_or_default();

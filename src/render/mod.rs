@@ -124,6 +124,10 @@ pub struct PageCache {
     requested: AtomicU64,
     wake: Notify,
     built: watch::Sender<u64>,
+    /// Trips the wire when a rebuild finds rows Herald did not write (set once at start).
+    wire: std::sync::OnceLock<crate::security::tripwire::TripWire>,
+    /// The tampered rows already reported, so each trips the wire once.
+    reported: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl PageCache {
@@ -136,6 +140,8 @@ impl PageCache {
             requested: AtomicU64::new(0),
             wake: Notify::new(),
             built: watch::channel(0).0,
+            wire: std::sync::OnceLock::new(),
+            reported: std::sync::Mutex::new(std::collections::HashSet::new()),
         });
         cache.rebuild().await?;
         Ok(cache)
@@ -150,9 +156,17 @@ impl PageCache {
         &self.site
     }
 
+    /// Lets a rebuild that finds rows Herald did not write trip the wire.
+    pub fn arm(&self, wire: crate::security::tripwire::TripWire) {
+        let _ = self.wire.set(wire);
+    }
+
     async fn rebuild(&self) -> anyhow::Result<()> {
-        let components = self.store.components().await?;
-        let incidents = self.store.incidents().await?;
+        let (components, incidents, tampered) = public_only(
+            self.store.components().await?,
+            self.store.incidents().await?,
+        );
+        self.report_tampered(tampered).await;
         let snapshot = Snapshot {
             components,
             incidents,
@@ -164,6 +178,33 @@ impl PageCache {
             .await??;
         self.pages.store(Arc::new(pages));
         Ok(())
+    }
+
+    /// Trips the wire, once per row, for rows kept off the public pages.
+    async fn report_tampered(&self, tampered: Vec<String>) {
+        let new: Vec<String> = match self.reported.lock() {
+            Ok(mut reported) => tampered
+                .into_iter()
+                .filter(|t| reported.insert(t.clone()))
+                .collect(),
+            Err(_) => tampered,
+        };
+        if new.is_empty() {
+            return;
+        }
+        let detail = format!(
+            "{} not written by Herald (edited or inserted in the database directly) and kept off \
+             the public pages",
+            new.join(", ")
+        );
+        tracing::error!(%detail, "public pages hold back rows Herald did not write");
+        if let Some(wire) = self.wire.get() {
+            wire(crate::security::tripwire::Trip {
+                rule: crate::security::tripwire::Rule::Forged,
+                detail,
+            })
+            .await;
+        }
     }
 
     /// Asks for a rebuild and waits until pages reflecting every change committed before this
@@ -221,4 +262,52 @@ impl PageCache {
             }
         })
     }
+}
+
+/// What the public may see: components, incidents and updates that carry Herald's stamp. A
+/// tampered component is also dropped from every update's list of affected components, and an
+/// incident left with no genuine update is dropped whole. Returns the rest and the names of
+/// what was held back (`component 3`, `incident 7`, `update 12`).
+fn public_only(
+    components: Vec<crate::domain::Component>,
+    incidents: Vec<crate::domain::Incident>,
+) -> (
+    Vec<crate::domain::Component>,
+    Vec<crate::domain::Incident>,
+    Vec<String>,
+) {
+    let mut held = Vec::new();
+    let mut bad_components = std::collections::HashSet::new();
+    let components = components
+        .into_iter()
+        .filter(|c| {
+            if c.tampered {
+                held.push(format!("component {}", c.id));
+                bad_components.insert(c.id);
+            }
+            !c.tampered
+        })
+        .collect();
+    let incidents = incidents
+        .into_iter()
+        .filter_map(|mut i| {
+            if i.tampered {
+                held.push(format!("incident {}", i.id));
+                return None;
+            }
+            i.updates.retain(|u| {
+                if u.tampered {
+                    held.push(format!("update {}", u.id));
+                }
+                !u.tampered
+            });
+            for u in &mut i.updates {
+                u.affected
+                    .retain(|a| !bad_components.contains(&a.component_id));
+            }
+            i.component_ids.retain(|id| !bad_components.contains(id));
+            (!i.updates.is_empty()).then_some(i)
+        })
+        .collect();
+    (components, incidents, held)
 }

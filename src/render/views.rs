@@ -52,6 +52,8 @@ pub struct UpdateView {
     pub display_at: TimeView,
     /// "API: Major outage"
     pub affected: Vec<String>,
+    /// Not written by Herald (admin pages only: public pages never hold one).
+    pub tampered: bool,
 }
 
 pub struct IncidentView {
@@ -70,6 +72,8 @@ pub struct IncidentView {
     pub scheduled_until: Option<TimeView>,
     pub components: Vec<String>,
     pub updates: Vec<UpdateView>,
+    /// Not written by Herald (admin pages only: public pages never hold one).
+    pub tampered: bool,
 }
 
 pub struct DayView {
@@ -174,6 +178,7 @@ fn update_view(u: &IncidentUpdate) -> UpdateView {
             .iter()
             .map(|a| format!("{}: {}", a.name, a.new_status.label()))
             .collect(),
+        tampered: u.tampered,
     }
 }
 
@@ -197,6 +202,7 @@ pub fn incident_view(site: &Site, i: &Incident, names: &HashMap<i64, &str>) -> I
             .filter_map(|id| names.get(id).map(|n| n.to_string()))
             .collect(),
         updates: i.updates.iter().map(update_view).collect(),
+        tampered: i.tampered,
     }
 }
 

@@ -32,6 +32,45 @@ pub struct UpdateText<'a> {
     pub custom_tweet: Option<&'a str>,
 }
 
+/// What the kill switch's stamp covers.
+pub struct OutboundText<'a> {
+    pub serial: i64,
+    pub paused: bool,
+    pub reason: &'a str,
+    pub changed_at_micros: i64,
+    pub changed_by: &'a str,
+    pub tripped_rule: &'a str,
+}
+
+/// What a delivery's stamp covers: which message goes where.
+pub struct DeliveryText<'a> {
+    pub update_id: Option<i64>,
+    pub alert_id: Option<i64>,
+    pub channel: &'a str,
+    pub recipient_id: i64,
+    pub address: &'a str,
+}
+
+/// What an incident's stamp covers.
+pub struct IncidentText<'a> {
+    pub id: i64,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub status: &'a str,
+    pub impact: &'a str,
+    pub scheduled_for_micros: Option<i64>,
+    pub scheduled_until_micros: Option<i64>,
+}
+
+/// What a component's stamp covers.
+pub struct ComponentText<'a> {
+    pub id: i64,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub group: Option<&'a str>,
+    pub status: &'a str,
+}
+
 impl Stamper {
     pub fn new(master: &MasterKey) -> Stamper {
         Stamper {
@@ -67,6 +106,60 @@ impl Stamper {
 
     pub fn alert(&self, alert_id: i64, subject: &str, body: &str) -> String {
         self.mac(&["alert", &alert_id.to_string(), subject, body])
+    }
+
+    /// The kill switch's state. The serial grows with every change, so an older genuine state
+    /// written back is caught by an instance that has seen a newer one.
+    pub fn outbound(&self, s: &OutboundText<'_>) -> String {
+        self.mac(&[
+            "outbound",
+            &s.serial.to_string(),
+            if s.paused { "paused" } else { "sending" },
+            s.reason,
+            &s.changed_at_micros.to_string(),
+            s.changed_by,
+            s.tripped_rule,
+        ])
+    }
+
+    /// A queued delivery: one message on one channel to one address. Spent (cleared) once sent.
+    pub fn delivery(&self, d: &DeliveryText<'_>) -> String {
+        let optional = |id: Option<i64>| id.map_or_else(String::new, |id| id.to_string());
+        self.mac(&[
+            "delivery",
+            &optional(d.update_id),
+            &optional(d.alert_id),
+            d.channel,
+            &d.recipient_id.to_string(),
+            d.address,
+        ])
+    }
+
+    /// What an incident or maintenance shows besides its updates.
+    pub fn incident(&self, i: &IncidentText<'_>) -> String {
+        let time = |t: Option<i64>| t.map_or_else(String::new, |t| t.to_string());
+        self.mac(&[
+            "incident",
+            &i.id.to_string(),
+            i.kind,
+            i.name,
+            i.status,
+            i.impact,
+            &time(i.scheduled_for_micros),
+            &time(i.scheduled_until_micros),
+        ])
+    }
+
+    /// What a component shows.
+    pub fn component(&self, c: &ComponentText<'_>) -> String {
+        self.mac(&[
+            "component",
+            &c.id.to_string(),
+            c.name,
+            c.description,
+            c.group.unwrap_or("\u{0}"),
+            c.status,
+        ])
     }
 
     pub fn verify(expected: &str, stamp: Option<&str>) -> bool {

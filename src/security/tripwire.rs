@@ -6,6 +6,13 @@
 use crate::config::Config;
 use crate::domain::tweet::link_hosts;
 
+/// How a part of Herald that finds something it did not write trips the wire itself (the
+/// workers, the page cache, the kill switch's reader): `AppState::trip` as Herald, which pauses
+/// outbound, alerts the admins and writes the audit entry.
+pub type TripWire = std::sync::Arc<
+    dyn Fn(Trip) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
+>;
+
 /// Which rule tripped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {

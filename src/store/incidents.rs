@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
+use super::notify::{queue_deliveries, NewDelivery, INSERT_ROWS};
 use super::rows::{
     assemble, AffectedRow, ComponentRow, IncidentComponentRow, IncidentRow, UpdateRow,
 };
+use super::stamps::{stamp_component, stamp_incident};
 use super::{on_pool, Store, StoreError, StoreResult};
 use crate::domain::{
     self, Choice, Component, ComponentDraft, ComponentStatus, FieldError, Impact, Incident,
@@ -41,14 +43,14 @@ enum Target<'a> {
     },
 }
 
-const COMPONENT_COLUMNS: &str =
-    "SELECT id, name, description, group_name, position, status, created_at, updated_at FROM components";
-const INCIDENT_COLUMNS: &str =
+pub(crate) const COMPONENT_COLUMNS: &str =
+    "SELECT id, name, description, group_name, position, status, created_at, updated_at, stamp FROM components";
+pub(crate) const INCIDENT_COLUMNS: &str =
     "SELECT id, kind, name, status, impact, created_at, updated_at, started_at, \
-     monitoring_at, resolved_at, scheduled_for, scheduled_until FROM incidents";
+     monitoring_at, resolved_at, scheduled_for, scheduled_until, stamp FROM incidents";
 const UPDATE_COLUMNS: &str =
     "SELECT id, incident_id, status, body, display_at, created_at, updated_at, \
-     deliver_notifications, custom_tweet, tweet_id FROM incident_updates";
+     deliver_notifications, custom_tweet, tweet_id, stamp FROM incident_updates";
 const AFFECTED_COLUMNS: &str =
     "SELECT uc.update_id, uc.component_id, c.name, uc.old_status, uc.new_status \
      FROM update_components uc JOIN components c ON c.id = uc.component_id";
@@ -63,23 +65,30 @@ impl Store {
             format!("{COMPONENT_COLUMNS} ORDER BY COALESCE(group_name, ''), position, name, id");
         let rows: Vec<ComponentRow> =
             on_pool!(self, read pool => sqlx::query_as(&sql).fetch_all(pool).await)?;
-        rows.into_iter().map(Component::try_from).collect()
+        rows.into_iter()
+            .map(|r| r.into_component(self.stamper()))
+            .collect()
     }
 
     pub async fn create_component(&self, draft: &ComponentDraft) -> StoreResult<Component> {
         let now = domain::now();
         let sql = "INSERT INTO components (name, description, group_name, position, status, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $4, 'operational', $5, $5) \
-                   RETURNING id, name, description, group_name, position, status, created_at, updated_at";
-        let row: ComponentRow = on_pool!(self, write pool => sqlx::query_as(sql)
-            .bind(&draft.name)
-            .bind(&draft.description)
-            .bind(&draft.group)
-            .bind(draft.position)
-            .bind(now)
-            .fetch_one(pool)
-            .await)?;
-        row.try_into()
+                   VALUES ($1, $2, $3, $4, 'operational', $5, $5) RETURNING id";
+        let row: ComponentRow = on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let id: i64 = sqlx::query_scalar(sql)
+                .bind(&draft.name)
+                .bind(&draft.description)
+                .bind(&draft.group)
+                .bind(draft.position)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+            let row = stamp_component!(self, tx, id);
+            tx.commit().await?;
+            row
+        });
+        row.into_component(self.stamper())
     }
 
     pub async fn update_component(
@@ -88,18 +97,27 @@ impl Store {
         draft: &ComponentDraft,
     ) -> StoreResult<Component> {
         let sql = "UPDATE components SET name = $1, description = $2, group_name = $3, position = $4, updated_at = $5 \
-                   WHERE id = $6 \
-                   RETURNING id, name, description, group_name, position, status, created_at, updated_at";
-        let row: Option<ComponentRow> = on_pool!(self, write pool => sqlx::query_as(sql)
-            .bind(&draft.name)
-            .bind(&draft.description)
-            .bind(&draft.group)
-            .bind(draft.position)
-            .bind(domain::now())
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?;
-        row.ok_or(StoreError::NotFound("component"))?.try_into()
+                   WHERE id = $6";
+        let row: ComponentRow = on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let found = sqlx::query(sql)
+                .bind(&draft.name)
+                .bind(&draft.description)
+                .bind(&draft.group)
+                .bind(draft.position)
+                .bind(domain::now())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if found == 0 {
+                return Err(StoreError::NotFound("component"));
+            }
+            let row = stamp_component!(self, tx, id);
+            tx.commit().await?;
+            row
+        });
+        row.into_component(self.stamper())
     }
 
     /// Removes a component; past updates keep their text but no longer list it.
@@ -134,7 +152,7 @@ impl Store {
             tx.commit().await?;
             (incidents, updates, affected, links)
         });
-        assemble(incidents, updates, affected, links)
+        assemble(incidents, updates, affected, links, self.stamper())
     }
 
     /// One incident or maintenance with its timeline.
@@ -164,7 +182,7 @@ impl Store {
             tx.commit().await?;
             (incidents, updates, affected, links)
         });
-        assemble(incidents, updates, affected, links)?
+        assemble(incidents, updates, affected, links, self.stamper())?
             .pop()
             .ok_or(StoreError::NotFound("incident"))
     }
@@ -514,6 +532,7 @@ impl Store {
                     .bind(component_id)
                     .execute(&mut *tx)
                     .await?;
+                stamp_component!(self, tx, component_id);
             }
 
             // The outbox: the update's email audience is recorded here as one fan-out row,
@@ -529,16 +548,20 @@ impl Store {
             }
             // And one post to the connected X account, if there is one.
             if draft.notify && draft.post_to_x {
-                sqlx::query(
-                    "INSERT INTO deliveries (update_id, channel, recipient_id, address, next_attempt_at) \
-                     SELECT $1, $2, 0, '@' || username, $3 FROM x_account WHERE id = 1 \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(update_id)
-                .bind(super::channel::X)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                let account: Option<String> =
+                    sqlx::query_scalar("SELECT '@' || username FROM x_account WHERE id = 1")
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some(address) = &account {
+                    let post = [NewDelivery {
+                        update_id: Some(update_id),
+                        alert_id: None,
+                        channel: super::channel::X,
+                        recipient_id: 0,
+                        address,
+                    }];
+                    queue_deliveries!(self, tx, post, now);
+                }
             }
 
             let monitoring_at = match (monitoring_at, draft.status) {
@@ -558,6 +581,7 @@ impl Store {
             .bind(incident_id)
             .execute(&mut *tx)
             .await?;
+            stamp_incident!(self, tx, incident_id);
 
             tx.commit().await?;
             Ok(Some(Published { incident_id, update_id }))

@@ -12,6 +12,7 @@ mod notify;
 mod rows;
 mod security;
 mod staff;
+mod stamps;
 mod x;
 
 use std::path::Path;
@@ -36,6 +37,7 @@ pub use security::SealedValue;
 pub use staff::{
     ApiTokenInfo, ApiTokenListing, NewStaff, SessionInfo, SessionSummary, Staff, SESSION_ABSOLUTE,
 };
+pub use stamps::ADOPTED as STAMPS_ADOPTED;
 pub use x::{XAccount, CONNECT_REQUEST_TTL};
 
 #[derive(Debug, thiserror::Error)]

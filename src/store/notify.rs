@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{on_constraint, on_pool, Store, StoreError, StoreResult};
 use crate::domain::{self, SubscriberEmail};
+use crate::security::stamp::{DeliveryText, OutboundText, Stamper};
 
 /// Channels a delivery can go out on.
 pub mod channel {
@@ -20,6 +21,79 @@ pub mod channel {
     /// A message about Herald itself to one admin; the kill switch does not hold it.
     pub const ALERT: &str = "alert";
 }
+
+/// The kill switch as every claim reads it, in the claim's own statement: `NOT (SELECT paused
+/// FROM switch)` holds every row but alerts. On PostgreSQL the row is read `FOR SHARE`, so a
+/// pause waits for a claim already running and a claim waits for a pause being committed, then
+/// sees it: once a pause has committed, nothing more is claimed anywhere.
+pub(crate) fn switch_cte(backend: &str) -> &'static str {
+    if backend == "postgres" {
+        "WITH switch AS (SELECT paused FROM outbound WHERE id = 1 FOR SHARE) "
+    } else {
+        "WITH switch AS (SELECT paused FROM outbound WHERE id = 1) "
+    }
+}
+
+/// A delivery about to be queued, stamped as it is written.
+pub(crate) struct NewDelivery<'a> {
+    pub update_id: Option<i64>,
+    pub alert_id: Option<i64>,
+    pub channel: &'a str,
+    pub recipient_id: i64,
+    pub address: &'a str,
+}
+
+impl NewDelivery<'_> {
+    pub(crate) fn text(&self) -> DeliveryText<'_> {
+        DeliveryText {
+            update_id: self.update_id,
+            alert_id: self.alert_id,
+            channel: self.channel,
+            recipient_id: self.recipient_id,
+            address: self.address,
+        }
+    }
+}
+
+/// Rows per INSERT when queueing deliveries (7 parameters each; well under both backends'
+/// limits).
+pub(crate) const INSERT_ROWS: usize = 1_000;
+
+/// Queues deliveries, each with its stamp, inside the caller's transaction (`$tx`), due at
+/// `$at`. A delivery already queued (same update, channel and recipient) is left as it is.
+/// Evaluates to the number written.
+macro_rules! queue_deliveries {
+    ($store:expr, $tx:expr, $rows:expr, $at:expr) => {{
+        let mut written: u64 = 0;
+        for chunk in $rows.chunks(INSERT_ROWS) {
+            let mut sql = String::from(
+                "INSERT INTO deliveries (update_id, alert_id, channel, recipient_id, address, stamp, next_attempt_at) VALUES ",
+            );
+            for n in 0..chunk.len() {
+                let b = n * 6 + 2;
+                if n > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${b}, ${}, ${}, ${}, ${}, ${}, $1)", b + 1, b + 2, b + 3, b + 4, b + 5));
+            }
+            sql.push_str(" ON CONFLICT DO NOTHING");
+            let mut q = sqlx::query(&sql).bind($at);
+            for d in chunk {
+                let stamp = $store.stamper().map(|s| s.delivery(&d.text()));
+                q = q
+                    .bind(d.update_id)
+                    .bind(d.alert_id)
+                    .bind(d.channel)
+                    .bind(d.recipient_id)
+                    .bind(d.address)
+                    .bind(stamp);
+            }
+            written += q.execute(&mut *$tx).await?.rows_affected();
+        }
+        written
+    }};
+}
+pub(crate) use queue_deliveries;
 
 /// Links a subscriber ($1) to a component ($2), if that component exists.
 const LINK_COMPONENT: &str = "INSERT INTO subscriber_components (subscriber_id, component_id) \
@@ -57,7 +131,13 @@ pub struct ClaimedDelivery {
     pub address: String,
     pub attempts: i32,
     pub alert_id: Option<i64>,
+    /// Herald's stamp, written when the delivery was queued and spent when it was sent.
+    pub stamp: Option<String>,
 }
+
+/// The columns a claim returns, in `ClaimedDelivery`'s order.
+pub(crate) const CLAIMED_COLUMNS: &str =
+    "id, update_id, channel, recipient_id, address, attempts, alert_id, stamp";
 
 /// One step of expanding a fan-out into deliveries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +198,18 @@ pub struct OutboundState {
     pub changed_by: String,
     /// The tripwire rule that paused it; empty for a pause by hand.
     pub tripped_rule: String,
+    /// Grows by one with every change.
+    pub serial: i64,
+    /// Whether the stored state carries Herald's stamp. One that does not was written around
+    /// Herald (straight into the database) and holds every channel as if paused.
+    pub genuine: bool,
+}
+
+impl OutboundState {
+    /// Whether outbound work must wait: paused, or in a state Herald did not write.
+    pub fn holds(&self) -> bool {
+        self.paused || !self.genuine
+    }
 }
 
 /// (id, confirmed_at, confirm_sent_at) of an existing subscriber.
@@ -181,16 +273,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query(
-                "INSERT INTO deliveries (update_id, channel, recipient_id, address, next_attempt_at) \
-                 VALUES (NULL, $1, $2, $3, $4)",
-            )
-            .bind(channel::CONFIRM)
-            .bind(id)
-            .bind(email.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let confirmation = [NewDelivery {
+                update_id: None,
+                alert_id: None,
+                channel: channel::CONFIRM,
+                recipient_id: id,
+                address: email.as_str(),
+            }];
+            queue_deliveries!(self, tx, confirmation, now);
             tx.commit().await?;
             Ok(SignUp::ConfirmationQueued(id))
         })
@@ -412,12 +502,15 @@ impl Store {
     /// deliveries, and moves its cursor, in one transaction. `None` when nothing waits.
     pub async fn expand_fanout(&self, chunk: i64) -> StoreResult<Option<FanoutChunk>> {
         let lock = if self.backend() == "postgres" {
-            "FOR UPDATE SKIP LOCKED"
+            "FOR UPDATE OF fanouts SKIP LOCKED"
         } else {
             ""
         };
+        // Held by the kill switch like every claim of outbound work.
         let pick = format!(
-            "SELECT update_id, incident_id, after_id, created_at FROM fanouts ORDER BY update_id LIMIT 1 {lock}"
+            "{}SELECT update_id, incident_id, after_id, created_at FROM fanouts \
+             WHERE NOT (SELECT paused FROM switch) ORDER BY update_id LIMIT 1 {lock}",
+            switch_cte(self.backend())
         );
         // PostgreSQL plans the claim query from table statistics, which autovacuum refreshes
         // only a minute or more after a burst. Until then it believes few rows are pending and
@@ -440,25 +533,32 @@ impl Store {
             .await?;
             let mut deliveries = 0;
             if let Some(upto) = upto {
-                deliveries = sqlx::query(
-                    "INSERT INTO deliveries (update_id, channel, recipient_id, address, next_attempt_at) \
-                     SELECT $1, $2, s.id, s.email, $3 FROM subscribers s \
-                     WHERE s.id > $4 AND s.id <= $5 AND s.confirmed_at IS NOT NULL AND s.confirmed_at <= $3 \
+                let audience: Vec<(i64, String)> = sqlx::query_as(
+                    "SELECT s.id, s.email FROM subscribers s \
+                     WHERE s.id > $1 AND s.id <= $2 AND s.confirmed_at IS NOT NULL AND s.confirmed_at <= $3 \
                        AND (s.all_components OR EXISTS ( \
                          SELECT 1 FROM subscriber_components sc JOIN incident_components ic \
                          ON ic.component_id = sc.component_id \
-                         WHERE sc.subscriber_id = s.id AND ic.incident_id = $6)) \
-                     ON CONFLICT DO NOTHING",
+                         WHERE sc.subscriber_id = s.id AND ic.incident_id = $4)) \
+                     ORDER BY s.id",
                 )
-                .bind(update_id)
-                .bind(channel::EMAIL)
-                .bind(created_at)
                 .bind(after_id)
                 .bind(upto)
+                .bind(created_at)
                 .bind(incident_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .fetch_all(&mut *tx)
+                .await?;
+                let rows: Vec<NewDelivery<'_>> = audience
+                    .iter()
+                    .map(|(id, email)| NewDelivery {
+                        update_id: Some(update_id),
+                        alert_id: None,
+                        channel: channel::EMAIL,
+                        recipient_id: *id,
+                        address: email,
+                    })
+                    .collect();
+                deliveries = queue_deliveries!(self, tx, rows, created_at);
             }
             let done = covered < chunk;
             if done {
@@ -494,12 +594,15 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Claims up to `limit` due deliveries for `lease`; another worker cannot take them meanwhile.
+    /// Claims up to `limit` due deliveries on `channels` for `lease`, in the name of
+    /// `instance`; another worker cannot take them meanwhile. The kill switch is read in the
+    /// same statement: while it is on, only alerts are claimed.
     pub async fn claim_due_deliveries(
         &self,
         channels: &[&'static str],
         limit: i64,
         lease: Duration,
+        instance: &str,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         // Channel names are this module's constants, never input.
         let channels = channels
@@ -509,23 +612,94 @@ impl Store {
             .join(", ");
         let now = domain::now();
         let lock = if self.backend() == "postgres" {
-            "FOR UPDATE SKIP LOCKED"
+            "FOR UPDATE OF deliveries SKIP LOCKED"
         } else {
             ""
         };
         let sql = format!(
-            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1 \
+            "{switch}UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1, claimed_by = $4 \
              WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $2 \
-                          AND channel IN ({channels}) ORDER BY next_attempt_at LIMIT $3 {lock}) \
-             RETURNING id, update_id, channel, recipient_id, address, attempts, alert_id"
+                          AND channel IN ({channels}) \
+                          AND (channel = '{alert}' OR NOT (SELECT paused FROM switch)) \
+                          ORDER BY next_attempt_at LIMIT $3 {lock}) \
+             RETURNING {CLAIMED_COLUMNS}",
+            switch = switch_cte(self.backend()),
+            alert = channel::ALERT,
         );
         let claimed: Vec<ClaimedDelivery> = on_pool!(self, write pool => sqlx::query_as(&sql)
             .bind(now + lease)
             .bind(now)
             .bind(limit)
+            .bind(instance)
             .fetch_all(pool)
             .await)?;
         Ok(claimed)
+    }
+
+    /// Whether a claimed delivery is one Herald queued and has not sent yet: its stamp binds
+    /// its update (or alert), channel, recipient and address, and is spent once it is sent.
+    /// Always true without a stamper.
+    pub fn delivery_stamp_ok(&self, d: &ClaimedDelivery) -> bool {
+        self.stamper().is_none_or(|stamper| {
+            let expected = stamper.delivery(&DeliveryText {
+                update_id: d.update_id,
+                alert_id: d.alert_id,
+                channel: &d.channel,
+                recipient_id: d.recipient_id,
+                address: &d.address,
+            });
+            Stamper::verify(&expected, d.stamp.as_deref())
+        })
+    }
+
+    /// Records that `instance` is alive (its heartbeat), and forgets instances silent for
+    /// an hour.
+    pub async fn heartbeat(&self, instance: &str, host: &str, pid: u32) -> StoreResult<()> {
+        let now = domain::now();
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO instances (id, host, pid, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $4) \
+                 ON CONFLICT (id) DO UPDATE SET heartbeat_at = $4",
+            )
+            .bind(instance)
+            .bind(host)
+            .bind(i64::from(pid))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM instances WHERE heartbeat_at < $1")
+                .bind(now - Duration::hours(1))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// An instance stopping cleanly: the others take over its claims at their next sweep.
+    pub async fn forget_instance(&self, instance: &str) -> StoreResult<()> {
+        on_pool!(self, write pool => sqlx::query("DELETE FROM instances WHERE id = $1")
+            .bind(instance)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Puts back in the queue the deliveries claimed by instances whose last heartbeat is
+    /// older than `silent_for` (or that stopped), without counting the attempt.
+    pub async fn release_claims_of_dead_instances(&self, silent_for: Duration) -> StoreResult<u64> {
+        let released = on_pool!(self, write pool => sqlx::query(
+            "UPDATE deliveries SET state = 'pending', attempts = attempts - 1, claimed_until = NULL, claimed_by = NULL \
+             WHERE state = 'sending' AND claimed_by IS NOT NULL \
+               AND claimed_by NOT IN (SELECT id FROM instances WHERE heartbeat_at >= $1)",
+        )
+        .bind(domain::now() - silent_for)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(released)
     }
 
     /// Puts deliveries whose claim expired (their worker died) back in the queue.
@@ -574,7 +748,7 @@ impl Store {
                 match outcome {
                     DeliveryOutcome::Sent { message_id } => sqlx::query(
                         "UPDATE deliveries SET state = 'sent', sent_at = $1, message_id = $2, claimed_until = NULL, \
-                         last_error = NULL WHERE id = $3",
+                         last_error = NULL, stamp = NULL WHERE id = $3",
                     )
                     .bind(now)
                     .bind(message_id.as_str())
@@ -686,44 +860,95 @@ impl Store {
     }
 
     pub async fn outbound_state(&self) -> StoreResult<OutboundState> {
-        let (paused, reason, changed_at, changed_by, tripped_rule): (
-            bool,
-            String,
-            Option<DateTime<Utc>>,
-            String,
-            String,
-        ) = on_pool!(self, read pool => sqlx::query_as(
-                "SELECT paused, reason, changed_at, changed_by, tripped_rule FROM outbound WHERE id = 1",
+        let row: OutboundRow = on_pool!(self, read pool => sqlx::query_as(
+                "SELECT paused, reason, changed_at, changed_by, tripped_rule, serial, stamp FROM outbound WHERE id = 1",
             )
             .fetch_one(pool)
             .await)?;
+        let genuine = self.stamper().is_none_or(|stamper| {
+            Stamper::verify(&stamper.outbound(&row.text()), row.stamp.as_deref())
+        });
         Ok(OutboundState {
-            paused,
-            reason,
-            changed_at,
-            changed_by,
-            tripped_rule,
+            paused: row.paused,
+            reason: row.reason,
+            changed_at: row.changed_at,
+            changed_by: row.changed_by,
+            tripped_rule: row.tripped_rule,
+            serial: row.serial,
+            genuine,
         })
     }
 
-    /// Pauses or resumes every outbound channel.
+    /// Pauses or resumes every outbound channel. A pause keeps the tripped rule, if any; a
+    /// resume clears it.
     pub async fn set_outbound_paused(
         &self,
         paused: bool,
         reason: &str,
         by: &str,
     ) -> StoreResult<OutboundState> {
-        on_pool!(self, write pool => sqlx::query(
-            "UPDATE outbound SET paused = $1, reason = $2, changed_at = $3, changed_by = $4, \
-             tripped_rule = CASE WHEN $1 THEN tripped_rule ELSE '' END WHERE id = 1",
-        )
-        .bind(paused)
-        .bind(reason)
-        .bind(domain::now())
-        .bind(by)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+        self.write_outbound(paused, reason, by, None, 0).await
+    }
+
+    /// One transaction: the new state (with `rule`, the tripwire rule that paused it), its
+    /// serial moved on to at least `at_least`, and its stamp.
+    pub async fn write_outbound(
+        &self,
+        paused: bool,
+        reason: &str,
+        by: &str,
+        rule: Option<&str>,
+        at_least: i64,
+    ) -> StoreResult<OutboundState> {
+        let now = domain::now();
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let row: OutboundRow = sqlx::query_as(
+                "UPDATE outbound SET paused = $1, reason = $2, changed_at = $3, changed_by = $4, \
+                 tripped_rule = CASE WHEN $5 IS NOT NULL THEN $5 WHEN $1 THEN tripped_rule ELSE '' END, \
+                 serial = CASE WHEN serial + 1 > $6 THEN serial + 1 ELSE $6 END, stamp = NULL WHERE id = 1 \
+                 RETURNING paused, reason, changed_at, changed_by, tripped_rule, serial, stamp",
+            )
+            .bind(paused)
+            .bind(reason)
+            .bind(now)
+            .bind(by)
+            .bind(rule)
+            .bind(at_least)
+            .fetch_one(&mut *tx)
+            .await?;
+            if let Some(stamper) = self.stamper() {
+                sqlx::query("UPDATE outbound SET stamp = $1 WHERE id = 1")
+                    .bind(stamper.outbound(&row.text()))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
         self.outbound_state().await
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct OutboundRow {
+    paused: bool,
+    reason: String,
+    changed_at: Option<DateTime<Utc>>,
+    changed_by: String,
+    tripped_rule: String,
+    serial: i64,
+    stamp: Option<String>,
+}
+
+impl OutboundRow {
+    fn text(&self) -> OutboundText<'_> {
+        OutboundText {
+            serial: self.serial,
+            paused: self.paused,
+            reason: &self.reason,
+            changed_at_micros: self.changed_at.map_or(0, |t| t.timestamp_micros()),
+            changed_by: &self.changed_by,
+            tripped_rule: &self.tripped_rule,
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! Rows as the database returns them, and their conversion into domain types.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::StoreError;
@@ -7,6 +9,7 @@ use crate::domain::{
     AffectedComponent, Choice, Component, ComponentStatus, Impact, Incident, IncidentKind,
     IncidentStatus, IncidentUpdate,
 };
+use crate::security::stamp::{ComponentText, IncidentText, Stamper, UpdateText};
 
 fn stored<T: Choice>(raw: &str) -> Result<T, StoreError> {
     T::from_stored(raw).map_err(StoreError::Corrupt)
@@ -22,12 +25,35 @@ pub struct ComponentRow {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub stamp: Option<String>,
+}
+
+impl ComponentRow {
+    pub fn text(&self) -> ComponentText<'_> {
+        ComponentText {
+            id: self.id,
+            name: &self.name,
+            description: &self.description,
+            group: self.group_name.as_deref(),
+            status: &self.status,
+        }
+    }
+
+    /// The component, flagged as tampered when its stamp fails (without a stamper, never).
+    pub fn into_component(self, stamper: Option<&Stamper>) -> Result<Component, StoreError> {
+        let tampered = stamper
+            .is_some_and(|s| !Stamper::verify(&s.component(&self.text()), self.stamp.as_deref()));
+        let mut component = Component::try_from(self)?;
+        component.tampered = tampered;
+        Ok(component)
+    }
 }
 
 impl TryFrom<ComponentRow> for Component {
     type Error = StoreError;
     fn try_from(r: ComponentRow) -> Result<Self, StoreError> {
         Ok(Component {
+            tampered: false,
             status: stored(&r.status)?,
             id: r.id,
             name: r.name,
@@ -54,11 +80,27 @@ pub struct IncidentRow {
     pub resolved_at: Option<DateTime<Utc>>,
     pub scheduled_for: Option<DateTime<Utc>>,
     pub scheduled_until: Option<DateTime<Utc>>,
+    pub stamp: Option<String>,
 }
 
 impl IncidentRow {
-    pub fn into_incident(self) -> Result<Incident, StoreError> {
+    pub fn text(&self) -> IncidentText<'_> {
+        IncidentText {
+            id: self.id,
+            kind: &self.kind,
+            name: &self.name,
+            status: &self.status,
+            impact: &self.impact,
+            scheduled_for_micros: self.scheduled_for.map(|t| t.timestamp_micros()),
+            scheduled_until_micros: self.scheduled_until.map(|t| t.timestamp_micros()),
+        }
+    }
+
+    pub fn into_incident(self, stamper: Option<&Stamper>) -> Result<Incident, StoreError> {
+        let tampered = stamper
+            .is_some_and(|s| !Stamper::verify(&s.incident(&self.text()), self.stamp.as_deref()));
         Ok(Incident {
+            tampered,
             id: self.id,
             kind: stored::<IncidentKind>(&self.kind)?,
             name: self.name,
@@ -89,12 +131,31 @@ pub struct UpdateRow {
     pub deliver_notifications: bool,
     pub custom_tweet: Option<String>,
     pub tweet_id: Option<String>,
+    pub stamp: Option<String>,
+}
+
+impl UpdateRow {
+    /// Whether the update carries Herald's stamp, given its incident's name.
+    fn genuine(&self, stamper: Option<&Stamper>, incident_name: &str) -> bool {
+        stamper.is_none_or(|s| {
+            let text = UpdateText {
+                update_id: self.id,
+                incident_id: self.incident_id,
+                incident_name,
+                status: &self.status,
+                body: &self.body,
+                custom_tweet: self.custom_tweet.as_deref(),
+            };
+            Stamper::verify(&s.update(&text), self.stamp.as_deref())
+        })
+    }
 }
 
 impl TryFrom<UpdateRow> for IncidentUpdate {
     type Error = StoreError;
     fn try_from(r: UpdateRow) -> Result<Self, StoreError> {
         Ok(IncidentUpdate {
+            tampered: false,
             status: stored(&r.status)?,
             id: r.id,
             incident_id: r.incident_id,
@@ -140,14 +201,16 @@ pub struct IncidentComponentRow {
     pub component_id: i64,
 }
 
-/// Joins the rows of the four incident tables into incidents with their timelines.
+/// Joins the rows of the four incident tables into incidents with their timelines, flagging
+/// every incident and update whose stamp fails under `stamper`.
 pub fn assemble(
     incidents: Vec<IncidentRow>,
     updates: Vec<UpdateRow>,
     affected: Vec<AffectedRow>,
     links: Vec<IncidentComponentRow>,
+    stamper: Option<&Stamper>,
 ) -> Result<Vec<Incident>, StoreError> {
-    use std::collections::HashMap;
+    let names: HashMap<i64, String> = incidents.iter().map(|i| (i.id, i.name.clone())).collect();
     let mut affected_by_update: HashMap<i64, Vec<AffectedComponent>> = HashMap::new();
     for row in affected {
         let (update_id, a) = row.try_into()?;
@@ -155,7 +218,10 @@ pub fn assemble(
     }
     let mut updates_by_incident: HashMap<i64, Vec<IncidentUpdate>> = HashMap::new();
     for row in updates {
+        let name = names.get(&row.incident_id).map_or("", String::as_str);
+        let genuine = row.genuine(stamper, name);
         let mut u = IncidentUpdate::try_from(row)?;
+        u.tampered = !genuine;
         u.affected = affected_by_update.remove(&u.id).unwrap_or_default();
         updates_by_incident
             .entry(u.incident_id)
@@ -172,7 +238,7 @@ pub fn assemble(
     incidents
         .into_iter()
         .map(|row| {
-            let mut incident = row.into_incident()?;
+            let mut incident = row.into_incident(stamper)?;
             let mut updates = updates_by_incident.remove(&incident.id).unwrap_or_default();
             updates.sort_by(|a, b| b.display_at.cmp(&a.display_at).then(b.id.cmp(&a.id)));
             incident.updates = updates;

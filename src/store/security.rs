@@ -9,7 +9,7 @@ use super::{on_pool, Store, StoreError, StoreResult};
 use crate::domain;
 use crate::security::audit::{Chain, Entry};
 use crate::security::seal::purpose;
-use crate::security::stamp::{Stamper, UpdateText};
+use crate::security::stamp::Stamper;
 
 /// Failed sign-ins older than this are forgotten.
 const THROTTLE_MEMORY: Duration = Duration::hours(1);
@@ -267,16 +267,6 @@ impl Store {
         Ok(())
     }
 
-    /// Names the rule that paused outbound (cleared again on resume).
-    pub async fn set_tripped_rule(&self, rule: &str) -> StoreResult<()> {
-        on_pool!(self, write pool => sqlx::query("UPDATE outbound SET tripped_rule = $1 WHERE id = 1")
-            .bind(rule)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
-        Ok(())
-    }
-
     /// Notifying incident updates created since `since`.
     pub async fn notifying_updates_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
         Ok(on_pool!(self, read pool => sqlx::query_scalar(
@@ -340,7 +330,7 @@ impl Store {
     }
 
     /// Secret rotation, in one transaction: writes the re-sealed values back, re-hashes the
-    /// whole audit chain under the new key, and re-stamps every update and alert whose stamp
+    /// whole audit chain under the new key, and re-stamps every stamped row whose stamp
     /// verifies under this store's (old) stamper; forged ones stay unsendable. Returns how many
     /// audit entries were re-hashed.
     pub async fn reseal(
@@ -387,43 +377,7 @@ impl Store {
                 .bind(&prev)
                 .execute(&mut *tx)
                 .await?;
-            #[allow(clippy::type_complexity)]
-            let updates: Vec<(i64, i64, String, String, String, Option<String>, Option<String>)> = sqlx::query_as(
-                "SELECT u.id, u.incident_id, i.name, u.status, u.body, u.custom_tweet, u.stamp \
-                 FROM incident_updates u JOIN incidents i ON i.id = u.incident_id",
-            )
-            .fetch_all(&mut *tx)
-            .await?;
-            for (update_id, incident_id, name, status, body, tweet, stamp) in updates {
-                let text = |s: &Stamper| s.update(&UpdateText {
-                    update_id,
-                    incident_id,
-                    incident_name: &name,
-                    status: &status,
-                    body: &body,
-                    custom_tweet: tweet.as_deref(),
-                });
-                if old.is_some_and(|o| Stamper::verify(&text(o), stamp.as_deref())) {
-                    sqlx::query("UPDATE incident_updates SET stamp = $1 WHERE id = $2")
-                        .bind(text(stamper))
-                        .bind(update_id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
-            let alerts: Vec<(i64, String, String, Option<String>)> =
-                sqlx::query_as("SELECT id, subject, body, stamp FROM alerts")
-                    .fetch_all(&mut *tx)
-                    .await?;
-            for (id, subject, body, stamp) in alerts {
-                if old.is_some_and(|o| Stamper::verify(&o.alert(id, &subject, &body), stamp.as_deref())) {
-                    sqlx::query("UPDATE alerts SET stamp = $1 WHERE id = $2")
-                        .bind(stamper.alert(id, &subject, &body))
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
+            super::stamps::restamp!(tx, old, stamper, false);
             tx.commit().await?;
             Ok(count)
         })

@@ -3,7 +3,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::notify::{channel, ClaimedDelivery};
+use super::notify::{
+    channel, queue_deliveries, switch_cte, ClaimedDelivery, NewDelivery, CLAIMED_COLUMNS,
+    INSERT_ROWS,
+};
 use super::{on_pool, Store, StoreResult};
 use crate::domain;
 
@@ -157,18 +160,26 @@ impl Store {
 
     /// Claims the next X post, strictly in order: nothing is claimed while an earlier one is in
     /// flight or waiting for its retry, so every reply finds the post it answers.
-    pub async fn claim_x_delivery(&self, lease: Duration) -> StoreResult<Option<ClaimedDelivery>> {
+    pub async fn claim_x_delivery(
+        &self,
+        lease: Duration,
+        instance: &str,
+    ) -> StoreResult<Option<ClaimedDelivery>> {
         let now = domain::now();
-        let claimed: Option<ClaimedDelivery> = on_pool!(self, write pool => sqlx::query_as(
-            "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1 \
+        // The kill switch is read in the claim's own statement (see `switch_cte`).
+        let sql = format!(
+            "{}UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1, claimed_by = $4 \
              WHERE id = (SELECT id FROM deliveries WHERE channel = $2 AND state IN ('pending', 'sending') \
                          ORDER BY id LIMIT 1) \
-               AND state = 'pending' AND next_attempt_at <= $3 \
-             RETURNING id, update_id, channel, recipient_id, address, attempts, alert_id",
-        )
+               AND state = 'pending' AND next_attempt_at <= $3 AND NOT (SELECT paused FROM switch) \
+             RETURNING {CLAIMED_COLUMNS}",
+            switch_cte(self.backend())
+        );
+        let claimed: Option<ClaimedDelivery> = on_pool!(self, write pool => sqlx::query_as(&sql)
         .bind(now + lease)
         .bind(channel::X)
         .bind(now)
+        .bind(instance)
         .fetch_optional(pool)
         .await)?;
         Ok(claimed)
@@ -198,7 +209,7 @@ impl Store {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "UPDATE deliveries SET state = 'sent', message_id = $1, sent_at = $2, claimed_until = NULL, \
-                 last_error = NULL WHERE id = $3",
+                 last_error = NULL, stamp = NULL WHERE id = $3",
             )
             .bind(tweet_id)
             .bind(domain::now())
@@ -237,15 +248,22 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query(
-                "INSERT INTO deliveries (update_id, alert_id, channel, recipient_id, address, next_attempt_at) \
-                 SELECT NULL, $1, $2, id, email, $3 FROM staff WHERE role = 'admin' AND disabled_at IS NULL",
+            let admins: Vec<(i64, String)> = sqlx::query_as(
+                "SELECT id, email FROM staff WHERE role = 'admin' AND disabled_at IS NULL ORDER BY id",
             )
-            .bind(id)
-            .bind(channel::ALERT)
-            .bind(now)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
+            let rows: Vec<NewDelivery<'_>> = admins
+                .iter()
+                .map(|(staff_id, email)| NewDelivery {
+                    update_id: None,
+                    alert_id: Some(id),
+                    channel: channel::ALERT,
+                    recipient_id: *staff_id,
+                    address: email,
+                })
+                .collect();
+            queue_deliveries!(self, tx, rows, now);
             tx.commit().await?;
             Ok(id)
         })

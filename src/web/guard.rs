@@ -80,15 +80,15 @@ impl AppState {
     /// pages show a red banner until an admin re-authenticates and resumes.
     pub async fn trip(&self, actor: &Actor, trip: &Trip) -> StoreResult<()> {
         let before = self.store.outbound_state().await?;
-        let already = before.paused && !before.tripped_rule.is_empty();
+        // A stored state Herald did not write is no earlier trip: write a genuine one.
+        let already = before.genuine && before.paused && !before.tripped_rule.is_empty();
         tracing::error!(rule = trip.rule.as_str(), detail = %trip.detail, actor = %actor.name, "tripwire tripped");
         if !already {
-            self.store.set_tripped_rule(trip.rule.as_str()).await?;
             self.notifier
-                .pause(
+                .trip(
                     &self.store,
+                    trip.rule.as_str(),
                     &format!("{}: {}", trip.rule.title(), trip.detail),
-                    "tripwire",
                 )
                 .await?;
         }
