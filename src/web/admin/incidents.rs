@@ -22,6 +22,7 @@ use crate::web::AppState;
 struct Summary {
     id: i64,
     name: String,
+    tampered: bool,
     kind_label: &'static str,
     status_label: &'static str,
     updated: TimeView,
@@ -31,6 +32,7 @@ fn summary(i: &Incident) -> Summary {
     Summary {
         id: i.id,
         name: i.name.clone(),
+        tampered: i.tampered || i.updates.iter().any(|u| u.tampered),
         kind_label: i.kind.label(),
         status_label: i.status.label(),
         updated: TimeView::new(&i.updated_at),
