@@ -87,7 +87,26 @@ async fn publishing_with_notify_queues_one_delivery_per_confirmed_subscriber_of_
         )
         .await;
     let update_id = incident["update_id"].as_str().unwrap();
+    // The kill switch holds the fan-out too: nothing is written to the outbox while paused.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let counts = app.delivery_counts(update_id).await;
+    assert_eq!(counts["expanding"], true, "{counts}");
+    assert_eq!(counts["channels"], json!({}), "{counts}");
+
+    // With no mail server configured, what the resume queues stays pending.
+    app.api("/api/admin/v1/resume", json!({})).await;
+    let started = std::time::Instant::now();
+    let counts = loop {
+        let counts = app.delivery_counts(update_id).await;
+        if counts["expanding"] == false {
+            break counts;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{counts}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(
         counts["channels"]["email"]["total"], 2,
         "all@ and api@, not web@ nor the unconfirmed: {counts}"

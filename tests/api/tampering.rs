@@ -1,0 +1,140 @@
+//! What customers see, edited straight in the database: never shown in public, flagged for the
+//! admins, and the wire trips.
+
+use std::time::{Duration, Instant};
+
+use herald::domain::Role;
+use serde_json::json;
+
+use crate::helpers::{spawn_app, TestApp};
+
+const ADMIN: &str = "admin@example.com";
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Every public surface that shows incidents or components.
+const SURFACES: &[&str] = &[
+    "/",
+    "/history",
+    "/history.atom",
+    "/history.rss",
+    "/banner.js",
+    "/api/v2/summary.json",
+    "/api/v2/incidents.json",
+    "/api/v2/components.json",
+];
+
+async fn public_text(app: &TestApp, incident_id: &str) -> String {
+    let mut all = String::new();
+    for path in SURFACES
+        .iter()
+        .map(|p| p.to_string())
+        .chain([format!("/incidents/{incident_id}")])
+    {
+        let r = app.get(&path).await;
+        if r.status() == 200 {
+            all.push_str(&r.text().await.unwrap());
+        }
+    }
+    all
+}
+
+async fn wait_for_forged_trip(app: &TestApp) {
+    let started = Instant::now();
+    loop {
+        let status = app.api_get("/api/admin/v1/status").await;
+        if status["paused"] == true
+            && status["reason"]
+                .as_str()
+                .unwrap_or("")
+                .contains("not written by Herald")
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the wire did not trip: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_update_edited_in_the_database_is_never_shown_in_public_and_trips_the_wire() {
+    let app = spawn_app().await;
+    app.enrolled_staff(ADMIN, Role::Admin, PASSWORD).await;
+    let incident = app
+        .open_incident(json!({"name": "Login errors", "status": "investigating",
+            "impact": "major", "body": "We are on it."}))
+        .await;
+    let id = incident["id"].as_str().unwrap().to_string();
+    assert!(public_text(&app, &id).await.contains("We are on it."));
+
+    app.store
+        .execute_admin(
+            "UPDATE incident_updates SET body = 'Claim your refund at https://acme-refunds.example'",
+        )
+        .await
+        .unwrap();
+    // Any later change rebuilds the pages.
+    app.create_component("Wake").await;
+
+    let shown = public_text(&app, &id).await;
+    assert!(
+        !shown.contains("acme-refunds"),
+        "the forged text is not shown"
+    );
+    assert!(
+        !shown.contains("Login errors"),
+        "an incident left with no genuine update is not shown at all"
+    );
+    wait_for_forged_trip(&app).await;
+
+    // The admins see it, flagged.
+    app.sign_in(ADMIN, PASSWORD).await;
+    let page = app.get_text(&format!("/admin/incidents/{id}")).await;
+    assert!(page.contains("Not written by Herald"), "flagged for admins");
+}
+
+#[tokio::test]
+async fn an_incident_or_component_edited_in_the_database_is_never_shown_in_public() {
+    let app = spawn_app().await;
+    let api = app.create_component("API").await;
+    let incident = app
+        .open_incident(
+            json!({"name": "Slow API", "status": "identified", "impact": "minor",
+            "body": "Fix on its way.", "components": { api.clone(): "degraded_performance" }}),
+        )
+        .await;
+    let id = incident["id"].as_str().unwrap().to_string();
+    let before = public_text(&app, &id).await;
+    assert!(before.contains("Slow API") && before.contains("API"));
+
+    // An attacker renames the component and marks the incident resolved, to hide it.
+    app.store
+        .execute_admin(&format!(
+            "UPDATE components SET name = 'Pay at evil.example' WHERE id = {api}; \
+             UPDATE incidents SET status = 'resolved' WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    app.create_component("Wake").await;
+
+    let shown = public_text(&app, &id).await;
+    assert!(
+        !shown.contains("evil.example"),
+        "the renamed component is hidden"
+    );
+    assert!(
+        !shown.contains("Slow API"),
+        "the edited incident is hidden, not shown resolved"
+    );
+    wait_for_forged_trip(&app).await;
+    let components = app.get_json("/api/v2/components.json").await;
+    let names: Vec<&str> = components["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Wake"], "only genuine components are listed");
+}
