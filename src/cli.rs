@@ -8,8 +8,8 @@ use crate::domain::{Choice, Role, StaffEmail};
 use crate::security::audit::Chain;
 use crate::security::keys::MasterKey;
 use crate::security::seal::Sealer;
-use crate::startup::Application;
-use crate::store::Store;
+use crate::startup::{cluster_key, Application, KeyUse};
+use crate::store::{DatabaseLocation, Schema, Store};
 
 #[derive(Parser)]
 #[command(
@@ -174,18 +174,23 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Worker => worker(config).await,
         Command::Migrate => {
-            let store = open(&config).await?;
-            println!("Database is up to date ({}).", store.backend());
+            let store = crate::startup::open_database(&config).await?;
+            println!(
+                "database: {}",
+                DatabaseLocation::of(&config.database_url())?
+            );
+            let key = cluster_key(&config, &store, KeyUse::Start).await?;
+            println!("Database is up to date (master key {}).", key.id());
             Ok(())
         }
         Command::Staff {
             command: StaffCommand::Add { email, role },
         } => {
             let email = StaffEmail::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let store = open(&config).await?;
+            let (store, key) = open_with_key(&config).await?;
             let added = store.add_staff(&email, role).await?;
             cli_audit(
-                &config,
+                &key,
                 &store,
                 "staff.add",
                 &format!("staff:{}", added.staff.email),
@@ -213,7 +218,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             if problems.len() > 20 {
                 eprintln!("... and {} more lines with problems", problems.len() - 20);
             }
-            let store = open(&config).await?;
+            let (store, _) = open_with_key(&config).await?;
             let added = if confirmed {
                 store.import_subscribers(&emails, true).await?
             } else {
@@ -239,12 +244,12 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Pause { reason } => {
-            let store = open(&config).await?;
+            let (store, key) = open_with_key(&config).await?;
             let state = store
                 .set_outbound_paused(true, reason.trim(), "cli")
                 .await?;
             cli_audit(
-                &config,
+                &key,
                 &store,
                 "outbound.pause",
                 "outbound",
@@ -260,15 +265,15 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::X { command } => x_command(command, config).await,
         Command::Resume => {
-            let store = open(&config).await?;
+            let (store, key) = open_with_key(&config).await?;
             let before = store.outbound_state().await?;
             store.set_outbound_paused(false, "", "cli").await?;
-            cli_audit(&config, &store, "outbound.resume", "outbound", serde_json::json!({ "was_paused_by": before.changed_by, "tripped_rule": before.tripped_rule })).await?;
+            cli_audit(&key, &store, "outbound.resume", "outbound", serde_json::json!({ "was_paused_by": before.changed_by, "tripped_rule": before.tripped_rule })).await?;
             println!("Outbound sending resumed.");
             Ok(())
         }
         Command::Status => {
-            let store = open(&config).await?;
+            let store = open_existing(&config).await?;
             let state = store.outbound_state().await?;
             let (pending, sending) = store.queue_depth().await?;
             let (confirmed, unconfirmed) = store.subscriber_counts().await?;
@@ -294,14 +299,14 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Staff {
             command: StaffCommand::Reset2fa { email },
         } => {
-            let store = open(&config).await?;
+            let (store, key) = open_with_key(&config).await?;
             let (staff, _) = store
                 .staff_for_login(&email)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no staff member {email}"))?;
             store.reset_totp(staff.id).await?;
             cli_audit(
-                &config,
+                &key,
                 &store,
                 "2fa.reset",
                 &format!("staff:{}", staff.email),
@@ -319,10 +324,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => {
             let name =
                 crate::domain::parse_token_name(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let store = open(&config).await?;
+            let (store, key) = open_with_key(&config).await?;
             let (info, token) = store.create_api_token(&name, role, "cli").await?;
             cli_audit(
-                &config,
+                &key,
                 &store,
                 "token.create",
                 &format!("token:{}", info.name),
@@ -342,17 +347,16 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
 
 /// Appends a CLI action to the audit log (actor `cli`, with the operating-system user).
 async fn cli_audit(
-    config: &Config,
+    master: &MasterKey,
     store: &Store,
     action: &str,
     target: &str,
     detail: serde_json::Value,
 ) -> anyhow::Result<()> {
-    let master = MasterKey::load_or_create(&config.secret_key_path())?;
     let user = std::env::var("USER").unwrap_or_default();
     store
         .append_audit(
-            &Chain::new(&master),
+            &Chain::new(master),
             crate::store::AuditEvent {
                 actor: "cli".into(),
                 ip: String::new(),
@@ -367,8 +371,7 @@ async fn cli_audit(
 }
 
 async fn audit_verify(config: &Config, expect_head: Option<String>) -> anyhow::Result<()> {
-    let store = open(config).await?;
-    let master = MasterKey::load_or_create(&config.secret_key_path())?;
+    let (store, master) = open_with_key(config).await?;
     let chain = Chain::new(&master);
     match store.verify_audit(&chain).await? {
         Err(broken) => {
@@ -405,13 +408,8 @@ async fn audit_verify(config: &Config, expect_head: Option<String>) -> anyhow::R
 
 async fn secrets_rotate(config: &Config) -> anyhow::Result<()> {
     let path = config.secret_key_path();
-    if !path.exists() {
-        anyhow::bail!("no secret key at {}; nothing to rotate", path.display());
-    }
-    let old = MasterKey::load_or_create(&path)?;
-    let store = open(config)
-        .await?
-        .with_stamper(crate::security::stamp::Stamper::new(&old));
+    let (store, old) = open_with_key(config).await?;
+    let store = store.with_stamper(crate::security::stamp::Stamper::new(&old));
     if let Err(broken) = store.verify_audit(&Chain::new(&old)).await? {
         anyhow::bail!(
             "the audit log does not verify under the current key ({broken}); \
@@ -440,6 +438,7 @@ async fn secrets_rotate(config: &Config) -> anyhow::Result<()> {
             &values,
             &Chain::new(&new),
             &crate::security::stamp::Stamper::new(&new),
+            &crate::security::keys::KeyCheck::of(&new),
         )
         .await?;
     let previous = MasterKey::previous_path(&path);
@@ -452,7 +451,7 @@ async fn secrets_rotate(config: &Config) -> anyhow::Result<()> {
     std::fs::rename(&staged, &path)?;
     let master_path = path.display();
     cli_audit(
-        config,
+        &new,
         &store,
         "secrets.rotate",
         "secret-key",
@@ -460,8 +459,10 @@ async fn secrets_rotate(config: &Config) -> anyhow::Result<()> {
     )
     .await?;
     println!(
-        "Re-sealed {} secrets and re-keyed {rechained} audit entries under a new key in {master_path}.",
-        values.len()
+        "Re-sealed {} secrets and re-keyed {rechained} audit entries under a new key in {master_path} (id {}, was {}).",
+        values.len(),
+        new.id(),
+        old.id()
     );
     println!(
         "The old key is in {} so links in emails already sent keep working; \
@@ -469,7 +470,8 @@ async fn secrets_rotate(config: &Config) -> anyhow::Result<()> {
         previous.display()
     );
     println!(
-        "Restart every Herald instance now, with the new key file, so they stop using the old one."
+        "Restart every Herald instance now, with the new key file: one still on the old key \
+         refuses to start."
     );
     Ok(())
 }
@@ -482,26 +484,68 @@ fn reason_suffix(reason: &str) -> String {
     }
 }
 
-async fn open(config: &Config) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot create the data directory {}: {e}",
-            config.data_dir.display()
-        )
-    })?;
-    let store = Store::connect_with(&config.database_url(), &config.pool_settings()).await?;
-    store.migrate().await?;
-    // Whatever the CLI writes that can reach customers (the kill switch, confirmation mails)
-    // carries Herald's stamp like everything an instance writes.
-    let master = MasterKey::load_or_create(&config.secret_key_path())?;
-    Ok(store.with_stamper(crate::security::stamp::Stamper::new(&master)))
+/// How to point a command at the right database, for messages.
+const POINT_ELSEWHERE: &str =
+    "Run it where Herald runs (its working directory and environment), or \
+point it at Herald's database: HERALD_DATA_DIR=/path/to/herald-data, or \
+HERALD_DATABASE_URL=sqlite:///path/to/herald.db or postgres://user@host:5432/herald, in the \
+environment or in herald.toml. To set up a new database, run `herald migrate` or `herald serve`";
+
+/// Opens the database of an existing Herald, for every command but `serve`, `worker` and
+/// `migrate`: a SQLite file that is not there, a database without Herald's tables or one whose
+/// migrations are behind stops the command with where it looked and which setting chose it.
+/// It creates nothing: no directory, no file, no table, no key. Prints the database it opened.
+pub async fn open_existing(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database_url();
+    let location = DatabaseLocation::of(&url)?;
+    let origin = config.database_origin();
+    if let DatabaseLocation::Sqlite(path) = &location {
+        if !path.is_file() {
+            anyhow::bail!(
+                "no Herald database at {} (chosen by {origin}); nothing was created. \
+                 {POINT_ELSEWHERE}.",
+                path.display()
+            );
+        }
+    }
+    let store = Store::connect_existing(&url, &config.pool_settings())
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("cannot open the database {location} (chosen by {origin}): {e:#}")
+        })?;
+    match store.schema().await? {
+        Schema::Current => {}
+        Schema::Empty => anyhow::bail!(
+            "the database {location} (chosen by {origin}) has no Herald tables; nothing was \
+             changed. {POINT_ELSEWHERE}."
+        ),
+        Schema::Behind { applied, known } => anyhow::bail!(
+            "the database {location} (chosen by {origin}) has {applied} of this version's \
+             {known} migrations; nothing was changed. Run `herald migrate` (or start this \
+             version's `herald serve`) first."
+        ),
+    }
+    println!("database: {location}");
+    Ok(store)
+}
+
+/// `open_existing`, and the master key, which must be the one the database records.
+/// Whatever the CLI writes that can reach customers (the kill switch, confirmation mails)
+/// carries Herald's stamp like everything an instance writes.
+async fn open_with_key(config: &Config) -> anyhow::Result<(Store, MasterKey)> {
+    let store = open_existing(config).await?;
+    let key = cluster_key(config, &store, KeyUse::Existing).await?;
+    let store = store.with_stamper(crate::security::stamp::Stamper::new(&key));
+    Ok((store, key))
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let location = DatabaseLocation::of(&config.database_url())?;
     let app = Application::build(config).await?;
     let public_url = app.public_url();
     let staff = app.state().store.staff_count().await?;
     println!("Herald is running.");
+    println!("  Database:     {location}");
     println!("  Status page:  {public_url}/");
     println!("  Admin:        {public_url}/admin");
     println!("  JSON API:     {public_url}/api/v2/summary.json");
@@ -522,9 +566,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn x_command(command: XCommand, config: Config) -> anyhow::Result<()> {
-    let store = open(&config).await?;
+    let store = open_existing(&config).await?;
     match command {
         XCommand::Connect => {
+            // Checked here, so a wrong key stops the command before X is asked anything.
+            cluster_key(&config, &store, KeyUse::Existing).await?;
             let state = crate::startup::assemble(config, store).await?;
             let Some(x) = state.x.clone() else {
                 anyhow::bail!(
@@ -578,12 +624,14 @@ async fn x_command(command: XCommand, config: Config) -> anyhow::Result<()> {
 }
 
 async fn worker(config: Config) -> anyhow::Result<()> {
-    let store = open(&config).await?;
+    let location = DatabaseLocation::of(&config.database_url())?;
+    let store = crate::startup::open_database(&config).await?;
     let state = crate::startup::assemble(config, store.clone()).await?;
     let cache = state.cache.clone();
     cache.spawn_rebuilder();
     crate::startup::spawn_delivery_worker(&state).await?;
     println!("Herald worker is running (deliveries and the maintenance schedule).");
+    println!("database: {location}");
     crate::scheduler::spawn(store, cache).await?;
     Ok(())
 }

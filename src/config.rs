@@ -81,6 +81,10 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated addresses or
     /// blocks such as `10.0.0.0/8`). Empty: the connecting address is the client.
     pub trusted_proxies: String,
+    /// Which setting chose the database (`HERALD_DATABASE_URL`, `data_dir in herald.toml`...),
+    /// found by `load` for messages that say where Herald looked; empty when built in code.
+    #[serde(skip)]
+    pub database_origin: String,
 }
 
 impl Default for Config {
@@ -116,6 +120,7 @@ impl Default for Config {
             tripwire_export_rows: 5000,
             tripwire_new_source: true,
             trusted_proxies: String::new(),
+            database_origin: String::new(),
         }
     }
 }
@@ -131,11 +136,13 @@ impl Config {
     }
 
     fn load_from(file: &Path, env: Env) -> anyhow::Result<Config> {
-        let mut config: Config = Figment::from(Serialized::defaults(Config::default()))
+        let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
-            .merge(env)
+            .merge(env);
+        let mut config: Config = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        config.database_origin = database_origin(&figment, &config);
         for (value, file, name) in [
             (
                 &mut config.smtp_url,
@@ -255,6 +262,15 @@ impl Config {
         }
     }
 
+    /// Which setting chose the database, for messages.
+    pub fn database_origin(&self) -> &str {
+        if self.database_origin.is_empty() {
+            "the configuration"
+        } else {
+            &self.database_origin
+        }
+    }
+
     /// Where the master key file is.
     pub fn secret_key_path(&self) -> PathBuf {
         if self.secret_key_file.is_empty() {
@@ -283,6 +299,30 @@ impl Config {
     /// True when customers reach Herald over https (cookies get `Secure`, HSTS is sent).
     pub fn is_https(&self) -> bool {
         self.public_url().starts_with("https://")
+    }
+}
+
+/// Names the setting the database location came from, as a person would look for it.
+fn database_origin(figment: &Figment, config: &Config) -> String {
+    let origin = |key: &str| {
+        let metadata = figment.find_metadata(key)?;
+        match &metadata.source {
+            Some(figment::Source::File(path)) => Some(format!("{key} in {}", path.display())),
+            _ if metadata.name.contains("environment") => {
+                Some(format!("HERALD_{}", key.to_uppercase()))
+            }
+            _ => None,
+        }
+    };
+    if !config.database_url.is_empty() {
+        return origin("database_url").unwrap_or_else(|| "database_url".to_string());
+    }
+    match origin("data_dir") {
+        Some(setting) => format!("{setting} (herald.db in the data directory)"),
+        None => format!(
+            "the default: herald.db in {}, as neither HERALD_DATABASE_URL nor HERALD_DATA_DIR is set",
+            config.data_dir.display()
+        ),
     }
 }
 
@@ -333,5 +373,28 @@ mod tests {
         let file = dir.path().join("herald.toml");
         std::fs::write(&file, "public_url = \"ftp://x\"\n").unwrap();
         assert!(Config::load_from(&file, Env::prefixed("HERALD_TEST_NONE_")).is_err());
+    }
+
+    #[test]
+    fn the_setting_that_chose_the_database_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        let defaults = Config::load_from(&file, Env::prefixed("HERALD_CFGORIGIN0_")).unwrap();
+        assert!(
+            defaults.database_origin().starts_with("the default"),
+            "{}",
+            defaults.database_origin()
+        );
+        std::fs::write(&file, "data_dir = \"/srv/herald\"\n").unwrap();
+        let from_file = Config::load_from(&file, Env::prefixed("HERALD_CFGORIGIN1_")).unwrap();
+        assert!(
+            from_file.database_origin().starts_with("data_dir in ")
+                && from_file.database_origin().contains("herald.toml"),
+            "{}",
+            from_file.database_origin()
+        );
+        std::env::set_var("HERALD_CFGORIGIN2_DATABASE_URL", "sqlite:///srv/x.db");
+        let from_env = Config::load_from(&file, Env::prefixed("HERALD_CFGORIGIN2_")).unwrap();
+        assert_eq!(from_env.database_origin(), "HERALD_DATABASE_URL");
     }
 }

@@ -16,13 +16,13 @@ use crate::notify::compose::Composer;
 use crate::notify::worker::{Worker, WorkerSettings};
 use crate::notify::x::XWorker;
 use crate::notify::Notifier;
-use crate::security::keys::{LinkSigner, MasterKey};
+use crate::security::keys::{KeyCheck, LinkSigner, MasterKey};
 use crate::security::seal::Sealer;
 use crate::web::throttle::Throttle;
 
 use crate::config::Config;
 use crate::render::{PageCache, Site};
-use crate::store::Store;
+use crate::store::{DatabaseLocation, Store};
 use crate::web::{self, AppState};
 
 pub struct Application {
@@ -40,14 +40,7 @@ impl Application {
         if config.public_url.is_empty() {
             config.public_url = format!("http://{}", listener.local_addr()?);
         }
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot create the data directory {}: {e}",
-                config.data_dir.display()
-            )
-        })?;
-        let store = Store::connect_with(&config.database_url(), &config.pool_settings()).await?;
-        store.migrate().await?;
+        let store = open_database(&config).await?;
         let state = assemble(config, store).await?;
         Ok(Application { listener, state })
     }
@@ -81,9 +74,137 @@ impl Application {
     }
 }
 
+/// Opens (creating it if need be) and migrates the database, for `serve`, `worker` and
+/// `migrate`, the only commands that may set one up. The default data directory is made on a
+/// fresh machine; a SQLite URL whose directory does not exist is a mistake to report, not a
+/// path to make. Every other command opens with `cli::open_existing`.
+pub async fn open_database(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database_url();
+    let location = DatabaseLocation::of(&url)?;
+    if config.database_url.is_empty() {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot create the data directory {}: {e}",
+                config.data_dir.display()
+            )
+        })?;
+    }
+    let store = Store::connect_with(&url, &config.pool_settings())
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the database {location} (chosen by {}): {e:#}. Nothing was created; \
+                 fix that setting or create what is missing",
+                config.database_origin()
+            )
+        })?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// How a process may come by the master key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// `serve`, `worker`, `migrate`: on a database with no key check yet (a fresh install, or one
+    /// from before key checks), the key in use is recorded, and made first if there is none.
+    Start,
+    /// Every other command: the database must record a key already, and this must be it.
+    Existing,
+}
+
+/// The cluster's master key: this process's key file, checked against the check value the
+/// database records. A key that does not match, or no key file where the database expects one,
+/// stops the process before it changes anything (no key file is written, nothing is stamped,
+/// checked, tripped or paused), with both key ids and how to fix it.
+pub async fn cluster_key(
+    config: &Config,
+    store: &Store,
+    key_use: KeyUse,
+) -> anyhow::Result<MasterKey> {
+    let path = config.secret_key_path();
+    let location = DatabaseLocation::of(&config.database_url())?;
+    let key_setting = if config.secret_key_file.is_empty() {
+        "the default, secret.key in the data directory"
+    } else {
+        "HERALD_SECRET_KEY_FILE"
+    };
+    let fix = format!(
+        "Nothing was changed. Copy the key file of a running instance (or of the host where \
+         `herald secrets rotate` last ran) to {}, or set HERALD_SECRET_KEY_FILE to where that key \
+         is; never a new key: the secrets, stamps and audit log of this database open only \
+         with its own.",
+        path.display()
+    );
+    let expected = match (store.key_check().await?, key_use) {
+        (Some(expected), _) => expected,
+        (None, KeyUse::Existing) => anyhow::bail!(
+            "the database {location} records no master key yet, so this command cannot tell \
+             whether {} (chosen by {key_setting}) is the right one. Run `herald migrate` once \
+             with the key file of the running instances (or start `herald serve`); it records \
+             the key's check value",
+            path.display()
+        ),
+        (None, KeyUse::Start) => {
+            // A database from before key checks tells which key it was used with only through
+            // what that key signed: its newest audit entry.
+            let newest = store
+                .audit_entries(&crate::store::AuditFilter::default(), 1)
+                .await?
+                .pop();
+            let key = match (MasterKey::load(&path)?, &newest) {
+                (Some(key), _) => key,
+                (None, None) => MasterKey::load_or_create(&path)?,
+                (None, Some(_)) => anyhow::bail!(
+                    "the database {location} was used with a master key (its audit log is signed \
+                     with it), but there is no key file at {} (chosen by {key_setting}), and a \
+                     new key would not open what the database holds. {fix}",
+                    path.display()
+                ),
+            };
+            if let Some(entry) = &newest {
+                let chain = crate::security::audit::Chain::new(&key);
+                if !crate::security::secret::equal(&chain.hash(entry), &entry.hash) {
+                    anyhow::bail!(
+                        "the database {location} was used with another master key than the one \
+                         in {} (id {}, chosen by {key_setting}): its audit log does not verify \
+                         under it. {fix}",
+                        path.display(),
+                        key.id()
+                    );
+                }
+            }
+            let recorded = store.record_key_check(&KeyCheck::of(&key)).await?;
+            if recorded.matches(&key) {
+                tracing::info!(key.id = %key.id(), database = %location, "recorded the master key's check value");
+            }
+            recorded
+        }
+    };
+    let Some(key) = MasterKey::load(&path)? else {
+        anyhow::bail!(
+            "the database {location} expects the master key with id {}, but there is no key \
+             file at {} (chosen by {key_setting}), and a new key would not open what the \
+             database holds. {fix}",
+            expected.key_id,
+            path.display()
+        );
+    };
+    if !expected.matches(&key) {
+        anyhow::bail!(
+            "the database {location} expects the master key with id {}, but the key file {} \
+             (chosen by {key_setting}) holds the key with id {}. {fix}",
+            expected.key_id,
+            path.display(),
+            key.id()
+        );
+    }
+    Ok(key)
+}
+
 /// Everything the web handlers and the workers share, from a migrated store.
 pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> {
-    let master = MasterKey::load_or_create(&config.secret_key_path())?;
+    // Before anything else, so a process with the wrong key changes nothing.
+    let master = cluster_key(&config, &store, KeyUse::Start).await?;
     let store = store.with_stamper(crate::security::stamp::Stamper::new(&master));
     let chain = crate::security::audit::Chain::new(&master);
     if let Some(rows) = store.adopt_unstamped(&chain).await? {

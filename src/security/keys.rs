@@ -23,28 +23,43 @@ impl std::fmt::Debug for MasterKey {
 }
 
 impl MasterKey {
+    /// Reads an existing key file; `None` when there is none. Never creates one: every command
+    /// but a first `serve`, `worker` or `migrate` must use the key the cluster already has.
+    pub fn load(path: &Path) -> anyhow::Result<Option<MasterKey>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => anyhow::bail!("cannot read the secret key file {}: {e}", path.display()),
+        };
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .map_err(|_| anyhow::anyhow!("the secret key file {} is damaged", path.display()))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|_| {
+            anyhow::anyhow!("the secret key file {} must hold 32 bytes", path.display())
+        })?;
+        Ok(Some(MasterKey(key)))
+    }
+
     /// Reads the key file, creating it (0600) with a fresh random key on first run.
     pub fn load_or_create(path: &Path) -> anyhow::Result<MasterKey> {
-        if path.exists() {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                anyhow::anyhow!("cannot read the secret key file {}: {e}", path.display())
-            })?;
-            let bytes = URL_SAFE_NO_PAD.decode(text.trim()).map_err(|_| {
-                anyhow::anyhow!("the secret key file {} is damaged", path.display())
-            })?;
-            let key: [u8; 32] = bytes.try_into().map_err(|_| {
-                anyhow::anyhow!("the secret key file {} must hold 32 bytes", path.display())
-            })?;
-            return Ok(MasterKey(key));
+        if let Some(key) = Self::load(path)? {
+            return Ok(key);
         }
         let key = MasterKey::generate();
         key.write_new(path)?;
         tracing::warn!(
             path = %path.display(),
+            key.id = %key.id(),
             "created a new secret key; back it up: without it, links in sent emails stop working \
              and the sealed X token and staff two-factor seeds cannot be opened"
         );
         Ok(key)
+    }
+
+    /// A short public name of this key (12 hex digits), safe to print and log: derived on its
+    /// own purpose, it tells keys apart without revealing anything usable about them.
+    pub fn id(&self) -> String {
+        hex::encode(&self.derive(KEY_ID_PURPOSE)[..6])
     }
 
     /// A fresh random key.
@@ -75,11 +90,7 @@ impl MasterKey {
     /// before the rotation still work.
     pub fn load_previous(path: &Path) -> anyhow::Result<Option<MasterKey>> {
         let previous = Self::previous_path(path);
-        if previous.exists() {
-            Self::load_or_create(&previous).map(Some)
-        } else {
-            Ok(None)
-        }
+        Self::load(&previous)
     }
 
     pub fn previous_path(path: &Path) -> PathBuf {
@@ -114,6 +125,38 @@ impl MasterKey {
 // HMAC accepts keys of any length; this cannot happen.
 fn unreachable_key() -> HmacSha256 {
     HmacSha256::new_from_slice(&[0; 32]).expect("HMAC takes any key length")
+}
+
+/// Purposes of the two values the database keeps about the cluster's key.
+const KEY_ID_PURPOSE: &str = "herald key id v1";
+const KEY_CHECK_PURPOSE: &str = "herald key check v1";
+const KEY_CHECK_LABEL: &[u8] = b"herald: this is the cluster's master key";
+
+/// What the database records of the master key every instance must share: a check value (an
+/// HMAC of a fixed label under a key derived from the master key, so it reveals nothing of the
+/// key) and the key's public id, for messages. A process whose key does not match refuses to
+/// start, rather than finding every stamp "forged" and tripping the wire for the whole cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCheck {
+    pub key_id: String,
+    pub check_value: String,
+}
+
+impl KeyCheck {
+    pub fn of(key: &MasterKey) -> KeyCheck {
+        let mut mac = HmacSha256::new_from_slice(&key.derive(KEY_CHECK_PURPOSE))
+            .unwrap_or_else(|_| unreachable_key());
+        mac.update(KEY_CHECK_LABEL);
+        KeyCheck {
+            key_id: key.id(),
+            check_value: hex::encode(mac.finalize().into_bytes()),
+        }
+    }
+
+    /// True when `key` is the key this check was recorded for.
+    pub fn matches(&self, key: &MasterKey) -> bool {
+        super::secret::equal(&self.check_value, &KeyCheck::of(key).check_value)
+    }
 }
 
 /// Signs links that act for a subscriber (confirm, manage, unsubscribe) without storing them:
@@ -224,5 +267,29 @@ mod tests {
                 0o600
             );
         }
+    }
+
+    #[test]
+    fn a_key_check_matches_only_its_key_and_reveals_neither_key_nor_check() {
+        let (a, b) = (
+            MasterKey::from_bytes([1; 32]),
+            MasterKey::from_bytes([2; 32]),
+        );
+        let check = KeyCheck::of(&a);
+        assert!(check.matches(&a));
+        assert!(!check.matches(&b));
+        assert_eq!(check.key_id, a.id());
+        assert_ne!(a.id(), b.id());
+        assert_eq!(a.id().len(), 12);
+        assert!(!check.check_value.contains(&a.id()), "derived separately");
+        assert!(!check.check_value.contains(&hex::encode([1u8; 32])));
+    }
+
+    #[test]
+    fn loading_a_missing_key_file_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("secret.key");
+        assert!(MasterKey::load(&path).unwrap().is_none());
+        assert!(!dir.path().join("sub").exists());
     }
 }

@@ -15,7 +15,7 @@ mod staff;
 mod stamps;
 mod x;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -108,6 +108,22 @@ impl Default for PoolSettings {
     }
 }
 
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// What a database holds of Herald's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    /// None of Herald's tables: a new or another program's database.
+    Empty,
+    /// Some of this version's migrations are not applied yet.
+    Behind {
+        applied: usize,
+        known: usize,
+    },
+    Current,
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
@@ -118,19 +134,31 @@ pub struct Store {
 
 impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://...`) with the default pool settings,
-    /// creating a SQLite file if needed.
+    /// creating a SQLite file if needed (never its directory).
     pub async fn connect(url: &str) -> anyhow::Result<Store> {
         Self::connect_with(url, &PoolSettings::default()).await
     }
 
-    /// Connects to `url` with these pool settings. Fails at once, naming the setting to fix,
-    /// when the URL is malformed, the server cannot be reached or refuses the login.
+    /// Connects to `url` with these pool settings, creating a SQLite file if needed (in a
+    /// directory that must exist). Fails at once, naming the setting to fix, when the URL is
+    /// malformed, the server cannot be reached or refuses the login.
     pub async fn connect_with(url: &str, settings: &PoolSettings) -> anyhow::Result<Store> {
-        let pool = if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
-            Self::connect_sqlite(path, settings).await?
+        Self::connect_url(url, settings, true).await
+    }
+
+    /// Connects to a database that must exist already: a SQLite file that is not there is an
+    /// error, and nothing is created.
+    pub async fn connect_existing(url: &str, settings: &PoolSettings) -> anyhow::Result<Store> {
+        Self::connect_url(url, settings, false).await
+    }
+
+    async fn connect_url(
+        url: &str,
+        settings: &PoolSettings,
+        create: bool,
+    ) -> anyhow::Result<Store> {
+        let pool = if let Some(path) = sqlite_path(url) {
+            Self::connect_sqlite(path, settings, create).await?
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Pool::Postgres(Self::connect_postgres(url, settings).await?)
         } else {
@@ -192,16 +220,29 @@ impl Store {
             .map_err(|e| postgres_connect_error(&shown, e))
     }
 
-    async fn connect_sqlite(path: &str, settings: &PoolSettings) -> anyhow::Result<Pool> {
-        if let Some(dir) = Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    async fn connect_sqlite(
+        path: &str,
+        settings: &PoolSettings,
+        create: bool,
+    ) -> anyhow::Result<Pool> {
+        // Never `mkdir -p`: a mistyped path is reported, not made.
+        let file = Path::new(path.split('?').next().unwrap_or(path));
+        if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.is_dir() {
+                anyhow::bail!(
+                    "the directory {} of the SQLite database does not exist",
+                    absolute(dir).display()
+                );
+            }
+        }
+        if !create && !file.is_file() {
+            anyhow::bail!(
+                "there is no SQLite database at {}",
+                absolute(file).display()
+            );
         }
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
-            .create_if_missing(true)
+            .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
@@ -221,22 +262,59 @@ impl Store {
         Ok(Pool::Sqlite { read, write })
     }
 
-    async fn migrate_sqlite(pool: &SqlitePool) -> anyhow::Result<()> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("migrating the SQLite database failed: {e}"))
-    }
-
     /// Applies every pending migration of this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match &self.pool {
-            Pool::Sqlite { write, .. } => Self::migrate_sqlite(write).await,
-            Pool::Postgres(pool) => sqlx::migrate!("./migrations/postgres")
+            Pool::Sqlite { write, .. } => SQLITE_MIGRATIONS
+                .run(write)
+                .await
+                .map_err(|e| anyhow::anyhow!("migrating the SQLite database failed: {e}")),
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS
                 .run(pool)
                 .await
                 .map_err(|e| anyhow::anyhow!("migrating the PostgreSQL database failed: {e}")),
         }
+    }
+
+    /// Whether the database holds Herald's tables, and whether every migration of this version
+    /// has been applied; for commands that must not migrate (or create) anything themselves.
+    pub async fn schema(&self) -> anyhow::Result<Schema> {
+        let known: Vec<i64> = match &self.pool {
+            Pool::Sqlite { .. } => &SQLITE_MIGRATIONS,
+            Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
+        }
+        .iter()
+        .map(|m| m.version)
+        .collect();
+        let applied: Result<Vec<i64>, sqlx::Error> = on_pool!(self, read pool => sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations WHERE success = $1",
+        )
+        .bind(true)
+        .fetch_all(pool)
+        .await);
+        let applied = match applied {
+            Ok(applied) => applied,
+            Err(sqlx::Error::Database(db))
+                if db.code().as_deref() == Some("42P01")
+                    || db.message().contains("no such table") =>
+            {
+                return Ok(Schema::Empty)
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "cannot read the database's migrations: {e}"
+                ))
+            }
+        };
+        let done = known.iter().filter(|v| applied.contains(v)).count();
+        Ok(match done {
+            0 => Schema::Empty,
+            n if n < known.len() => Schema::Behind {
+                applied: n,
+                known: known.len(),
+            },
+            _ => Schema::Current,
+        })
     }
 
     /// "sqlite" or "postgres", for logs and the health check.
@@ -285,6 +363,78 @@ fn redact_password(url: &str) -> String {
     }
 }
 
+/// The path part of a `sqlite://path` or `sqlite:path` URL.
+fn sqlite_path(url: &str) -> Option<&str> {
+    url.strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+}
+
+/// `path` made absolute against the working directory (without resolving links, so it reads as
+/// given), for messages that say where Herald looked.
+fn absolute(path: &Path) -> PathBuf {
+    // Collecting the components drops `.` and doubled slashes (`sqlite:////srv/x`).
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .components()
+        .collect()
+}
+
+/// Where a database URL points, as people read it: the SQLite file (absolute), or the
+/// PostgreSQL server, database and user. Never the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    Sqlite(PathBuf),
+    Postgres {
+        host: String,
+        port: u16,
+        database: String,
+        user: String,
+    },
+}
+
+impl DatabaseLocation {
+    pub fn of(url: &str) -> anyhow::Result<DatabaseLocation> {
+        if let Some(path) = sqlite_path(url) {
+            let path = path.split('?').next().unwrap_or(path);
+            return Ok(DatabaseLocation::Sqlite(absolute(Path::new(path))));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url).map_err(|e| {
+                anyhow::anyhow!(
+                    "HERALD_DATABASE_URL ({}) is not a valid PostgreSQL URL: {e}",
+                    redact_password(url)
+                )
+            })?;
+            let user = options.get_username().to_string();
+            return Ok(DatabaseLocation::Postgres {
+                host: options.get_host().to_string(),
+                port: options.get_port(),
+                // PostgreSQL's own default: the database named after the user.
+                database: options.get_database().unwrap_or(&user).to_string(),
+                user,
+            });
+        }
+        let scheme = url.split(':').next().unwrap_or(url);
+        anyhow::bail!(
+            "HERALD_DATABASE_URL must start with sqlite:// or postgres://, not \"{scheme}:\""
+        )
+    }
+}
+
+impl std::fmt::Display for DatabaseLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseLocation::Sqlite(path) => write!(f, "sqlite {}", path.display()),
+            DatabaseLocation::Postgres {
+                host,
+                port,
+                database,
+                user,
+            } => write!(f, "postgres {host}:{port}/{database} (user {user})"),
+        }
+    }
+}
+
 /// Says what to check when PostgreSQL cannot be reached or refuses the login.
 fn postgres_connect_error(shown: &str, e: sqlx::Error) -> anyhow::Error {
     let hint = match &e {
@@ -330,5 +480,28 @@ fn constraint_columns(constraint: &str) -> &str {
         "api_tokens_hash_key" => "api_tokens.token_hash",
         "subscribers_email_key" => "subscribers.email",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_location_is_absolute_and_never_shows_the_password() {
+        let pg = DatabaseLocation::of("postgres://herald:s3cret@db.example:5433/status").unwrap();
+        assert_eq!(
+            pg.to_string(),
+            "postgres db.example:5433/status (user herald)"
+        );
+        let file = DatabaseLocation::of("sqlite:////srv//herald/./herald.db?mode=rwc").unwrap();
+        assert_eq!(file.to_string(), "sqlite /srv/herald/herald.db");
+        let relative = DatabaseLocation::of("sqlite://data/herald.db").unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            relative,
+            DatabaseLocation::Sqlite(cwd.join("data").join("herald.db"))
+        );
+        assert!(DatabaseLocation::of("mysql://db/herald").is_err());
     }
 }

@@ -1,6 +1,6 @@
 //! What the staff security controls keep: TOTP seeds (sealed by the caller) and recovery
 //! codes, sign-in throttles, the sources each actor has acted from, the tripped rule, and the
-//! sealed values that `herald secrets rotate` re-seals.
+//! sealed values that `herald secrets rotate` re-seals, and the check value of the master key.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -8,6 +8,7 @@ use super::audit::{Row, COLUMNS};
 use super::{on_pool, Store, StoreError, StoreResult};
 use crate::domain;
 use crate::security::audit::{Chain, Entry};
+use crate::security::keys::KeyCheck;
 use crate::security::seal::purpose;
 use crate::security::stamp::Stamper;
 
@@ -329,15 +330,53 @@ impl Store {
         Ok(out)
     }
 
+    /// The check value of the cluster's master key, if one is recorded.
+    pub async fn key_check(&self) -> StoreResult<Option<KeyCheck>> {
+        let row: Option<(String, String)> = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT key_id, check_value FROM key_check WHERE id = 1",
+        )
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.map(|(key_id, check_value)| KeyCheck {
+            key_id,
+            check_value,
+        }))
+    }
+
+    /// Records `check` unless a check is recorded already, and returns the one the database
+    /// keeps: of two instances starting at once on a fresh database, the first one wins.
+    pub async fn record_key_check(&self, check: &KeyCheck) -> StoreResult<KeyCheck> {
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO key_check (id, key_id, check_value, recorded_at) VALUES (1, $1, $2, $3) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&check.key_id)
+            .bind(&check.check_value)
+            .bind(domain::now())
+            .execute(&mut *tx)
+            .await?;
+            let (key_id, check_value): (String, String) =
+                sqlx::query_as("SELECT key_id, check_value FROM key_check WHERE id = 1")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            Ok(KeyCheck { key_id, check_value })
+        })
+    }
+
     /// Secret rotation, in one transaction: writes the re-sealed values back, re-hashes the
-    /// whole audit chain under the new key, and re-stamps every stamped row whose stamp
-    /// verifies under this store's (old) stamper; forged ones stay unsendable. Returns how many
-    /// audit entries were re-hashed.
+    /// whole audit chain under the new key, re-stamps every stamped row whose stamp verifies
+    /// under this store's (old) stamper (forged ones stay unsendable), and records the new
+    /// key's check value, so an instance still on the old key refuses to start. Returns how
+    /// many audit entries were re-hashed.
     pub async fn reseal(
         &self,
         values: &[SealedValue],
         chain: &Chain,
         stamper: &Stamper,
+        key_check: &KeyCheck,
     ) -> StoreResult<i64> {
         let old = self.stamper();
         on_pool!(self, write pool => {
@@ -378,6 +417,16 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             super::stamps::restamp!(tx, old, stamper, false);
+            sqlx::query(
+                "INSERT INTO key_check (id, key_id, check_value, recorded_at) VALUES (1, $1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET key_id = excluded.key_id, \
+                 check_value = excluded.check_value, recorded_at = excluded.recorded_at",
+            )
+            .bind(&key_check.key_id)
+            .bind(&key_check.check_value)
+            .bind(domain::now())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(count)
         })

@@ -60,6 +60,7 @@ fn tweet_check_prints_the_weighted_length_as_json() {
 #[test]
 fn staff_add_and_token_create_print_their_secret_last() {
     let data = tempfile::tempdir().unwrap();
+    assert!(herald(data.path(), &["migrate"], "").0);
     let (ok, out, _) = herald(
         data.path(),
         &["staff", "add", "ops@example.com", "--role", "admin"],
@@ -97,6 +98,7 @@ fn staff_add_and_token_create_print_their_secret_last() {
 #[test]
 fn pause_resume_and_status_drive_the_kill_switch() {
     let data = tempfile::tempdir().unwrap();
+    assert!(herald(data.path(), &["migrate"], "").0);
     let (ok, out, _) = herald(data.path(), &["pause", "--reason", "odd posts"], "");
     assert!(ok, "{out}");
     let (_, out, _) = herald(data.path(), &["status"], "");

@@ -5,6 +5,7 @@ mod admin_outbound;
 mod admin_pages;
 mod banner_and_feeds;
 mod cli;
+mod cli_safety;
 mod crash;
 mod database;
 mod dkim;

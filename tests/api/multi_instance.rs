@@ -107,7 +107,10 @@ async fn two_instances_share_a_fan_out_and_one_killed_midway_loses_no_message() 
     ];
     let cli_env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
-    // The audience and the token come from the command line, as an operator would do it.
+    // The database, the audience and the token come from the command line, as an operator
+    // would do it.
+    let (ok, out, err) = herald_with(&cli, &["migrate"], "", &cli_env);
+    assert!(ok, "migrate: {out}{err}");
     let list = dir.path().join("subscribers.txt");
     let addresses: String = (0..SUBSCRIBERS)
         .map(|n| format!("user{n:05}@example.com\n"))

@@ -526,6 +526,8 @@ async fn herald_x_connect_takes_a_token_on_stdin_and_the_database_never_holds_it
     let secret = "PLAINTEXTSECRET0123456789abcdef";
     let fake = FakeX::start_with_token(token, secret);
     let data = tempfile::tempdir().unwrap();
+    let (ok, _, err) = herald_cli(data.path(), &fake, &["migrate"], "");
+    assert!(ok, "{err}");
 
     // A token X does not know is refused, and nothing is stored.
     let (ok, _, err) = herald_cli(data.path(), &fake, &["x", "connect"], "wrong\nwrong\n");
