@@ -182,7 +182,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: StaffCommand::Add { email, role },
         } => {
             let email = StaffEmail::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let store = open(&config).await?;
+            let store = open_keyed(&config).await?;
             let added = store.add_staff(&email, role).await?;
             cli_audit(
                 &config,
@@ -319,7 +319,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => {
             let name =
                 crate::domain::parse_token_name(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let store = open(&config).await?;
+            let store = open_keyed(&config).await?;
             let (info, token) = store.create_api_token(&name, role, "cli").await?;
             cli_audit(
                 &config,
@@ -491,6 +491,20 @@ async fn open(config: &Config) -> anyhow::Result<Store> {
     })?;
     let store = Store::connect_with(&config.database_url(), &config.pool_settings()).await?;
     store.migrate().await?;
+    Ok(store)
+}
+
+/// The store, able to issue secrets (a token, an enrolment link): with the digest key, which
+/// the first start after an upgrade makes (re-keying the stored hashes, audited).
+async fn open_keyed(config: &Config) -> anyhow::Result<Store> {
+    let store = open(config).await?;
+    let master = MasterKey::load_or_create(&config.secret_key_path())?;
+    let (key, upgraded) = store.load_digest_key(&Sealer::new(&master)).await?;
+    let store = store.with_digest_key(key);
+    if let Some(upgrade) = upgraded.filter(|u| !u.is_empty()) {
+        let detail = serde_json::to_value(&upgrade)?;
+        cli_audit(config, &store, "secrets.keyed_hashes", "digest-key", detail).await?;
+    }
     Ok(store)
 }
 

@@ -22,6 +22,9 @@ pub enum Rule {
     /// Outbound text Herald did not write: an update or alert without a valid stamp, put in
     /// the database some other way.
     Forged,
+    /// A session, API token or enrolment link whose row was edited in the database (its owner,
+    /// role or second factor no longer match its stamp).
+    ForgedCredential,
 }
 
 impl Rule {
@@ -33,6 +36,7 @@ impl Rule {
             Rule::Export => "export",
             Rule::RevokedAccount => "revoked-account",
             Rule::Forged => "forged",
+            Rule::ForgedCredential => "forged-credential",
         }
     }
 
@@ -45,6 +49,7 @@ impl Rule {
             Rule::Export => "Large subscriber export",
             Rule::RevokedAccount => "Activity from a disabled or demoted account",
             Rule::Forged => "Outbound message not written through Herald",
+            Rule::ForgedCredential => "Sign-in or token edited in the database",
         }
     }
 }

@@ -119,6 +119,16 @@ impl AppState {
         Ok(())
     }
 
+    /// A session, token or enrolment link was presented whose row was edited in the database:
+    /// someone holds write access to it. The caller refuses the credential too.
+    pub async fn trip_forged_credential(&self, actor: &Actor, detail: String) -> StoreResult<()> {
+        let trip = Trip {
+            rule: Rule::ForgedCredential,
+            detail: format!("{detail}, presented from {}", actor.ip),
+        };
+        self.trip(actor, &trip).await
+    }
+
     /// Screens a notifying update before it is stored: too many in the window, or links to
     /// domains off the allow-list. A trip pauses outbound first, so the update's deliveries are
     /// queued but nothing goes out.
