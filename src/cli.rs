@@ -227,6 +227,14 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 }
                 queued
             };
+            cli_audit(
+                &config,
+                &store,
+                "subscriber.import",
+                "subscribers",
+                serde_json::json!({ "addresses": emails.len(), "added": added, "confirmed": confirmed }),
+            )
+            .await?;
             println!(
                 "Imported {added} new subscribers{} ({} lines skipped).",
                 if confirmed {

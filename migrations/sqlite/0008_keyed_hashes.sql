@@ -19,3 +19,12 @@ ALTER TABLE sessions ADD COLUMN stamp TEXT;
 ALTER TABLE sessions ADD COLUMN reauth_stamp TEXT;
 ALTER TABLE enrolments ADD COLUMN stamp TEXT;
 
+-- Subscriber addresses shown in the admin or exported, per actor: the export rule counts
+-- them together within a window, so paging through every address trips like one big export.
+CREATE TABLE address_reads (
+    id        INTEGER PRIMARY KEY,
+    actor     TEXT NOT NULL,
+    at        TEXT NOT NULL,
+    addresses INTEGER NOT NULL
+);
+CREATE INDEX address_reads_actor ON address_reads (actor, at);

@@ -96,6 +96,11 @@ impl Rules {
         }
     }
 
+    /// How long subscriber addresses shown or exported to one actor add up for `check_export`.
+    pub fn export_window(&self) -> chrono::Duration {
+        chrono::Duration::hours(24)
+    }
+
     /// The burst window.
     pub fn burst_window(&self) -> chrono::Duration {
         chrono::Duration::minutes(i64::from(self.burst_minutes))
@@ -145,11 +150,14 @@ impl Rules {
         })
     }
 
+    /// `rows`: the subscriber addresses one actor was shown or exported within
+    /// `export_window`, so paging through every address trips like one big export.
     pub fn check_export(&self, rows: u64) -> Option<Trip> {
         (self.export_rows > 0 && rows > self.export_rows).then(|| Trip {
             rule: Rule::Export,
             detail: format!(
-                "{rows} subscribers exported (the limit is {})",
+                "{rows} subscriber addresses exported or shown within {} hours (the limit is {})",
+                self.export_window().num_hours(),
                 self.export_rows
             ),
         })

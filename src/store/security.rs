@@ -291,6 +291,39 @@ impl Store {
         Ok(())
     }
 
+    /// Records that `actor` was shown (or exported) `addresses` subscriber addresses, and
+    /// returns how many it has been shown since `since`, these included.
+    pub async fn record_address_reads(
+        &self,
+        actor: &str,
+        addresses: i64,
+        since: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO address_reads (actor, at, addresses) VALUES ($1, $2, $3)")
+                .bind(actor)
+                .bind(domain::now())
+                .bind(addresses)
+                .execute(&mut *tx)
+                .await?;
+            // Old rows are of no further use to the rule.
+            sqlx::query("DELETE FROM address_reads WHERE at < $1")
+                .bind(since)
+                .execute(&mut *tx)
+                .await?;
+            let total: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(addresses), 0) AS BIGINT) FROM address_reads WHERE actor = $1 AND at >= $2",
+            )
+            .bind(actor)
+            .bind(since)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(total)
+        })
+    }
+
     /// Notifying incident updates created since `since`.
     pub async fn notifying_updates_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
         Ok(on_pool!(self, read pool => sqlx::query_scalar(

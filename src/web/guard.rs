@@ -211,6 +211,32 @@ impl AppState {
         Ok(any)
     }
 
+    /// Counts subscriber addresses shown or exported to `actor` towards the export rule: past
+    /// its limit within its window (one big export, or page after page of the list) it trips.
+    /// Returns whether it tripped.
+    pub async fn screen_address_reads(&self, actor: &Actor, addresses: usize) -> StoreResult<bool> {
+        if addresses == 0 {
+            return Ok(false);
+        }
+        let who = if actor.key.is_empty() {
+            &actor.name
+        } else {
+            &actor.key
+        };
+        let since = crate::domain::now() - self.rules.export_window();
+        let total = self
+            .store
+            .record_address_reads(who, i64::try_from(addresses).unwrap_or(i64::MAX), since)
+            .await?;
+        match self.rules.check_export(u64::try_from(total).unwrap_or(0)) {
+            Some(trip) => {
+                self.trip(actor, &trip).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Records a published incident update (or maintenance notice).
     pub async fn audit_published(
         &self,

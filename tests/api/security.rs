@@ -354,7 +354,7 @@ const PAGE_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/admin/updates/{id}/retry", Role::Responder),
     ("GET", "/admin/subscribers", Role::Viewer),
     ("POST", "/admin/subscribers", Role::Responder),
-    ("POST", "/admin/subscribers/import", Role::Responder),
+    ("POST", "/admin/subscribers/import", Role::Admin),
     ("GET", "/admin/subscribers/export.csv", Role::Admin),
     ("POST", "/admin/subscribers/{id}/delete", Role::Responder),
     ("GET", "/admin/x", Role::Viewer),
