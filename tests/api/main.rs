@@ -11,6 +11,7 @@ mod dkim;
 mod email;
 mod fake_x;
 mod helpers;
+mod least_privilege;
 mod maintenance;
 mod multi_instance;
 mod public_pages;
