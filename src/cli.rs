@@ -187,7 +187,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: StaffCommand::Add { email, role },
         } => {
             let email = StaffEmail::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let (store, key) = open_with_key(&config).await?;
+            let (store, key) = open_keyed(&config).await?;
             let added = store.add_staff(&email, role).await?;
             cli_audit(
                 &key,
@@ -218,7 +218,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             if problems.len() > 20 {
                 eprintln!("... and {} more lines with problems", problems.len() - 20);
             }
-            let (store, _) = open_with_key(&config).await?;
+            let (store, key) = open_with_key(&config).await?;
             let added = if confirmed {
                 store.import_subscribers(&emails, true).await?
             } else {
@@ -232,6 +232,14 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 }
                 queued
             };
+            cli_audit(
+                &key,
+                &store,
+                "subscriber.import",
+                "subscribers",
+                serde_json::json!({ "addresses": emails.len(), "added": added, "confirmed": confirmed }),
+            )
+            .await?;
             println!(
                 "Imported {added} new subscribers{} ({} lines skipped).",
                 if confirmed {
@@ -324,7 +332,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => {
             let name =
                 crate::domain::parse_token_name(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let (store, key) = open_with_key(&config).await?;
+            let (store, key) = open_keyed(&config).await?;
             let (info, token) = store.create_api_token(&name, role, "cli").await?;
             cli_audit(
                 &key,
@@ -536,6 +544,19 @@ async fn open_with_key(config: &Config) -> anyhow::Result<(Store, MasterKey)> {
     let store = open_existing(config).await?;
     let key = cluster_key(config, &store, KeyUse::Existing).await?;
     let store = store.with_stamper(crate::security::stamp::Stamper::new(&key));
+    Ok((store, key))
+}
+
+/// `open_with_key`, able to issue secrets (a token, an enrolment link): with the digest key,
+/// which the first start after an upgrade makes (re-keying the stored hashes, audited).
+async fn open_keyed(config: &Config) -> anyhow::Result<(Store, MasterKey)> {
+    let (store, key) = open_with_key(config).await?;
+    let (digest, upgraded) = store.load_digest_key(&Sealer::new(&key)).await?;
+    let store = store.with_digest_key(digest);
+    if let Some(upgrade) = upgraded.filter(|u| !u.is_empty()) {
+        let detail = serde_json::to_value(&upgrade)?;
+        cli_audit(&key, &store, "secrets.keyed_hashes", "digest-key", detail).await?;
+    }
     Ok((store, key))
 }
 

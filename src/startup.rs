@@ -206,6 +206,9 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
     // Before anything else, so a process with the wrong key changes nothing.
     let master = cluster_key(&config, &store, KeyUse::Start).await?;
     let store = store.with_stamper(crate::security::stamp::Stamper::new(&master));
+    let sealer = Sealer::new(&master);
+    let (digest_key, upgraded) = store.load_digest_key(&sealer).await?;
+    let store = store.with_digest_key(digest_key);
     let chain = crate::security::audit::Chain::new(&master);
     if let Some(rows) = store.adopt_unstamped(&chain).await? {
         if rows > 0 {
@@ -231,7 +234,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         .map(Arc::new);
     let notifier = Notifier::load(&store).await?;
     let rules = crate::security::tripwire::Rules::from_config(&config);
-    Ok(AppState {
+    let state = AppState {
         store,
         cache,
         chain: Arc::new(chain),
@@ -243,10 +246,19 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         config: Arc::new(config),
         notifier,
         composer,
-        sealer: Arc::new(Sealer::new(&master)),
+        sealer: Arc::new(sealer),
         x,
         signups: Arc::new(Throttle::new(SIGNUPS_PER_HOUR, Duration::from_secs(3600))),
-    })
+    };
+    if let Some(upgrade) = upgraded.filter(|u| !u.is_empty()) {
+        tracing::info!(?upgrade, "stored secret hashes are now keyed");
+        let actor = crate::web::guard::Actor::system("herald (start-up)");
+        let detail = serde_json::to_value(&upgrade).unwrap_or_default();
+        state
+            .audit(&actor, "secrets.keyed_hashes", "digest-key", detail)
+            .await;
+    }
+    Ok(state)
 }
 
 /// The DKIM signer, when `HERALD_DKIM_*` are set.

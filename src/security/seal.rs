@@ -22,6 +22,8 @@ pub mod purpose {
     pub const X_SECRET: &str = "x.secret";
     /// A request token's secret between the first leg of X's connect flow and its callback.
     pub const X_REQUEST: &str = "x.request_secret";
+    /// The key of stored secret hashes and access-row stamps (`secret::DigestKey`).
+    pub const DIGEST_KEY: &str = "digest.key";
 
     /// One staff member's TOTP seed.
     pub fn totp(staff_id: i64) -> String {

@@ -29,6 +29,9 @@ pub enum Rule {
     /// Outbound text Herald did not write: an update or alert without a valid stamp, put in
     /// the database some other way.
     Forged,
+    /// A session, API token or enrolment link whose row was edited in the database (its owner,
+    /// role or second factor no longer match its stamp).
+    ForgedCredential,
 }
 
 impl Rule {
@@ -40,6 +43,7 @@ impl Rule {
             Rule::Export => "export",
             Rule::RevokedAccount => "revoked-account",
             Rule::Forged => "forged",
+            Rule::ForgedCredential => "forged-credential",
         }
     }
 
@@ -52,6 +56,7 @@ impl Rule {
             Rule::Export => "Large subscriber export",
             Rule::RevokedAccount => "Activity from a disabled or demoted account",
             Rule::Forged => "Outbound message not written through Herald",
+            Rule::ForgedCredential => "Sign-in or token edited in the database",
         }
     }
 }
@@ -96,6 +101,11 @@ impl Rules {
             export_rows: config.tripwire_export_rows,
             new_source: config.tripwire_new_source,
         }
+    }
+
+    /// How long subscriber addresses shown or exported to one actor add up for `check_export`.
+    pub fn export_window(&self) -> chrono::Duration {
+        chrono::Duration::hours(24)
     }
 
     /// The burst window.
@@ -147,11 +157,14 @@ impl Rules {
         })
     }
 
+    /// `rows`: the subscriber addresses one actor was shown or exported within
+    /// `export_window`, so paging through every address trips like one big export.
     pub fn check_export(&self, rows: u64) -> Option<Trip> {
         (self.export_rows > 0 && rows > self.export_rows).then(|| Trip {
             rule: Rule::Export,
             detail: format!(
-                "{rows} subscribers exported (the limit is {})",
+                "{rows} subscriber addresses exported or shown within {} hours (the limit is {})",
+                self.export_window().num_hours(),
                 self.export_rows
             ),
         })

@@ -6,6 +6,7 @@
 //! macro writes each method body once and type-checks it against both pools.
 
 mod audit;
+mod digest;
 mod events;
 mod incidents;
 mod notify;
@@ -27,6 +28,7 @@ use sqlx::sqlite::{
 use crate::domain::Invalid;
 
 pub use audit::{AuditEvent, AuditFilter, AuditHead};
+pub use digest::KeyedUpgrade;
 pub use events::{Change, ChangeListener, EVENTS_CHANNEL};
 pub use incidents::Published;
 pub use notify::{
@@ -35,7 +37,8 @@ pub use notify::{
 };
 pub use security::SealedValue;
 pub use staff::{
-    ApiTokenInfo, ApiTokenListing, NewStaff, SessionInfo, SessionSummary, Staff, SESSION_ABSOLUTE,
+    ApiTokenInfo, ApiTokenListing, Found, NewStaff, SessionInfo, SessionSummary, Staff,
+    TokenChange, SESSION_ABSOLUTE,
 };
 pub use stamps::ADOPTED as STAMPS_ADOPTED;
 pub use x::{XAccount, CONNECT_REQUEST_TTL};
@@ -130,6 +133,8 @@ pub struct Store {
     settings: PoolSettings,
     /// Stamps updates and alerts as they are written, and checks them before they are sent.
     stamper: Option<std::sync::Arc<crate::security::stamp::Stamper>>,
+    /// Keys the stored hashes of bearer secrets and stamps the rows that grant access.
+    digest: Option<std::sync::Arc<crate::security::secret::DigestKey>>,
 }
 
 impl Store {
@@ -171,6 +176,7 @@ impl Store {
             pool,
             settings: settings.clone(),
             stamper: None,
+            digest: None,
         })
     }
 
@@ -182,6 +188,22 @@ impl Store {
 
     pub(crate) fn stamper(&self) -> Option<&crate::security::stamp::Stamper> {
         self.stamper.as_deref()
+    }
+
+    /// Keys every bearer-secret hash this store writes or looks up, and stamps what access rows
+    /// grant. Load the key with `load_digest_key`.
+    pub fn with_digest_key(mut self, key: crate::security::secret::DigestKey) -> Store {
+        self.digest = Some(std::sync::Arc::new(key));
+        self
+    }
+
+    /// The digest key; a store opened without one cannot issue or check a secret.
+    pub(crate) fn digest_key(&self) -> StoreResult<&crate::security::secret::DigestKey> {
+        self.digest.as_deref().ok_or_else(|| {
+            StoreError::Corrupt(
+                "this store was opened without its digest key (Store::with_digest_key)".into(),
+            )
+        })
     }
 
     async fn connect_postgres(url: &str, settings: &PoolSettings) -> anyhow::Result<PgPool> {

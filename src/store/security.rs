@@ -10,6 +10,7 @@ use crate::domain;
 use crate::security::audit::{Chain, Entry};
 use crate::security::keys::KeyCheck;
 use crate::security::seal::purpose;
+use crate::security::secret::kind;
 use crate::security::stamp::Stamper;
 
 /// Failed sign-ins older than this are forgotten.
@@ -65,6 +66,7 @@ impl Store {
         step: i64,
         recovery_digests: &[String],
     ) -> StoreResult<()> {
+        let hashes = self.recovery_hashes(staff_id, recovery_digests)?;
         on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
             let changed = sqlx::query(
@@ -83,10 +85,10 @@ impl Store {
                 .bind(staff_id)
                 .execute(&mut *tx)
                 .await?;
-            for digest in recovery_digests {
+            for hash in &hashes {
                 sqlx::query("INSERT INTO recovery_codes (staff_id, code_hash) VALUES ($1, $2)")
                     .bind(staff_id)
-                    .bind(digest)
+                    .bind(hash)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -108,14 +110,25 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// What is stored for recovery codes (`totp::recovery_digest`): keyed, and bound to their
+    /// owner, so a row copied to another member opens nothing.
+    fn recovery_hashes(&self, staff_id: i64, digests: &[String]) -> StoreResult<Vec<String>> {
+        let key = self.digest_key()?;
+        let kind = kind::recovery_code(staff_id);
+        Ok(digests.iter().map(|d| key.rekey(&kind, d)).collect())
+    }
+
     /// Uses up one recovery code; false if it is unknown or already used.
     pub async fn use_recovery_code(&self, staff_id: i64, digest: &str) -> StoreResult<bool> {
+        let hash = self
+            .recovery_hashes(staff_id, &[digest.to_string()])?
+            .remove(0);
         let changed = on_pool!(self, write pool => sqlx::query(
             "UPDATE recovery_codes SET used_at = $1 WHERE staff_id = $2 AND code_hash = $3 AND used_at IS NULL",
         )
         .bind(domain::now())
         .bind(staff_id)
-        .bind(digest)
+        .bind(&hash)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
@@ -128,16 +141,17 @@ impl Store {
         staff_id: i64,
         digests: &[String],
     ) -> StoreResult<()> {
+        let hashes = self.recovery_hashes(staff_id, digests)?;
         on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("DELETE FROM recovery_codes WHERE staff_id = $1")
                 .bind(staff_id)
                 .execute(&mut *tx)
                 .await?;
-            for digest in digests {
+            for hash in &hashes {
                 sqlx::query("INSERT INTO recovery_codes (staff_id, code_hash) VALUES ($1, $2)")
                     .bind(staff_id)
-                    .bind(digest)
+                    .bind(hash)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -268,6 +282,39 @@ impl Store {
         Ok(())
     }
 
+    /// Records that `actor` was shown (or exported) `addresses` subscriber addresses, and
+    /// returns how many it has been shown since `since`, these included.
+    pub async fn record_address_reads(
+        &self,
+        actor: &str,
+        addresses: i64,
+        since: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("INSERT INTO address_reads (actor, at, addresses) VALUES ($1, $2, $3)")
+                .bind(actor)
+                .bind(domain::now())
+                .bind(addresses)
+                .execute(&mut *tx)
+                .await?;
+            // Old rows are of no further use to the rule.
+            sqlx::query("DELETE FROM address_reads WHERE at < $1")
+                .bind(since)
+                .execute(&mut *tx)
+                .await?;
+            let total: i64 = sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(addresses), 0) AS BIGINT) FROM address_reads WHERE actor = $1 AND at >= $2",
+            )
+            .bind(actor)
+            .bind(since)
+            .fetch_one(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(total)
+        })
+    }
+
     /// Notifying incident updates created since `since`.
     pub async fn notifying_updates_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
         Ok(on_pool!(self, read pool => sqlx::query_scalar(
@@ -324,6 +371,20 @@ impl Store {
                 column: "x_connect_requests.secret_sealed",
                 key: token,
                 purpose: purpose::X_REQUEST.into(),
+                sealed,
+            });
+        }
+        // Re-sealed, never replaced: every stored hash and access stamp depends on it.
+        let digest: Option<String> = on_pool!(self, read pool => sqlx::query_scalar(
+            "SELECT key_sealed FROM digest_key WHERE id = 1",
+        )
+        .fetch_optional(pool)
+        .await)?;
+        if let Some(sealed) = digest {
+            out.push(SealedValue {
+                column: "digest_key.key_sealed",
+                key: "1".into(),
+                purpose: purpose::DIGEST_KEY.into(),
                 sealed,
             });
         }
@@ -391,6 +452,7 @@ impl Store {
                     "x_account.token_sealed" => "UPDATE x_account SET token_sealed = $1 WHERE id = CAST($2 AS INTEGER)",
                     "x_account.secret_sealed" => "UPDATE x_account SET secret_sealed = $1 WHERE id = CAST($2 AS INTEGER)",
                     "x_connect_requests.secret_sealed" => "UPDATE x_connect_requests SET secret_sealed = $1 WHERE token = $2",
+                    "digest_key.key_sealed" => "UPDATE digest_key SET key_sealed = $1 WHERE id = CAST($2 AS INTEGER)",
                     other => return Err(StoreError::Corrupt(format!("unknown sealed column {other}"))),
                 };
                 sqlx::query(sql).bind(&v.sealed).bind(&v.key).execute(&mut *tx).await?;

@@ -11,7 +11,7 @@ use super::guard::Actor;
 use super::AppState;
 use crate::domain::{Choice, Role};
 use crate::security::secret;
-use crate::store::{ApiTokenInfo, SessionInfo};
+use crate::store::{ApiTokenInfo, Found, SessionInfo};
 
 /// The session cookie. With https it carries the `__Host-` prefix, which browsers only accept
 /// when Secure, host-only and Path=/, so a sibling subdomain cannot plant one.
@@ -187,17 +187,22 @@ impl FromRequestParts<AppState> for AnySession {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
         let name = session_cookie_name(state.config.is_https());
         let secret = cookie(&parts.headers, name).ok_or(PageError::SignIn)?;
-        let info = state
-            .store
-            .session(secret)
-            .await?
-            .ok_or(PageError::SignIn)?;
-        if crate::domain::now() - info.last_seen_at > TOUCH_EVERY {
-            state.store.touch_session(&info.id_hash).await?;
-        }
+        let found = state.store.session(secret).await?;
         let client = Client::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|e| match e {});
+        let info = match found {
+            Found::Genuine(info) => info,
+            Found::Nothing => return Err(PageError::SignIn),
+            Found::Forged(detail) => {
+                let actor = Actor::anonymous(&client.ip, &client.user_agent);
+                state.trip_forged_credential(&actor, detail).await?;
+                return Err(PageError::SignIn);
+            }
+        };
+        if crate::domain::now() - info.last_seen_at > TOUCH_EVERY {
+            state.store.touch_session(&info.id_hash).await?;
+        }
         Ok(AnySession { info, client })
     }
 }
@@ -352,11 +357,15 @@ impl FromRequestParts<AppState> for ApiCaller {
         let client = Client::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|e| match e {});
-        let token = state
-            .store
-            .use_api_token(&token, &client.ip)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        let token = match state.store.use_api_token(&token, &client.ip).await? {
+            Found::Genuine(token) => token,
+            Found::Nothing => return Err(ApiError::Unauthorized),
+            Found::Forged(detail) => {
+                let actor = Actor::anonymous(&client.ip, &client.user_agent);
+                state.trip_forged_credential(&actor, detail).await?;
+                return Err(ApiError::Unauthorized);
+            }
+        };
         let caller = ApiCaller { token, client };
         // A token's first address is learnt; a later new one is recorded, and trips the wire
         // if it is used for a privileged action (`AppState::screen_privileged`).

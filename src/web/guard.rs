@@ -119,6 +119,16 @@ impl AppState {
         Ok(())
     }
 
+    /// A session, token or enrolment link was presented whose row was edited in the database:
+    /// someone holds write access to it. The caller refuses the credential too.
+    pub async fn trip_forged_credential(&self, actor: &Actor, detail: String) -> StoreResult<()> {
+        let trip = Trip {
+            rule: Rule::ForgedCredential,
+            detail: format!("{detail}, presented from {}", actor.ip),
+        };
+        self.trip(actor, &trip).await
+    }
+
     /// Screens a notifying update before it is stored: too many in the window, or links to
     /// domains off the allow-list. A trip pauses outbound first, so the update's deliveries are
     /// queued but nothing goes out.
@@ -199,6 +209,32 @@ impl AppState {
             self.trip(actor, &trip).await?;
         }
         Ok(any)
+    }
+
+    /// Counts subscriber addresses shown or exported to `actor` towards the export rule: past
+    /// its limit within its window (one big export, or page after page of the list) it trips.
+    /// Returns whether it tripped.
+    pub async fn screen_address_reads(&self, actor: &Actor, addresses: usize) -> StoreResult<bool> {
+        if addresses == 0 {
+            return Ok(false);
+        }
+        let who = if actor.key.is_empty() {
+            &actor.name
+        } else {
+            &actor.key
+        };
+        let since = crate::domain::now() - self.rules.export_window();
+        let total = self
+            .store
+            .record_address_reads(who, i64::try_from(addresses).unwrap_or(i64::MAX), since)
+            .await?;
+        match self.rules.check_export(u64::try_from(total).unwrap_or(0)) {
+            Some(trip) => {
+                self.trip(actor, &trip).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// Records a published incident update (or maintenance notice).

@@ -137,7 +137,11 @@ async fn only_admins_export_subscribers() {
     app.sign_in(&responder, PASSWORD).await;
     assert_eq!(app.get("/admin/subscribers/export.csv").await.status(), 403);
     let page = app.get_text("/admin/subscribers?q=a%40").await;
-    assert!(page.contains("a@example.com") && page.contains("1 confirmed"));
+    assert!(
+        page.contains("1 confirmed"),
+        "counts, but addresses are for admins"
+    );
+    assert!(!page.contains("a@example.com"));
     let admin = app
         .enrolled_staff("boss@example.com", Role::Admin, PASSWORD)
         .await;

@@ -16,10 +16,11 @@ use crate::helpers::{spawn_app, spawn_app_with, test_postgres_database, TestApp}
 async fn two_instances() -> Option<(TestApp, TestApp, String)> {
     let url = test_postgres_database().await?;
     let a = spawn_app_with(|c| c.database_url = url.clone()).await;
-    // One key per cluster: B uses A's key file.
+    // One cluster, one master key: the second opens the first one's sealed digest key.
+    let key = a.data_dir.join("secret.key").display().to_string();
     let b = spawn_app_with(|c| {
         c.database_url = url.clone();
-        c.secret_key_file = a.data_dir.join("secret.key").display().to_string();
+        c.secret_key_file = key;
     })
     .await;
     Some((a, b, url))

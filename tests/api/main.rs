@@ -13,6 +13,7 @@ mod email;
 mod fake_x;
 mod helpers;
 mod kill_switch;
+mod least_privilege;
 mod maintenance;
 mod multi_instance;
 mod public_pages;

@@ -354,7 +354,7 @@ const PAGE_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/admin/updates/{id}/retry", Role::Responder),
     ("GET", "/admin/subscribers", Role::Viewer),
     ("POST", "/admin/subscribers", Role::Responder),
-    ("POST", "/admin/subscribers/import", Role::Responder),
+    ("POST", "/admin/subscribers/import", Role::Admin),
     ("GET", "/admin/subscribers/export.csv", Role::Admin),
     ("POST", "/admin/subscribers/{id}/delete", Role::Responder),
     ("GET", "/admin/x", Role::Viewer),
@@ -1209,8 +1209,8 @@ async fn herald_secrets_rotate_reseals_everything_under_a_new_key() {
     let (ok, out, err) = herald_cli(&app, &["secrets", "rotate"]);
     assert!(ok, "{out}{err}");
     assert!(
-        out.contains("Re-sealed 3 secrets"),
-        "X token, X secret, one TOTP seed: {out}"
+        out.contains("Re-sealed 4 secrets"),
+        "X token, X secret, one TOTP seed, the digest key: {out}"
     );
     let new_key = std::fs::read_to_string(&key_path).unwrap();
     assert_ne!(new_key, old_key);

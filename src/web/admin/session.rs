@@ -12,7 +12,7 @@ use super::{notice, render, Chrome, NoticeQuery};
 use crate::security::seal::purpose;
 use crate::security::tripwire::{Rule, Trip};
 use crate::security::{password, secret, totp};
-use crate::store::{SessionSummary, Staff, SESSION_ABSOLUTE};
+use crate::store::{Found, SessionSummary, Staff, SESSION_ABSOLUTE};
 use crate::web::auth::{
     cookie, session_cookie_name, set_cookie, AdminForm, AnySession, Client, Fields, StaffSession,
     CSRF_REFUSED, PRE_SESSION_CSRF,
@@ -242,7 +242,7 @@ pub async fn login(
         .create_session(staff.id, previous, &client.ip, &client.user_agent)
         .await?;
     let (session_secret, to) = if staff.two_factor {
-        let pending_hash = secret::digest(&pending);
+        let pending_hash = state.store.session_id_hash(&pending)?;
         (state.store.complete_mfa(&pending_hash).await?, "/admin")
     } else {
         (pending, "/admin/2fa")
@@ -612,15 +612,30 @@ pub async fn logout(State(state): State<AppState>, form: AdminForm) -> Result<Re
 const ENROLMENT_GONE: &str =
     "This enrolment link is invalid, used or expired. Ask an admin for a new one.";
 
+/// The member an enrolment link is for. A link whose row was edited in the database trips the
+/// wire and is refused like a used one.
+async fn enrolling(
+    state: &AppState,
+    client: &Client,
+    enrol_secret: &str,
+) -> Result<Staff, PageError> {
+    match state.store.staff_by_enrolment(enrol_secret).await? {
+        Found::Genuine(staff) => Ok(staff),
+        Found::Nothing => Err(PageError::BadRequest(ENROLMENT_GONE.into())),
+        Found::Forged(detail) => {
+            let actor = Actor::anonymous(&client.ip, &client.user_agent);
+            state.trip_forged_credential(&actor, detail).await?;
+            Err(PageError::BadRequest(ENROLMENT_GONE.into()))
+        }
+    }
+}
+
 pub async fn enrol_page(
     State(state): State<AppState>,
+    client: Client,
     Path(enrol_secret): Path<String>,
 ) -> Result<Response, PageError> {
-    let staff = state
-        .store
-        .staff_by_enrolment(&enrol_secret)
-        .await
-        .map_err(|_| PageError::BadRequest(ENROLMENT_GONE.into()))?;
+    let staff = enrolling(&state, &client, &enrol_secret).await?;
     Ok(with_csrf_cookie(&state, StatusCode::OK, |csrf| {
         let page = EnrolPage {
             chrome: None,
@@ -636,17 +651,14 @@ pub async fn enrol_page(
 
 pub async fn enrol(
     State(state): State<AppState>,
+    client: Client,
     Path(enrol_secret): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
     let fields = Fields::parse(&body)?;
     check_pre_session_csrf(&headers, &fields)?;
-    let staff = state
-        .store
-        .staff_by_enrolment(&enrol_secret)
-        .await
-        .map_err(|_| PageError::BadRequest(ENROLMENT_GONE.into()))?;
+    let staff = enrolling(&state, &client, &enrol_secret).await?;
     if let Err(e) =
         password::check_new_password(fields.get("password"), fields.get("password_confirm"))
     {

@@ -190,13 +190,13 @@ pub async fn change_role(
     let role = Role::parse("role", form.fields.get("role"))
         .map_err(|e| PageError::BadRequest(e.to_string()))?;
     let before = state.store.staff_member(id).await?;
-    let after = state.store.set_staff_role(id, role).await?;
+    let (after, tokens) = state.store.set_staff_role(id, role).await?;
     state
         .audit(
             &form.session.actor(),
             "staff.role",
             &format!("staff:{}", after.email),
-            json!({ "from": before.role.as_str(), "to": after.role.as_str() }),
+            json!({ "from": before.role.as_str(), "to": after.role.as_str(), "tokens": tokens }),
         )
         .await;
     Ok(Redirect::to("/admin/staff?notice=saved").into_response())
@@ -208,13 +208,13 @@ pub async fn disable(
     form: AdminForm,
 ) -> Result<Response, PageError> {
     admin_action(&state, &form, "disabling staff").await?;
-    let staff = state.store.disable_staff(id).await?;
+    let (staff, tokens) = state.store.disable_staff(id).await?;
     state
         .audit(
             &form.session.actor(),
             "staff.disable",
             &format!("staff:{}", staff.email),
-            json!({}),
+            json!({ "tokens": tokens }),
         )
         .await;
     Ok(Redirect::to("/admin/staff?notice=saved").into_response())
@@ -380,7 +380,12 @@ pub async fn create_token(
     };
     let (info, secret) = state
         .store
-        .create_api_token(&name, role, &form.session.author())
+        .create_staff_api_token(
+            &name,
+            role,
+            form.session.info.staff.id,
+            &form.session.author(),
+        )
         .await?;
     state
         .audit(

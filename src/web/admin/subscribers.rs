@@ -1,4 +1,6 @@
-//! Managing subscribers: list with search and counts, add, import, export, remove.
+//! Managing subscribers: counts for every member; for admins the addresses (which count
+//! towards the tripwire's export rule, page by page), import, export and adding confirmed
+//! addresses; for responders adding an address that then confirms by mail.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -8,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::Id;
 use super::{notice, render, Chrome};
 use crate::domain::subscriber::parse_list;
-use crate::domain::{Role, SubscriberEmail};
+use crate::domain::{Choice, Role, SubscriberEmail};
 use crate::render::views::TimeView;
 use crate::store::SignUp;
 use crate::web::auth::{AdminForm, StaffSession};
@@ -39,7 +41,8 @@ struct SubscribersPage {
     page: i64,
     pages: i64,
     can_edit: bool,
-    can_export: bool,
+    /// Admins only: the addresses, export, import and adding confirmed addresses.
+    is_admin: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -59,10 +62,20 @@ async fn page(
 ) -> Result<SubscribersPage, PageError> {
     let (confirmed, unconfirmed) = state.store.subscriber_counts().await?;
     let page = page.max(1);
-    let (subscribers, total) = state
-        .store
-        .subscribers(q, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-        .await?;
+    let is_admin = session.info.staff.role.allows(Role::Admin);
+    // Addresses are for admins, and every page of them counts like an export of as many.
+    let (subscribers, total) = if is_admin {
+        let found = state
+            .store
+            .subscribers(q, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+            .await?;
+        state
+            .screen_address_reads(&session.actor(), found.0.len())
+            .await?;
+        found
+    } else {
+        (Vec::new(), 0)
+    };
     Ok(SubscribersPage {
         chrome: Chrome::of(session),
         notice,
@@ -70,7 +83,11 @@ async fn page(
         csrf: session.info.csrf_token.clone(),
         confirmed,
         unconfirmed,
-        q: q.to_string(),
+        q: if is_admin {
+            q.to_string()
+        } else {
+            String::new()
+        },
         rows: subscribers
             .iter()
             .map(|s| Row {
@@ -92,8 +109,32 @@ async fn page(
         page,
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
         can_edit: session.info.staff.role.allows(Role::Responder),
-        can_export: session.info.staff.role.allows(Role::Admin),
+        is_admin,
     })
+}
+
+/// The checks of every act that adds subscribers without a confirmation mail to each (a
+/// confirmed address, an import): the admin role, a fresh code, and the tripwire's new-source
+/// rule. A refusal is audited: the form never offers these to other roles.
+async fn skipping_opt_in(
+    state: &AppState,
+    session: &StaffSession,
+    action: &str,
+) -> Result<(), PageError> {
+    if let Err(refused) = session.require(Role::Admin) {
+        state
+            .audit(
+                &session.actor(),
+                "subscriber.refused",
+                "subscribers",
+                serde_json::json!({ "action": action, "role": session.info.staff.role.as_str() }),
+            )
+            .await;
+        return Err(refused);
+    }
+    session.require_recent_auth("/admin/subscribers")?;
+    state.screen_privileged(&session.actor(), action).await?;
+    Ok(())
 }
 
 pub async fn list(
@@ -116,6 +157,9 @@ pub async fn list(
 pub async fn add(State(state): State<AppState>, form: AdminForm) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
     let confirmed = form.fields.has("confirmed");
+    if confirmed {
+        skipping_opt_in(&state, &form.session, "adding a confirmed subscriber").await?;
+    }
     let result = match SubscriberEmail::parse(form.fields.get("email")) {
         Err(e) => Err(e.to_string()),
         Ok(email) => match state.store.add_subscriber(&email, None, confirmed).await {
@@ -152,7 +196,7 @@ pub async fn add(State(state): State<AppState>, form: AdminForm) -> Result<Respo
 }
 
 pub async fn import(State(state): State<AppState>, form: AdminForm) -> Result<Response, PageError> {
-    form.session.require(Role::Responder)?;
+    skipping_opt_in(&state, &form.session, "importing subscribers").await?;
     let (emails, problems) = parse_list(form.fields.get("list"));
     if !problems.is_empty() {
         let errors = problems
@@ -194,10 +238,8 @@ pub async fn export(
         .screen_privileged(&actor, "exporting subscribers")
         .await?;
     let (confirmed, unconfirmed) = state.store.subscriber_counts().await?;
-    let rows = u64::try_from(confirmed + unconfirmed).unwrap_or(0);
-    if let Some(trip) = state.rules.check_export(rows) {
-        state.trip(&actor, &trip).await?;
-    }
+    let rows = usize::try_from(confirmed + unconfirmed).unwrap_or(0);
+    state.screen_address_reads(&actor, rows).await?;
     state
         .audit(
             &actor,
