@@ -74,3 +74,44 @@ pub fn spawn_heartbeat(
         }
     })
 }
+
+/// Whether this process's master key is still the one the database records. After
+/// `herald secrets rotate`, an instance still running on the old key finds every new stamp
+/// "forged": rather than trip the wire for the whole cluster, it stands aside (sends nothing,
+/// trips nothing, keeps its last pages) until it is restarted with the new key file.
+pub struct KeyWatch {
+    ours: crate::security::keys::KeyCheck,
+    stale: std::sync::atomic::AtomicBool,
+}
+
+impl KeyWatch {
+    pub fn new(master: &crate::security::keys::MasterKey) -> KeyWatch {
+        KeyWatch {
+            ours: crate::security::keys::KeyCheck::of(master),
+            stale: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// Reads the database's key check: false (for good) once it names another key. A failed
+    /// read counts as current, so a database hiccup never silences a real tripwire.
+    pub async fn still_current(&self, store: &Store) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.stale.load(Ordering::SeqCst) {
+            return false;
+        }
+        match store.key_check().await {
+            Ok(Some(recorded)) if recorded.check_value != self.ours.check_value => {
+                self.stale.store(true, Ordering::SeqCst);
+                tracing::error!(
+                    database_key = %recorded.key_id,
+                    this_key = %self.ours.key_id,
+                    "the database now uses another master key (was `herald secrets rotate` run?): \
+                     this instance sends nothing more and trips nothing; restart it with the \
+                     current key file"
+                );
+                false
+            }
+            _ => true,
+        }
+    }
+}

@@ -235,6 +235,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
     let notifier = Notifier::load(&store).await?;
     let rules = crate::security::tripwire::Rules::from_config(&config);
     let state = AppState {
+        key_watch: Arc::new(crate::cluster::KeyWatch::new(&master)),
         store,
         cache,
         chain: Arc::new(chain),

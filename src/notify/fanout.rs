@@ -16,6 +16,11 @@ pub const CHUNK: i64 = 10_000;
 pub async fn run(store: Store, notifier: Arc<Notifier>) {
     let mut bell = notifier.doorbell();
     loop {
+        // A fenced process's stamps are under a key the cluster no longer uses.
+        if notifier.is_fenced() {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
         match store.expand_fanout(CHUNK).await {
             Ok(Some(step)) => {
                 if step.deliveries > 0 {

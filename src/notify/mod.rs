@@ -37,6 +37,8 @@ pub struct Notifier {
     wire: OnceLock<TripWire>,
     /// This process's name in the `instances` table and on the claims it holds.
     instance: String,
+    /// Set when this process's key is no longer the cluster's: it sends nothing more.
+    fenced: std::sync::atomic::AtomicBool,
 }
 
 /// One read of the stored switch.
@@ -65,6 +67,7 @@ impl Notifier {
             reading: tokio::sync::Mutex::new(None),
             highest_serial: AtomicI64::new(0),
             wire: OnceLock::new(),
+            fenced: std::sync::atomic::AtomicBool::new(false),
             instance: format!(
                 "{}-{}",
                 std::process::id(),
@@ -82,6 +85,16 @@ impl Notifier {
         let notifier = Notifier::new(true);
         notifier.judge(&store.outbound_state().await?);
         Ok(notifier)
+    }
+
+    /// Stops this process sending anything, for good (see `cluster::KeyWatch`).
+    pub fn fence(&self) {
+        self.fenced.store(true, Ordering::SeqCst);
+        self.set_paused(true);
+    }
+
+    pub fn is_fenced(&self) -> bool {
+        self.fenced.load(Ordering::SeqCst)
     }
 
     /// This process's instance id: its heartbeat row and the name on its claims.
@@ -142,6 +155,9 @@ impl Notifier {
 
     /// What a stored state means for sending, remembering its serial and updating the cache.
     fn judge(&self, state: &OutboundState) -> Verdict {
+        if self.is_fenced() {
+            return Verdict::Paused;
+        }
         let replayed = state.serial < self.highest_serial.load(Ordering::SeqCst);
         let verdict = if !state.genuine || replayed {
             Verdict::Forged
@@ -162,6 +178,9 @@ impl Notifier {
     /// one read, but never one that began before they asked, so a pause committed before a
     /// send asks always stops that send.
     pub async fn may_send(&self, store: &Store) -> StoreResult<Verdict> {
+        if self.is_fenced() {
+            return Ok(Verdict::Paused);
+        }
         let asked = Instant::now();
         let mut last = self.reading.lock().await;
         if let Some(reading) = *last {

@@ -143,6 +143,9 @@ impl<T: MailTransport> Worker<T> {
 
     /// Claims one batch, delivers it and records every outcome.
     pub async fn deliver_next_batch(&self) -> anyhow::Result<Step> {
+        if self.notifier.is_fenced() {
+            return Ok(Step::Paused);
+        }
         // The claim reads the kill switch itself: while it is on, only alerts to the admins are
         // claimed (they are how admins hear of a pause).
         let claimed = self

@@ -87,7 +87,7 @@ impl<C: Channel<Message = Tweet>> XWorker<C> {
     }
 
     pub async fn step(&self) -> anyhow::Result<XStep> {
-        if self.notifier.is_paused() {
+        if self.notifier.is_paused() || self.notifier.is_fenced() {
             return Ok(XStep::Paused);
         }
         let Some(account) = self.store.x_account().await? else {

@@ -128,6 +128,9 @@ pub struct PageCache {
     wire: std::sync::OnceLock<crate::security::tripwire::TripWire>,
     /// The tampered rows already reported, so each trips the wire once.
     reported: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Set when this process's key is no longer the cluster's: it keeps serving its last
+    /// pages rather than pages from which every newer row was dropped as unstamped.
+    frozen: std::sync::atomic::AtomicBool,
 }
 
 impl PageCache {
@@ -142,6 +145,7 @@ impl PageCache {
             built: watch::channel(0).0,
             wire: std::sync::OnceLock::new(),
             reported: std::sync::Mutex::new(std::collections::HashSet::new()),
+            frozen: std::sync::atomic::AtomicBool::new(false),
         });
         cache.rebuild().await?;
         Ok(cache)
@@ -161,12 +165,23 @@ impl PageCache {
         let _ = self.wire.set(wire);
     }
 
+    /// Keeps the current pages for good (see `cluster::KeyWatch`).
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
     async fn rebuild(&self) -> anyhow::Result<()> {
+        if self.frozen.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let (components, incidents, tampered) = public_only(
             self.store.components().await?,
             self.store.incidents().await?,
         );
         self.report_tampered(tampered).await;
+        if self.frozen.load(Ordering::SeqCst) {
+            return Ok(());
+        }
         let snapshot = Snapshot {
             components,
             incidents,

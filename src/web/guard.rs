@@ -79,6 +79,12 @@ impl AppState {
     /// an email (which the pause does not hold back), the audit log says why, and the admin
     /// pages show a red banner until an admin re-authenticates and resumes.
     pub async fn trip(&self, actor: &Actor, trip: &Trip) -> StoreResult<()> {
+        // What looks forged may only be newer than this process's key: then it stands aside.
+        if !self.key_watch.still_current(&self.store).await {
+            self.notifier.fence();
+            self.cache.freeze();
+            return Ok(());
+        }
         let before = self.store.outbound_state().await?;
         // A stored state Herald did not write is no earlier trip: write a genuine one.
         let already = before.genuine && before.paused && !before.tripped_rule.is_empty();

@@ -48,6 +48,8 @@ pub struct AppState {
     pub rules: Arc<crate::security::tripwire::Rules>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub proxies: Arc<Vec<crate::security::net::Block>>,
+    /// Notices when the cluster's master key was rotated away from this process's.
+    pub key_watch: Arc<crate::cluster::KeyWatch>,
 }
 
 impl AppState {
