@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use herald::domain::{Role, SubscriberEmail};
+use herald::domain::SubscriberEmail;
 use herald::store::Store;
 use serde_json::{json, Value};
 
@@ -79,19 +79,25 @@ async fn a_fan_out_killed_halfway_completes_after_restart_with_nobody_missing() 
     .map(|(k, v)| (k.to_string(), v))
     .collect();
 
+    // Set up as an operator would: the database, then a token from the command line.
+    let (ok, out, err) = crate::cli::herald_with(data.path(), &["migrate"], "", &[]);
+    assert!(ok, "migrate: {out}{err}");
     let store = Store::connect(&format!("sqlite://{}/herald.db", data.path().display()))
         .await
         .unwrap();
-    store.migrate().await.unwrap();
     let emails: Vec<SubscriberEmail> = (0..SUBSCRIBERS)
         .map(|n| SubscriberEmail::parse(&format!("user{n:05}@example.com")).unwrap())
         .collect();
     store.import_subscribers(&emails, true).await.unwrap();
-    let (_, token) = store
-        .create_api_token("crash-test", Role::Admin, "tests")
-        .await
-        .unwrap();
     store.close().await;
+    let (ok, out, err) = crate::cli::herald_with(
+        data.path(),
+        &["token", "create", "--name", "crash-test", "--role", "admin"],
+        "",
+        &[],
+    );
+    assert!(ok, "token: {err}");
+    let token = out.trim_end().lines().last().unwrap().to_string();
 
     let herald = Herald::start(&env, &address).await;
     let r = reqwest::Client::new()
