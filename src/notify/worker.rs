@@ -220,7 +220,14 @@ impl<T: MailTransport> Worker<T> {
             }
             let incident = self.store.incident_of_update(update_id).await?;
             if let Some(update) = incident.updates.iter().find(|u| u.id == update_id) {
-                mails.insert(update_id, Arc::new(UpdateMail::new(&incident, update)));
+                mails.insert(
+                    update_id,
+                    Arc::new(UpdateMail::new(
+                        &self.composer.site().url,
+                        &incident,
+                        update,
+                    )),
+                );
             }
         }
         Ok(mails)

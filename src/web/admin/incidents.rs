@@ -302,7 +302,10 @@ pub async fn open_incident(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let mut page = new_incident_form(&state, &form.session, fields, errors).await?;
-    page.form.preview = Some(to_safe_html(fields.get("body")));
+    page.form.preview = Some(to_safe_html(
+        fields.get("body"),
+        &state.config.public_url(),
+    ));
     page.form.tweet_preview = Some(TweetPreview::new(&state, None, fields));
     Ok(render(status, &page))
 }
@@ -424,7 +427,10 @@ pub async fn post_update(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let mut page = incident_form(&state, &form.session, id, fields, String::new(), errors).await?;
-    page.form.preview = Some(to_safe_html(fields.get("body")));
+    page.form.preview = Some(to_safe_html(
+        fields.get("body"),
+        &state.config.public_url(),
+    ));
     let incident = state.store.incident(id).await?;
     page.form.tweet_preview = Some(TweetPreview::new(
         &state,
