@@ -32,7 +32,7 @@ pub use notify::{
     channel, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, FanoutChunk, OutboundState, SignUp,
     Subscriber, CONFIRM_RESEND_AFTER,
 };
-pub use security::SealedValue;
+pub use security::{RecentPosts, SealedValue};
 pub use staff::{
     ApiTokenInfo, ApiTokenListing, NewStaff, SessionInfo, SessionSummary, Staff, SESSION_ABSOLUTE,
 };

@@ -218,6 +218,11 @@ async fn resume(State(state): State<AppState>, caller: ApiCaller) -> Result<Resp
         .notifier
         .resume(&state.store, &caller.author())
         .await?;
+    // The admin vouched for what was posted before: the burst rule counts afresh from here.
+    state
+        .store
+        .record_vouch(domain::now(), &caller.author())
+        .await?;
     state
         .audit(
             &caller.actor(),
