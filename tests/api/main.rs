@@ -17,4 +17,5 @@ mod public_pages;
 mod security;
 mod smtp;
 mod statuspage_api;
+mod tripwire;
 mod x;
