@@ -276,6 +276,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let (store, key) = open_with_key(&config).await?;
             let before = store.outbound_state().await?;
             store.set_outbound_paused(false, "", "cli").await?;
+            // The admin vouched for what was posted before: the burst rule counts afresh.
+            store.record_vouch(crate::domain::now(), "cli").await?;
             cli_audit(&key, &store, "outbound.resume", "outbound", serde_json::json!({ "was_paused_by": before.changed_by, "tripped_rule": before.tripped_rule })).await?;
             println!("Outbound sending resumed.");
             Ok(())

@@ -66,12 +66,22 @@ pub struct Config {
     pub x_consumer_secret_file: String,
     /// Where X's API and OAuth endpoints live; tests and proxies point it elsewhere.
     pub x_api_base: String,
-    /// Tripwire: more than this many notifying updates within `tripwire_burst_minutes`
-    /// pauses outbound. 0 turns the rule off.
+    /// Tripwire: more than this many notifying posts in all (every incident and maintenance,
+    /// the scheduler's notices included) within `tripwire_burst_minutes` pauses outbound.
+    /// 0 turns this count off. The README says why the burst defaults are what they are.
     pub tripwire_burst_updates: u32,
+    /// Tripwire: the window the burst counts look back over, in minutes. A resume starts a
+    /// fresh window (the admin vouched for what came before).
     pub tripwire_burst_minutes: u32,
-    /// Tripwire: domains that outbound text may link to (comma-separated; subdomains included).
-    /// The status page's own domain is always allowed.
+    /// Tripwire: more than this many notifying posts to one incident (or maintenance) within
+    /// the window pauses outbound. 0 turns this count off.
+    pub tripwire_burst_per_incident: u32,
+    /// Tripwire: more than this many incidents (or maintenances) notifying for the first time
+    /// within the window pauses outbound: a spam run opens new ones. 0 turns this count off.
+    pub tripwire_burst_incidents: u32,
+    /// Tripwire: domains that outbound text may link to (comma-separated; subdomains included),
+    /// besides the public URL's registrable domain (by the Public Suffix List), which is always
+    /// allowed with its subdomains.
     pub tripwire_allowed_domains: String,
     /// Tripwire: a subscriber export of more rows than this. 0 turns the rule off.
     pub tripwire_export_rows: u64,
@@ -114,8 +124,10 @@ impl Default for Config {
             x_consumer_secret: String::new(),
             x_consumer_secret_file: String::new(),
             x_api_base: "https://api.twitter.com".to_string(),
-            tripwire_burst_updates: 5,
+            tripwire_burst_updates: 15,
             tripwire_burst_minutes: 10,
+            tripwire_burst_per_incident: 10,
+            tripwire_burst_incidents: 3,
             tripwire_allowed_domains: String::new(),
             tripwire_export_rows: 5000,
             tripwire_new_source: true,

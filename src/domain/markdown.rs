@@ -1,10 +1,24 @@
-//! Update bodies are Markdown; customers see them as sanitised HTML.
+//! Update bodies are Markdown; customers see them as sanitised HTML. This module is also where
+//! the tripwire learns what a body links to: it reads the very HTML that is sent.
 
+use std::cell::RefCell;
+
+use ammonia::UrlRelative;
+use html5ever::tokenizer::{
+    BufferQueue, CharacterTokens, TagToken, Token, TokenSink, TokenSinkResult, Tokenizer,
+    TokenizerOpts,
+};
 use pulldown_cmark::{html, Event, Options, Parser, Tag, TagEnd};
+use url::Url;
+
+use super::links::{hosts_in_text, hosts_of_url};
 
 /// Renders Markdown to HTML that is safe to embed: no script, no event handlers, no
-/// `javascript:` links; links get `rel="noopener noreferrer"`.
-pub fn to_safe_html(markdown: &str) -> String {
+/// `javascript:` links; links get `rel="noopener noreferrer"`. Every link and image is made
+/// absolute against `base` (the public URL), as a browser on the status page would resolve
+/// it, so a mail client or feed reader cannot read `//evil.example` or `evil.example/x` any
+/// other way.
+pub fn to_safe_html(markdown: &str, base: &str) -> String {
     let options =
         Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS;
     let mut unsafe_html = String::with_capacity(markdown.len() * 2);
@@ -19,10 +33,143 @@ pub fn to_safe_html(markdown: &str) -> String {
         other => vec![other],
     });
     html::push_html(&mut unsafe_html, events);
+    let relative = match base_url(base) {
+        Some(base) => UrlRelative::RewriteWithBase(base),
+        // Without a base nothing relative can be resolved safely, so it goes.
+        None => UrlRelative::Deny,
+    };
     ammonia::Builder::default()
         .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        .url_relative(relative)
         .clean(&unsafe_html)
         .to_string()
+}
+
+/// The hosts of every link and image in the HTML `to_safe_html` makes of `markdown`, read
+/// back from that HTML as a browser reads it (entities decoded), plus every link a mail client
+/// would make of its visible text.
+pub fn linked_hosts(markdown: &str, base: &str) -> Vec<String> {
+    let html = to_safe_html(markdown, base);
+    let read = read_back(&html);
+    let base = base_url(base);
+    let mut hosts: Vec<String> = read
+        .urls
+        .iter()
+        .filter_map(|raw| match Url::parse(raw) {
+            Ok(url) => Some(url),
+            Err(url::ParseError::RelativeUrlWithoutBase) => base.as_ref()?.join(raw).ok(),
+            Err(_) => None,
+        })
+        .flat_map(|url| hosts_of_url(&url))
+        .collect();
+    hosts.extend(hosts_in_text(&read.text));
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
+/// The public URL as a base for relative links: always ending in `/`, so `incidents/3` lands
+/// below it rather than replacing its last path segment.
+fn base_url(base: &str) -> Option<Url> {
+    Url::parse(&format!("{}/", base.trim_end_matches('/'))).ok()
+}
+
+/// Attributes whose value a browser or mail client follows or loads.
+const URL_ATTRIBUTES: &[&str] = &[
+    "href",
+    "src",
+    "srcset",
+    "cite",
+    "action",
+    "formaction",
+    "data",
+    "poster",
+    "background",
+    "ping",
+    "longdesc",
+    "xlink:href",
+];
+
+/// Elements that break a line of text, so words in two of them do not run together.
+const BLOCKS: &[&str] = &[
+    "p",
+    "div",
+    "br",
+    "hr",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "tr",
+    "td",
+    "th",
+    "table",
+    "thead",
+    "tbody",
+    "blockquote",
+    "pre",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+];
+
+/// What sanitised HTML shows and links to, decoded as a browser decodes it.
+#[derive(Default)]
+struct ReadBack {
+    urls: Vec<String>,
+    text: String,
+}
+
+struct Reader(RefCell<ReadBack>);
+
+impl TokenSink for Reader {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        let mut read = self.0.borrow_mut();
+        match token {
+            CharacterTokens(text) => read.text.push_str(&text),
+            TagToken(tag) => {
+                if BLOCKS.contains(&&*tag.name) {
+                    read.text.push('\n');
+                }
+                for attr in &tag.attrs {
+                    let name = &*attr.name.local;
+                    if name == "srcset" {
+                        // `url 1x, url 2x`: each candidate's first word is a URL.
+                        let urls: Vec<String> = attr
+                            .value
+                            .split(',')
+                            .filter_map(|c| c.split_whitespace().next())
+                            .map(str::to_string)
+                            .collect();
+                        read.urls.extend(urls);
+                    } else if URL_ATTRIBUTES.contains(&name) {
+                        read.urls.push(attr.value.trim().to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+        TokenSinkResult::Continue
+    }
+}
+
+fn read_back(html: &str) -> ReadBack {
+    let tokenizer = Tokenizer::new(
+        Reader(RefCell::new(ReadBack::default())),
+        TokenizerOpts::default(),
+    );
+    let input = BufferQueue::default();
+    input.push_back(html.into());
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    tokenizer.sink.0.into_inner()
 }
 
 /// The text of an update without Markdown syntax, for feeds' summaries and tweets.
@@ -44,10 +191,12 @@ pub fn to_plain_text(markdown: &str) -> String {
 mod tests {
     use super::*;
 
+    const BASE: &str = "https://status.acme.example";
+
     #[test]
     fn markdown_becomes_html() {
         assert_eq!(
-            to_safe_html("We are **on it**."),
+            to_safe_html("We are **on it**.", BASE),
             "<p>We are <strong>on it</strong>.</p>\n"
         );
     }
@@ -56,6 +205,7 @@ mod tests {
     fn scripts_handlers_and_javascript_links_are_removed() {
         let html = to_safe_html(
             "<script>alert(1)</script><img src=x onerror=alert(1)> <a href=\"javascript:alert(2)\">y</a>\n\n[x](javascript:alert%281%29)",
+            BASE,
         );
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("onerror"), "{html}");
@@ -69,7 +219,7 @@ mod tests {
     #[test]
     fn headings_in_a_body_do_not_break_the_page_outline() {
         assert_eq!(
-            to_safe_html("# Cause\n\nA disk."),
+            to_safe_html("# Cause\n\nA disk.", BASE),
             "<p><strong>Cause</strong></p>\n<p>A disk.</p>\n"
         );
     }
@@ -80,5 +230,56 @@ mod tests {
             to_plain_text("# Down\n\nWe are **on it**.\n\n- a\n- b"),
             "Down We are on it. - a - b"
         );
+    }
+
+    #[test]
+    fn relative_links_are_made_absolute_against_the_public_url() {
+        let html = to_safe_html(
+            "[a](/incidents/3) [b](//evil.example/d) [c](evil.example/x)",
+            BASE,
+        );
+        assert!(
+            html.contains("href=\"https://status.acme.example/incidents/3\""),
+            "{html}"
+        );
+        assert!(html.contains("href=\"https://evil.example/d\""), "{html}");
+        assert!(
+            html.contains("href=\"https://status.acme.example/evil.example/x\""),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn encoded_links_are_read_as_the_reader_follows_them() {
+        for (markdown, host) in [
+            ("[a](https&#58;//evil&#46;com/a)", "evil.com"),
+            ("[b](https:\\/\\/evil\\.com/b)", "evil.com"),
+            ("<a href=\"https&#x3a;//evil&#x2e;com/c\">c</a>", "evil.com"),
+            ("[d](//evil&#46;com/d)", "evil.com"),
+            ("[e](mailto:x@evil.com)", "evil.com"),
+            (
+                "<img src=\"https://img.evil.example/p.png\">",
+                "img.evil.example",
+            ),
+            ("Text https&#58;//evil&#46;com shown decoded", "evil.com"),
+            ("<a href=\"HTTPS://EVIL.COM./x\">x</a>", "evil.com"),
+            ("<a href=\"/\\evil.com/x\">x</a>", "evil.com"),
+        ] {
+            let hosts = linked_hosts(markdown, BASE);
+            assert!(hosts.contains(&host.to_string()), "{markdown}: {hosts:?}");
+        }
+    }
+
+    #[test]
+    fn the_own_site_and_plain_words_are_the_only_hosts_of_a_plain_body() {
+        assert_eq!(
+            linked_hosts("See [the page](/incidents/3) and [docs](https://docs.acme.example/x). We are **on it**.", BASE),
+            ["docs.acme.example", "status.acme.example"]
+        );
+        assert_eq!(
+            linked_hosts("[support](mailto:support@acme.example)", BASE),
+            ["acme.example"]
+        );
+        assert!(linked_hosts("No links at all.", BASE).is_empty());
     }
 }

@@ -4,6 +4,7 @@
 pub mod choice;
 pub mod component;
 pub mod incident;
+pub mod links;
 pub mod markdown;
 pub mod staff;
 pub mod status;

@@ -46,7 +46,8 @@ pub struct UpdateMail {
 }
 
 impl UpdateMail {
-    pub fn new(incident: &Incident, update: &IncidentUpdate) -> UpdateMail {
+    /// `site_url` is the public URL relative links in the body are resolved against.
+    pub fn new(site_url: &str, incident: &Incident, update: &IncidentUpdate) -> UpdateMail {
         UpdateMail {
             incident_id: incident.id,
             incident_name: incident.name.clone(),
@@ -54,7 +55,7 @@ impl UpdateMail {
             status_label: update.status.label(),
             display_at: TimeView::new(&update.display_at).text,
             body: update.body.clone(),
-            body_html: to_safe_html(&update.body),
+            body_html: to_safe_html(&update.body, site_url),
         }
     }
 }
@@ -144,6 +145,11 @@ impl Composer {
             Some(signer) => signer.sign(&bytes)?,
             None => bytes,
         }))
+    }
+
+    /// The site the messages speak for.
+    pub fn site(&self) -> &Site {
+        &self.site
     }
 
     /// True when messages are DKIM-signed (CPU-heavy with RSA).

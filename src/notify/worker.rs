@@ -267,7 +267,14 @@ impl<T: MailTransport> Worker<T> {
                 continue;
             }
             if let Some(update) = incident.updates.iter().find(|u| u.id == update_id) {
-                mails.insert(update_id, Arc::new(UpdateMail::new(&incident, update)));
+                mails.insert(
+                    update_id,
+                    Arc::new(UpdateMail::new(
+                        &self.composer.site().url,
+                        &incident,
+                        update,
+                    )),
+                );
             }
         }
         Ok(mails)

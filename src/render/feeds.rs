@@ -57,7 +57,7 @@ pub fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
                 updated: rfc3339(&u.updated_at.max(u.display_at)),
                 pub_date: u.display_at.to_rfc2822(),
                 summary: to_plain_text(&u.body).chars().take(300).collect(),
-                html: to_safe_html(&u.body),
+                html: to_safe_html(&u.body, &m.site.url),
                 link,
             }
         })

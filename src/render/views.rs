@@ -167,11 +167,11 @@ impl<'a> Model<'a> {
     }
 }
 
-fn update_view(u: &IncidentUpdate) -> UpdateView {
+fn update_view(site: &Site, u: &IncidentUpdate) -> UpdateView {
     UpdateView {
         id: u.id,
         status_label: u.status.label(),
-        body_html: to_safe_html(&u.body),
+        body_html: to_safe_html(&u.body, &site.url),
         display_at: TimeView::new(&u.display_at),
         affected: u
             .affected
@@ -201,7 +201,7 @@ pub fn incident_view(site: &Site, i: &Incident, names: &HashMap<i64, &str>) -> I
             .iter()
             .filter_map(|id| names.get(id).map(|n| n.to_string()))
             .collect(),
-        updates: i.updates.iter().map(update_view).collect(),
+        updates: i.updates.iter().map(|u| update_view(site, u)).collect(),
         tampered: i.tampered,
     }
 }

@@ -35,7 +35,7 @@ pub use notify::{
     channel, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, FanoutChunk, OutboundState, SignUp,
     Subscriber, CONFIRM_RESEND_AFTER,
 };
-pub use security::SealedValue;
+pub use security::{RecentPosts, SealedValue};
 pub use staff::{
     ApiTokenInfo, ApiTokenListing, Found, NewStaff, SessionInfo, SessionSummary, Staff,
     TokenChange, SESSION_ABSOLUTE,

@@ -1,6 +1,7 @@
 //! What the staff security controls keep: TOTP seeds (sealed by the caller) and recovery
-//! codes, sign-in throttles, the sources each actor has acted from, the tripped rule, and the
-//! sealed values that `herald secrets rotate` re-seals, and the check value of the master key.
+//! codes, sign-in throttles, the sources each actor has acted from, the tripwire's counts of
+//! recent posts and the point of the last resume, the sealed values that `herald secrets
+//! rotate` re-seals, and the check value of the master key.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -17,6 +18,16 @@ use crate::security::stamp::Stamper;
 const THROTTLE_MEMORY: Duration = Duration::hours(1);
 /// The longest wait a run of failures can impose.
 const THROTTLE_MAX_WAIT_SECS: i64 = 900;
+
+/// Notifying posts after a point in time, as `recent_notifying_posts` counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecentPosts {
+    pub posts: i64,
+    pub to_incident: i64,
+    pub new_incidents: i64,
+    /// Whether the next post to the incident asked about would be its first notifying one.
+    pub first_for_incident: bool,
+}
 
 /// One sealed value, for re-sealing under a new key: where it lives and its purpose.
 #[derive(Debug, Clone)]
@@ -315,15 +326,57 @@ impl Store {
         })
     }
 
-    /// Notifying incident updates created since `since`.
-    pub async fn notifying_updates_since(&self, since: DateTime<Utc>) -> StoreResult<i64> {
-        Ok(on_pool!(self, read pool => sqlx::query_scalar(
-            "SELECT COUNT(*) FROM incident_updates WHERE deliver_notifications = $1 AND created_at > $2",
+    /// Notifying posts created after `since`, for the tripwire's burst rule: in all, to
+    /// `incident`, and the incidents whose first notifying post came after `since`; and
+    /// whether a post to `incident` (`None`: a new one) would be its first notifying one.
+    pub async fn recent_notifying_posts(
+        &self,
+        since: DateTime<Utc>,
+        incident: Option<i64>,
+    ) -> StoreResult<RecentPosts> {
+        let (posts, to_incident, new_incidents, earlier): (i64, i64, i64, i64) = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT \
+               (SELECT COUNT(*) FROM incident_updates WHERE deliver_notifications = $1 AND created_at > $2), \
+               (SELECT COUNT(*) FROM incident_updates WHERE deliver_notifications = $1 AND created_at > $2 AND incident_id = $3), \
+               (SELECT COUNT(*) FROM (SELECT incident_id FROM incident_updates WHERE deliver_notifications = $1 \
+                  GROUP BY incident_id HAVING MIN(created_at) > $2) AS firsts), \
+               (SELECT COUNT(*) FROM incident_updates WHERE deliver_notifications = $1 AND incident_id = $3)",
         )
         .bind(true)
         .bind(since)
+        .bind(incident.unwrap_or(0))
         .fetch_one(pool)
-        .await)?)
+        .await)?;
+        Ok(RecentPosts {
+            posts,
+            to_incident,
+            new_incidents,
+            first_for_incident: incident.is_none() || earlier == 0,
+        })
+    }
+
+    /// When an admin last resumed outbound: they vouched for every post before it, so the
+    /// burst rule starts counting afresh there.
+    pub async fn vouched_at(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let at: Option<Option<DateTime<Utc>>> = on_pool!(self, read pool => sqlx::query_scalar(
+            "SELECT vouched_at FROM tripwire_vouch WHERE id = 1",
+        )
+        .fetch_optional(pool)
+        .await)?;
+        Ok(at.flatten())
+    }
+
+    /// Records a resume as the point up to which `by` vouched for what was posted.
+    pub async fn record_vouch(&self, at: DateTime<Utc>, by: &str) -> StoreResult<()> {
+        on_pool!(self, write pool => sqlx::query(
+            "UPDATE tripwire_vouch SET vouched_at = $1, vouched_by = $2 WHERE id = 1",
+        )
+        .bind(at)
+        .bind(by)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
     }
 
     /// Every sealed value in the database, with the purpose it was sealed for.

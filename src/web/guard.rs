@@ -4,7 +4,8 @@
 use serde_json::{json, Value};
 
 use super::AppState;
-use crate::security::tripwire::{Rule, Trip};
+use crate::domain::Choice;
+use crate::security::tripwire::{Outbound, Recent, Rule, Trip};
 use crate::store::{AuditEvent, Published, StoreResult};
 
 /// Who did something, as the audit log and the tripwire see them.
@@ -135,34 +136,109 @@ impl AppState {
         self.trip(actor, &trip).await
     }
 
-    /// Screens a notifying update before it is stored: too many in the window, or links to
-    /// domains off the allow-list. A trip pauses outbound first, so the update's deliveries are
-    /// queued but nothing goes out.
-    pub async fn screen_outbound(&self, actor: &Actor, texts: &[&str]) -> StoreResult<()> {
-        let since = crate::domain::now() - self.rules.burst_window();
-        let recent = self.store.notifying_updates_since(since).await?;
-        if let Some(trip) = self.rules.check_burst(recent) {
-            self.trip(actor, &trip).await?;
+    /// What a notifying post would trip if it went out now, and why, without tripping: the
+    /// burst counts (since the window began or an admin last resumed, whichever is later) and
+    /// the hosts it links to. `incident` is the incident it is for; `None` for a new one.
+    pub async fn assess_post(
+        &self,
+        incident: Option<i64>,
+        post: &Outbound<'_>,
+    ) -> StoreResult<Vec<Trip>> {
+        let now = crate::domain::now();
+        let mut since = now - self.rules.burst_window();
+        // A vouch far in the future was not written by a resume (clocks differ by seconds).
+        if let Some(vouched) = self
+            .store
+            .vouched_at()
+            .await?
+            .filter(|v| *v > since && *v <= now + chrono::Duration::minutes(5))
+        {
+            since = vouched;
         }
-        if let Some(trip) = self.rules.check_links(texts.iter().copied()) {
-            self.trip(actor, &trip).await?;
+        let recent = self.store.recent_notifying_posts(since, incident).await?;
+        let recent = Recent {
+            posts: recent.posts,
+            to_incident: recent.to_incident,
+            new_incidents: recent.new_incidents,
+            opens_incident: recent.first_for_incident,
+        };
+        Ok(self
+            .rules
+            .check_burst(&recent)
+            .into_iter()
+            .chain(self.rules.check_links(post))
+            .collect())
+    }
+
+    /// What publishing an incident update would trip (`incident`: `None` when it opens a new
+    /// incident named `name`). A quiet update sends nothing, so it trips nothing.
+    pub async fn assess_update(
+        &self,
+        incident: Option<i64>,
+        name: &str,
+        draft: &crate::domain::UpdateDraft,
+    ) -> StoreResult<Vec<Trip>> {
+        if !draft.notify {
+            return Ok(Vec::new());
+        }
+        let tweet = draft.post_to_x.then(|| {
+            self.post_on_x(
+                incident,
+                draft.status.label(),
+                name,
+                &draft.body,
+                draft.custom_tweet.as_deref(),
+            )
+        });
+        let post = Outbound {
+            name,
+            body: &draft.body,
+            tweet: tweet.as_deref(),
+        };
+        self.assess_post(incident, &post).await
+    }
+
+    /// The post on X an update would make, as the worker composes it.
+    pub fn post_on_x(
+        &self,
+        incident: Option<i64>,
+        status_label: &str,
+        name: &str,
+        body: &str,
+        custom: Option<&str>,
+    ) -> String {
+        crate::notify::compose::compose_tweet(
+            &format!(
+                "{}/incidents/{}",
+                self.config.public_url(),
+                incident.unwrap_or(0)
+            ),
+            status_label,
+            name,
+            body,
+            custom,
+        )
+    }
+
+    /// Trips the wire for each rule a post trips. The post is then stored with outbound
+    /// paused, so its deliveries are queued but nothing goes out.
+    async fn trip_all(&self, actor: &Actor, trips: &[Trip]) -> StoreResult<()> {
+        for trip in trips {
+            self.trip(actor, trip).await?;
         }
         Ok(())
     }
 
-    /// Screens an incident update (or a maintenance notice) that will notify subscribers.
+    /// Screens the first update of a new incident (or a maintenance notice) that will notify
+    /// subscribers.
     pub async fn screen_update(
         &self,
         actor: &Actor,
         name: &str,
         draft: &crate::domain::UpdateDraft,
     ) -> StoreResult<()> {
-        if !draft.notify {
-            return Ok(());
-        }
-        let tweet = draft.custom_tweet.as_deref().unwrap_or("");
-        self.screen_outbound(actor, &[name, &draft.body, tweet])
-            .await
+        let trips = self.assess_update(None, name, draft).await?;
+        self.trip_all(actor, &trips).await
     }
 
     /// Screens a notifying update to an existing incident, reading its name only when needed.
@@ -176,7 +252,8 @@ impl AppState {
             return Ok(());
         }
         let name = self.store.incident(incident_id).await?.name;
-        self.screen_update(actor, &name, draft).await
+        let trips = self.assess_update(Some(incident_id), &name, draft).await?;
+        self.trip_all(actor, &trips).await
     }
 
     /// Screens a maintenance window that will notify subscribers.
@@ -188,8 +265,20 @@ impl AppState {
         if !draft.notify {
             return Ok(());
         }
-        self.screen_outbound(actor, &[&draft.name, &draft.body])
-            .await
+        let tweet = self.post_on_x(
+            None,
+            crate::domain::IncidentStatus::Scheduled.label(),
+            &draft.name,
+            &draft.body,
+            None,
+        );
+        let post = Outbound {
+            name: &draft.name,
+            body: &draft.body,
+            tweet: Some(&tweet),
+        };
+        let trips = self.assess_post(None, &post).await?;
+        self.trip_all(actor, &trips).await
     }
 
     /// Screens a privileged action: from an address (or through a token) this actor has never

@@ -54,6 +54,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         // Most tests post many notifying updates quickly and link to example domains; the
         // tripwire's own tests set these back.
         tripwire_burst_updates: 1000,
+        tripwire_burst_per_incident: 1000,
+        tripwire_burst_incidents: 1000,
         tripwire_allowed_domains: "example.com, example.org, example.net, acme.test".to_string(),
         ..Config::default()
     };
@@ -66,7 +68,9 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     }
     let database_url = config.database_url();
     let app = Application::build(config).await.expect("build app");
-    let address = app.public_url();
+    // The socket, not the public URL: a test may give the app a public URL of its own
+    // (`https://status.acme.example`) that resolves nowhere.
+    let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.state().store.clone();
     let sealer = app.state().sealer.clone();
     tokio::spawn(app.run_until_stopped());

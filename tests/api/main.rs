@@ -21,4 +21,5 @@ mod security;
 mod smtp;
 mod statuspage_api;
 mod tampering;
+mod tripwire;
 mod x;

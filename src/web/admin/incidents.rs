@@ -116,6 +116,33 @@ struct UpdateForm {
     custom_tweet: String,
     /// The post as X would get it, with its weighted length, after "Preview".
     tweet_preview: Option<TweetPreview>,
+    /// Whether publishing would trip the tripwire, and why, after "Preview".
+    tripwire: Option<TripwireCheck>,
+}
+
+/// The tripwire's verdict on a draft, shown before it is published so a responder can fix a
+/// link instead of discovering a pause.
+pub struct TripwireCheck {
+    notify: bool,
+    reasons: Vec<(&'static str, String)>,
+}
+
+impl TripwireCheck {
+    async fn of(
+        state: &AppState,
+        incident: Option<i64>,
+        name: &str,
+        draft: &UpdateDraft,
+    ) -> Result<TripwireCheck, PageError> {
+        let trips = state.assess_update(incident, name, draft).await?;
+        Ok(TripwireCheck {
+            notify: draft.notify,
+            reasons: trips
+                .into_iter()
+                .map(|t| (t.rule.title(), t.detail))
+                .collect(),
+        })
+    }
 }
 
 pub struct TweetPreview {
@@ -184,6 +211,7 @@ impl UpdateForm {
             post_to_x: fields.has("post_to_x") || !fields.has("csrf"),
             custom_tweet: fields.get("custom_tweet").to_string(),
             tweet_preview: None,
+            tripwire: None,
         }
     }
 
@@ -264,8 +292,12 @@ pub async fn open_incident(
         &UpdateForm::raw(fields),
         domain::now(),
     );
+    let mut tripwire = None;
     let errors = match parsed {
-        Ok(_) if fields.get("action") == "preview" => vec![],
+        Ok(draft) if fields.get("action") == "preview" => {
+            tripwire = Some(TripwireCheck::of(&state, None, &draft.name, &draft.first).await?);
+            vec![]
+        }
         Ok(draft) => {
             let actor = form.session.actor();
             state
@@ -304,8 +336,9 @@ pub async fn open_incident(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let mut page = new_incident_form(&state, &form.session, fields, errors).await?;
-    page.form.preview = Some(to_safe_html(fields.get("body")));
+    page.form.preview = Some(to_safe_html(fields.get("body"), &state.config.public_url()));
     page.form.tweet_preview = Some(TweetPreview::new(&state, None, fields));
+    page.form.tripwire = tripwire;
     Ok(render(status, &page))
 }
 
@@ -388,8 +421,13 @@ pub async fn post_update(
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
     let fields = &form.fields;
+    let mut tripwire = None;
     let errors = match UpdateDraft::parse(None, &UpdateForm::raw(fields), domain::now()) {
-        Ok(_) if fields.get("action") == "preview" => vec![],
+        Ok(draft) if fields.get("action") == "preview" => {
+            let name = state.store.incident(id).await?.name;
+            tripwire = Some(TripwireCheck::of(&state, Some(id), &name, &draft).await?);
+            vec![]
+        }
         Ok(draft) => {
             state
                 .screen_update_to(&form.session.actor(), id, &draft)
@@ -426,7 +464,8 @@ pub async fn post_update(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let mut page = incident_form(&state, &form.session, id, fields, String::new(), errors).await?;
-    page.form.preview = Some(to_safe_html(fields.get("body")));
+    page.form.preview = Some(to_safe_html(fields.get("body"), &state.config.public_url()));
+    page.form.tripwire = tripwire;
     let incident = state.store.incident(id).await?;
     page.form.tweet_preview = Some(TweetPreview::new(
         &state,

@@ -49,6 +49,11 @@ pub async fn resume(State(state): State<AppState>, form: AdminForm) -> Result<Re
         .notifier
         .resume(&state.store, &form.session.author())
         .await?;
+    // The admin vouched for what was posted before: the burst rule counts afresh from here.
+    state
+        .store
+        .record_vouch(crate::domain::now(), &form.session.author())
+        .await?;
     state
         .audit(
             &form.session.actor(),

@@ -218,6 +218,11 @@ async fn resume(State(state): State<AppState>, caller: ApiCaller) -> Result<Resp
         .notifier
         .resume(&state.store, &caller.author())
         .await?;
+    // The admin vouched for what was posted before: the burst rule counts afresh from here.
+    state
+        .store
+        .record_vouch(domain::now(), &caller.author())
+        .await?;
     state
         .audit(
             &caller.actor(),
@@ -312,6 +317,10 @@ struct NewUpdate {
     #[serde(alias = "tweet")]
     custom_tweet: Option<String>,
     display_at: Option<String>,
+    /// Only say what publishing would do (the tripwire's verdict, the HTML, the post on X);
+    /// store, send and trip nothing.
+    #[serde(default)]
+    dry_run: bool,
 }
 
 impl NewUpdate {
@@ -354,6 +363,9 @@ struct NewIncident {
     #[serde(alias = "tweet")]
     custom_tweet: Option<String>,
     display_at: Option<String>,
+    /// As for an update: answer with the verdict and store nothing.
+    #[serde(default)]
+    dry_run: bool,
 }
 
 impl NewIncident {
@@ -386,6 +398,9 @@ async fn open_incident(
         &body.first_update(),
         domain::now(),
     )?;
+    if body.dry_run {
+        return dry_run(&state, None, &draft.name, &draft.first).await;
+    }
     state
         .screen_update(&caller.actor(), &draft.name, &draft.first)
         .await?;
@@ -423,6 +438,10 @@ async fn post_update(
     caller.require(Role::Responder)?;
     let id = parse_id(&id)?;
     let draft = UpdateDraft::parse(None, &body.raw(), domain::now())?;
+    if body.dry_run {
+        let name = state.store.incident(id).await?.name;
+        return dry_run(&state, Some(id), &name, &draft).await;
+    }
     state.screen_update_to(&caller.actor(), id, &draft).await?;
     let published = state
         .store
@@ -445,6 +464,40 @@ async fn post_update(
         .find(|u| u.id == published.update_id)
         .ok_or(ApiError::NotFound("update"))?;
     Ok((StatusCode::CREATED, Json(update_value(&incident, update))).into_response())
+}
+
+/// What publishing `draft` would do, without doing it: `200` with whether the tripwire would
+/// trip and why, the body's HTML as customers would see it, and the post on X.
+async fn dry_run(
+    state: &AppState,
+    incident: Option<i64>,
+    name: &str,
+    draft: &UpdateDraft,
+) -> Result<Response, ApiError> {
+    let trips = state.assess_update(incident, name, draft).await?;
+    let reasons: Vec<serde_json::Value> = trips
+        .iter()
+        .map(|t| json!({ "rule": t.rule.as_str(), "title": t.rule.title(), "detail": t.detail }))
+        .collect();
+    let tweet = (draft.notify && draft.post_to_x).then(|| {
+        state.post_on_x(
+            incident,
+            domain::Choice::label(draft.status),
+            name,
+            &draft.body,
+            draft.custom_tweet.as_deref(),
+        )
+    });
+    Ok(Json(json!({
+        "dry_run": true,
+        "would_trip": !trips.is_empty(),
+        "reasons": reasons,
+        "notify": draft.notify,
+        "name": name,
+        "body_html": crate::domain::markdown::to_safe_html(&draft.body, &state.config.public_url()),
+        "tweet": tweet,
+    }))
+    .into_response())
 }
 
 #[derive(Deserialize)]
