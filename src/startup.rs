@@ -285,8 +285,16 @@ const SIGNUPS_PER_HOUR: usize = 10;
 /// Starts the kill-switch sync, on PostgreSQL the listener for other instances' changes, and,
 /// when SMTP is configured, the email worker.
 pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
-    state.notifier.arm(trip_wire(state));
-    state.cache.arm(trip_wire(state));
+    let (line, mut calls) = crate::security::tripwire::TripLine::new();
+    state.notifier.arm(line.clone());
+    state.cache.arm(line);
+    let wire = trip_wire(state);
+    tokio::spawn(async move {
+        while let Some((trip, handled)) = calls.recv().await {
+            wire(trip).await;
+            let _ = handled.send(());
+        }
+    });
     state.notifier.spawn_sync(state.store.clone());
     crate::cluster::spawn_heartbeat(
         state.store.clone(),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::security::tripwire::{Rule, Trip};
+use crate::security::tripwire::{Rule, Trip, TripLine};
 use crate::store::{OutboundState, Store, StoreResult};
 
 pub use crate::security::tripwire::TripWire;
@@ -34,7 +34,7 @@ pub struct Notifier {
     /// The highest serial of a genuine state seen: an older one written back is a replay.
     highest_serial: AtomicI64,
     /// How a forged switch trips the wire (set once at start; tests may leave it unset).
-    wire: OnceLock<TripWire>,
+    wire: OnceLock<TripLine>,
     /// This process's name in the `instances` table and on the claims it holds.
     instance: String,
     /// Set when this process's key is no longer the cluster's: it sends nothing more.
@@ -103,7 +103,7 @@ impl Notifier {
     }
 
     /// Lets a forged switch trip the wire (`AppState::trip`).
-    pub fn arm(&self, wire: TripWire) {
+    pub fn arm(&self, wire: TripLine) {
         let _ = self.wire.set(wire);
     }
 
@@ -126,7 +126,7 @@ impl Notifier {
             );
             tracing::error!(%detail, "outbound held: the kill switch was changed outside Herald");
             if let Some(wire) = self.wire.get() {
-                wire(Trip {
+                wire.trip(Trip {
                     rule: Rule::Forged,
                     detail,
                 })

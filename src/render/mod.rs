@@ -125,7 +125,7 @@ pub struct PageCache {
     wake: Notify,
     built: watch::Sender<u64>,
     /// Trips the wire when a rebuild finds rows Herald did not write (set once at start).
-    wire: std::sync::OnceLock<crate::security::tripwire::TripWire>,
+    wire: std::sync::OnceLock<crate::security::tripwire::TripLine>,
     /// The tampered rows already reported, so each trips the wire once.
     reported: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Set when this process's key is no longer the cluster's: it keeps serving its last
@@ -161,7 +161,7 @@ impl PageCache {
     }
 
     /// Lets a rebuild that finds rows Herald did not write trip the wire.
-    pub fn arm(&self, wire: crate::security::tripwire::TripWire) {
+    pub fn arm(&self, wire: crate::security::tripwire::TripLine) {
         let _ = self.wire.set(wire);
     }
 
@@ -214,7 +214,7 @@ impl PageCache {
         );
         tracing::error!(%detail, "public pages hold back rows Herald did not write");
         if let Some(wire) = self.wire.get() {
-            wire(crate::security::tripwire::Trip {
+            wire.trip(crate::security::tripwire::Trip {
                 rule: crate::security::tripwire::Rule::Forged,
                 detail,
             })

@@ -14,6 +14,31 @@ pub type TripWire = std::sync::Arc<
     dyn Fn(Trip) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,
 >;
 
+/// A line to the tripwire for the parts the application state itself holds (the kill switch's
+/// reader, the page cache). A `TripWire` closes over the state, so one stored inside it would
+/// keep it (and its database pool) alive for good; the line is a channel to a task that holds
+/// the state instead, and ends with the runtime.
+#[derive(Clone)]
+pub struct TripLine(tokio::sync::mpsc::UnboundedSender<(Trip, tokio::sync::oneshot::Sender<()>)>);
+
+/// The far end of a `TripLine`: each call, and a sender to answer once it has been handled.
+pub type TripCalls = tokio::sync::mpsc::UnboundedReceiver<(Trip, tokio::sync::oneshot::Sender<()>)>;
+
+impl TripLine {
+    pub fn new() -> (TripLine, TripCalls) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (TripLine(tx), rx)
+    }
+
+    /// Trips the wire and waits until it has been handled (or the far end is gone).
+    pub async fn trip(&self, trip: Trip) {
+        let (done, handled) = tokio::sync::oneshot::channel();
+        if self.0.send((trip, done)).is_ok() {
+            let _ = handled.await;
+        }
+    }
+}
+
 /// Which rule tripped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
