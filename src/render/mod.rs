@@ -208,8 +208,8 @@ impl PageCache {
             return;
         }
         let detail = format!(
-            "{} not written by Herald (edited or inserted in the database directly) and kept off \
-             the public pages",
+            "{}: no valid stamp (written or edited in the database directly); kept off the \
+             public pages",
             new.join(", ")
         );
         tracing::error!(%detail, "public pages hold back rows Herald did not write");

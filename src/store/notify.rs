@@ -903,10 +903,13 @@ impl Store {
         let now = domain::now();
         on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
-            let row: OutboundRow = sqlx::query_as(
+            // A pause by hand while the tripwire holds outbound changes nothing: the trip's
+            // reason is what the admins must read, and it already holds everything.
+            let row: Option<OutboundRow> = sqlx::query_as(
                 "UPDATE outbound SET paused = $1, reason = $2, changed_at = $3, changed_by = $4, \
                  tripped_rule = CASE WHEN $5 IS NOT NULL THEN $5 WHEN $1 THEN tripped_rule ELSE '' END, \
-                 serial = CASE WHEN serial + 1 > $6 THEN serial + 1 ELSE $6 END, stamp = NULL WHERE id = 1 \
+                 serial = CASE WHEN serial + 1 > $6 THEN serial + 1 ELSE $6 END, stamp = NULL \
+                 WHERE id = 1 AND NOT ($1 AND $5 IS NULL AND paused AND tripped_rule <> '') \
                  RETURNING paused, reason, changed_at, changed_by, tripped_rule, serial, stamp",
             )
             .bind(paused)
@@ -915,9 +918,9 @@ impl Store {
             .bind(by)
             .bind(rule)
             .bind(at_least)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
-            if let Some(stamper) = self.stamper() {
+            if let (Some(row), Some(stamper)) = (&row, self.stamper()) {
                 sqlx::query("UPDATE outbound SET stamp = $1 WHERE id = 1")
                     .bind(stamper.outbound(&row.text()))
                     .execute(&mut *tx)

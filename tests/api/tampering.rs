@@ -46,7 +46,7 @@ async fn wait_for_forged_trip(app: &TestApp) {
             && status["reason"]
                 .as_str()
                 .unwrap_or("")
-                .contains("not written by Herald")
+                .contains("no valid stamp")
         {
             return;
         }
