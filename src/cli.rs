@@ -284,10 +284,20 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Status => {
             let store = open_existing(&config).await?;
+            // With the cluster's key at hand, status also tells whether Herald wrote the state.
+            let store = match cluster_key(&config, &store, KeyUse::Existing).await {
+                Ok(key) => store.with_stamper(crate::security::stamp::Stamper::new(&key)),
+                Err(_) => store,
+            };
             let state = store.outbound_state().await?;
             let (pending, sending) = store.queue_depth().await?;
             let (confirmed, unconfirmed) = store.subscriber_counts().await?;
-            if state.paused {
+            if !state.genuine {
+                println!(
+                    "outbound: HELD: the stored switch was not written by Herald (changed in the \
+                     database directly); every instance holds all sending and trips the wire"
+                );
+            } else if state.paused {
                 println!(
                     "outbound: PAUSED{} (by {})",
                     reason_suffix(&state.reason),

@@ -139,7 +139,10 @@ macro_rules! restamp {
                 .bind(new.outbound(&text))
                 .execute(&mut *$tx)
                 .await?;
-            stamped += 1;
+            // The switch row is stamped on every first start; by itself it is no news.
+            if text.serial > 0 {
+                stamped += 1;
+            }
         }
         stamped
     }};
