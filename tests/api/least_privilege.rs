@@ -9,121 +9,10 @@ use herald::security::secret;
 use herald::store::Store;
 use serde_json::{json, Value};
 
+use crate::browser::{session_cookie, staff, Browser, PASSWORD};
 use crate::helpers::{hidden_field, spawn_app, spawn_app_with, test_postgres_database, TestApp};
 
-const PASSWORD: &str = "correct horse battery staple";
 const ADMIN: &str = "admin@example.com";
-
-/// A browser of its own, with its own cookies.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Browser {
-        Browser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .cookie_store(true)
-                .build()
-                .unwrap(),
-            base: app.url(""),
-        }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Signs in with a fresh code; returns the session cookie's value.
-    async fn sign_in(&self, app: &TestApp, email: &str) -> String {
-        let code = app.next_code(email).await;
-        let page = self.get("/admin/login").await.text().await.unwrap();
-        let csrf = hidden_field(&page, "csrf");
-        let r = self
-            .http
-            .post(format!("{}/admin/login", self.base))
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("email", email),
-                ("password", PASSWORD),
-                ("code", code.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 303, "sign-in of {email}");
-        session_cookie(&r)
-    }
-
-    /// Posts a form with the CSRF token from `page`.
-    async fn post(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let html = self.get(page).await.text().await.unwrap();
-        let csrf = hidden_field(&html, "csrf");
-        let mut all = vec![("csrf", csrf.as_str())];
-        all.extend_from_slice(fields);
-        self.http
-            .post(format!("{}{action}", self.base))
-            .form(&all)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn reauthenticate(&self, app: &TestApp, email: &str) {
-        let code = app.next_code(email).await;
-        let r = self
-            .post(
-                "/admin/reauth",
-                "/admin/reauth",
-                &[("code", &code), ("next", "/admin")],
-            )
-            .await;
-        assert_eq!(r.status(), 303, "re-authentication");
-    }
-
-    /// Creates an API token on the admin pages; returns its secret.
-    async fn create_token(&self, name: &str, role: &str) -> String {
-        let r = self
-            .post(
-                "/admin/tokens",
-                "/admin/tokens",
-                &[("name", name), ("role", role)],
-            )
-            .await;
-        assert_eq!(r.status(), 200, "token creation");
-        let page = r.text().await.unwrap();
-        page.split("class=\"new-token\">")
-            .nth(1)
-            .and_then(|s| s.split('<').next())
-            .unwrap()
-            .to_string()
-    }
-}
-
-async fn staff(app: &TestApp, email: &str, role: Role) -> Browser {
-    app.enrolled_staff(email, role, PASSWORD).await;
-    let browser = Browser::new(app);
-    browser.sign_in(app, email).await;
-    browser
-}
-
-/// The value of the session cookie a response sets.
-fn session_cookie(r: &reqwest::Response) -> String {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("herald_session="))
-        .and_then(|v| v.split(';').next())
-        .unwrap()
-        .to_string()
-}
 
 /// Status of GET `path` with only this session cookie, from a client that keeps none.
 async fn get_with_cookie(app: &TestApp, path: &str, cookie: &str) -> reqwest::StatusCode {
@@ -343,7 +232,7 @@ async fn a_session_pointed_at_an_admin_in_the_database_opens_nothing_and_trips_t
     let viewer = Browser::new(&app);
     app.enrolled_staff("viewer@example.com", Role::Viewer, PASSWORD)
         .await;
-    let cookie = viewer.sign_in(&app, "viewer@example.com").await;
+    let cookie = viewer.signed_in_cookie(&app, "viewer@example.com").await;
     assert_eq!(get_with_cookie(&app, "/admin", &cookie).await, 200);
     assert_eq!(get_with_cookie(&app, "/admin/staff", &cookie).await, 403);
     let (admin_id, viewer_id) = (
@@ -496,7 +385,7 @@ async fn sessions_tokens_links_and_codes_from_before_the_upgrade_keep_working() 
 async fn tokens_and_sessions_keep_working_after_herald_secrets_rotate() {
     let app = spawn_app().await;
     let admin = staff(&app, ADMIN, Role::Admin).await;
-    let cookie = admin.sign_in(&app, ADMIN).await;
+    let cookie = admin.signed_in_cookie(&app, ADMIN).await;
     let token = admin.create_token("deploy", "responder").await;
     assert_eq!(add_component(&app, &token, "Before").await, 201);
 

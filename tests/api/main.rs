@@ -4,6 +4,7 @@ mod admin_api;
 mod admin_outbound;
 mod admin_pages;
 mod banner_and_feeds;
+mod browser;
 mod cli;
 mod cli_safety;
 mod crash;

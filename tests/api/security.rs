@@ -1,103 +1,17 @@
 //! Staff security, written as attacks: what a stolen password, a stolen cookie, a stolen
 //! database or a hijacked account can and cannot do.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use herald::domain::Role;
 use serde_json::{json, Value};
 
+use crate::browser::{staff, Browser, PASSWORD};
 use crate::helpers::{hidden_field, spawn_app, spawn_app_with, TestApp};
 use crate::smtp::SmtpSink;
 
-const PASSWORD: &str = "correct horse battery staple";
 const ADMIN: &str = "admin@example.com";
-
-/// A browser of its own (own cookies), optionally connecting from another loopback address.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Browser {
-        Browser::from_address(app, Ipv4Addr::LOCALHOST)
-    }
-
-    fn from_address(app: &TestApp, ip: Ipv4Addr) -> Browser {
-        Browser {
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .cookie_store(true)
-                .local_address(IpAddr::V4(ip))
-                .build()
-                .unwrap(),
-            base: app.url(""),
-        }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn sign_in(&self, app: &TestApp, email: &str) -> reqwest::Response {
-        let code = app.next_code(email).await;
-        self.sign_in_with(email, PASSWORD, &code).await
-    }
-
-    async fn sign_in_with(&self, email: &str, password: &str, code: &str) -> reqwest::Response {
-        let page = self.get("/admin/login").await.text().await.unwrap();
-        let csrf = hidden_field(&page, "csrf");
-        self.http
-            .post(format!("{}/admin/login", self.base))
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("email", email),
-                ("password", password),
-                ("code", code),
-            ])
-            .send()
-            .await
-            .unwrap()
-    }
-
-    /// Posts a form with the CSRF token from `page`.
-    async fn post(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let html = self.get(page).await.text().await.unwrap();
-        let csrf = hidden_field(&html, "csrf");
-        let mut all = vec![("csrf", csrf.as_str())];
-        all.extend_from_slice(fields);
-        self.http
-            .post(format!("{}{action}", self.base))
-            .form(&all)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn reauthenticate(&self, app: &TestApp, email: &str) {
-        let code = app.next_code(email).await;
-        let r = self
-            .post(
-                "/admin/reauth",
-                "/admin/reauth",
-                &[("code", &code), ("next", "/admin")],
-            )
-            .await;
-        assert_eq!(r.status(), 303, "re-authentication");
-    }
-}
-
-async fn staff(app: &TestApp, email: &str, role: Role) -> Browser {
-    app.enrolled_staff(email, role, PASSWORD).await;
-    let browser = Browser::new(app);
-    assert_eq!(browser.sign_in(app, email).await.status(), 303);
-    browser
-}
 
 fn location(r: &reqwest::Response) -> String {
     r.headers()
