@@ -21,8 +21,15 @@ pub async fn run(store: Store, notifier: Arc<Notifier>) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
+        let started = std::time::Instant::now();
         match store.expand_fanout(CHUNK).await {
             Ok(Some(step)) => {
+                tracing::debug!(
+                    update.id = step.update_id,
+                    deliveries = step.deliveries,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "fan-out chunk written"
+                );
                 if step.deliveries > 0 {
                     notifier.wake();
                 }

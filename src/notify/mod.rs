@@ -22,6 +22,9 @@ pub use crate::security::tripwire::TripWire;
 /// every instance also hears each flip at once (`cluster`).
 const SWITCH_POLL: Duration = Duration::from_millis(250);
 
+/// How old a reading of the stored switch may be and still answer a send (see `may_send`).
+const SWITCH_FRESH: Duration = Duration::from_millis(20);
+
 /// The kill switch as this instance last read it, and the worker's doorbell, shared by the web
 /// handlers and the workers. The stored row is the switch; this is a cache that wakes workers.
 pub struct Notifier {
@@ -44,7 +47,7 @@ pub struct Notifier {
 /// One read of the stored switch.
 #[derive(Debug, Clone, Copy)]
 struct Reading {
-    /// When the read began: it answers every send that asked before then.
+    /// When the read began: it answers the sends that ask up to `SWITCH_FRESH` after.
     began: Instant,
     verdict: Verdict,
 }
@@ -174,9 +177,10 @@ impl Notifier {
         verdict
     }
 
-    /// Reads the stored switch right before a send. Sends that ask at the same moment share
-    /// one read, but never one that began before they asked, so a pause committed before a
-    /// send asks always stops that send.
+    /// Reads the stored switch right before a send. Sends share a read that began at most
+    /// `SWITCH_FRESH` before they asked, so a pause committed that long before a send asks
+    /// always stops it, and the database sees at most one read per `SWITCH_FRESH` however fast
+    /// mail goes out.
     pub async fn may_send(&self, store: &Store) -> StoreResult<Verdict> {
         if self.is_fenced() {
             return Ok(Verdict::Paused);
@@ -184,7 +188,7 @@ impl Notifier {
         let asked = Instant::now();
         let mut last = self.reading.lock().await;
         if let Some(reading) = *last {
-            if reading.began >= asked {
+            if reading.began + SWITCH_FRESH >= asked {
                 return Ok(reading.verdict);
             }
         }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::notify::{queue_deliveries, NewDelivery, INSERT_ROWS};
+use super::notify::{queue_deliveries, NewDelivery};
 use super::rows::{
     assemble, AffectedRow, ComponentRow, IncidentComponentRow, IncidentRow, UpdateRow,
 };

@@ -55,42 +55,56 @@ impl NewDelivery<'_> {
     }
 }
 
-/// Rows per INSERT when queueing deliveries (7 parameters each; well under both backends'
-/// limits).
-pub(crate) const INSERT_ROWS: usize = 1_000;
+/// The statement that queues deliveries: the rows come as one JSON array of
+/// `[update_id, alert_id, channel, recipient_id, address, stamp]`, read back by the database's
+/// JSON table function, so a fan-out chunk of 10,000 is one statement with two parameters
+/// (bound one by one, 60,000 values cost sqlx about half a second). A delivery already queued
+/// (same update, channel and recipient) is left as it is.
+pub(crate) fn queue_sql(backend: &str) -> String {
+    let rows = if backend == "postgres" {
+        "json_array_elements(CAST($2 AS json)) AS j(value)"
+    } else {
+        "json_each($2) AS j"
+    };
+    format!(
+        "INSERT INTO deliveries (update_id, alert_id, channel, recipient_id, address, stamp, next_attempt_at) \
+         SELECT CAST(j.value ->> 0 AS BIGINT), CAST(j.value ->> 1 AS BIGINT), j.value ->> 2, \
+                CAST(j.value ->> 3 AS BIGINT), j.value ->> 4, j.value ->> 5, $1 \
+         FROM {rows} WHERE TRUE ON CONFLICT DO NOTHING"
+    )
+}
 
-/// Queues deliveries, each with its stamp, inside the caller's transaction (`$tx`), due at
-/// `$at`. A delivery already queued (same update, channel and recipient) is left as it is.
-/// Evaluates to the number written.
+/// The rows of `queue_sql`, each stamped.
+pub(crate) fn deliveries_json(stamper: Option<&Stamper>, rows: &[NewDelivery<'_>]) -> String {
+    serde_json::Value::Array(
+        rows.iter()
+            .map(|d| {
+                let stamp = stamper.map(|s| s.delivery(&d.text()));
+                serde_json::json!([
+                    d.update_id,
+                    d.alert_id,
+                    d.channel,
+                    d.recipient_id,
+                    d.address,
+                    stamp
+                ])
+            })
+            .collect(),
+    )
+    .to_string()
+}
+
+/// Queues `$rows` (`NewDelivery`s), each with its stamp, inside the caller's transaction
+/// (`$tx`), due at `$at`. Evaluates to the number written.
 macro_rules! queue_deliveries {
     ($store:expr, $tx:expr, $rows:expr, $at:expr) => {{
-        let mut written: u64 = 0;
-        for chunk in $rows.chunks(INSERT_ROWS) {
-            let mut sql = String::from(
-                "INSERT INTO deliveries (update_id, alert_id, channel, recipient_id, address, stamp, next_attempt_at) VALUES ",
-            );
-            for n in 0..chunk.len() {
-                let b = n * 6 + 2;
-                if n > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${b}, ${}, ${}, ${}, ${}, ${}, $1)", b + 1, b + 2, b + 3, b + 4, b + 5));
-            }
-            sql.push_str(" ON CONFLICT DO NOTHING");
-            let mut q = sqlx::query(&sql).bind($at);
-            for d in chunk {
-                let stamp = $store.stamper().map(|s| s.delivery(&d.text()));
-                q = q
-                    .bind(d.update_id)
-                    .bind(d.alert_id)
-                    .bind(d.channel)
-                    .bind(d.recipient_id)
-                    .bind(d.address)
-                    .bind(stamp);
-            }
-            written += q.execute(&mut *$tx).await?.rows_affected();
-        }
-        written
+        let json = $crate::store::notify::deliveries_json($store.stamper(), &$rows);
+        sqlx::query(&$crate::store::notify::queue_sql($store.backend()))
+            .bind($at)
+            .bind(json)
+            .execute(&mut *$tx)
+            .await?
+            .rows_affected()
     }};
 }
 pub(crate) use queue_deliveries;

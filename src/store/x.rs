@@ -5,7 +5,6 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::notify::{
     channel, queue_deliveries, switch_cte, ClaimedDelivery, NewDelivery, CLAIMED_COLUMNS,
-    INSERT_ROWS,
 };
 use super::{on_pool, Store, StoreResult};
 use crate::domain;
