@@ -253,7 +253,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
     };
     if let Some(upgrade) = upgraded.filter(|u| !u.is_empty()) {
         tracing::info!(?upgrade, "stored secret hashes are now keyed");
-        let actor = crate::web::guard::Actor::system("herald (start-up)");
+        let actor = crate::app::Actor::system("herald (start-up)");
         let detail = serde_json::to_value(&upgrade).unwrap_or_default();
         state
             .audit(&actor, "secrets.keyed_hashes", "digest-key", detail)
@@ -360,13 +360,13 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The workers' way to trip the wire: `AppState::trip` as Herald itself.
+/// The workers' way to trip the wire: `App::trip` as Herald itself.
 fn trip_wire(state: &AppState) -> crate::notify::TripWire {
     let state = state.clone();
     Arc::new(move |trip| {
         let state = state.clone();
         Box::pin(async move {
-            let actor = crate::web::guard::Actor::system("herald (outbound check)");
+            let actor = crate::app::Actor::system("herald (outbound check)");
             if let Err(e) = state.trip(&actor, &trip).await {
                 tracing::error!(error = %e, "tripping the wire failed");
             }

@@ -8,7 +8,7 @@ use crate::domain::links::{hosts_in_text, normalise_host, registrable_domain};
 use crate::domain::markdown::linked_hosts;
 
 /// How a part of Herald that finds something it did not write trips the wire itself (the
-/// workers, the page cache, the kill switch's reader): `AppState::trip` as Herald, which pauses
+/// workers, the page cache, the kill switch's reader): `App::trip` as Herald, which pauses
 /// outbound, alerts the admins and writes the audit entry.
 pub type TripWire = std::sync::Arc<
     dyn Fn(Trip) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,

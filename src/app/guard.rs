@@ -1,9 +1,9 @@
-//! Where the audit log and the tripwire meet the handlers: who acted (`Actor`), recording what
+//! Where the audit log and the tripwire meet the acts: who acted (`Actor`), recording what
 //! they did, and screening an action against the tripwire's rules before it takes effect.
 
 use serde_json::{json, Value};
 
-use super::AppState;
+use super::App;
 use crate::domain::Choice;
 use crate::security::tripwire::{Outbound, Recent, Rule, Trip};
 use crate::store::{AuditEvent, Published, StoreResult};
@@ -59,7 +59,7 @@ impl Actor {
     }
 }
 
-impl AppState {
+impl App {
     /// Appends to the audit log. The action has already happened, so a failure to record it is
     /// logged loudly rather than undoing it.
     pub async fn audit(&self, actor: &Actor, action: &str, target: &str, detail: Value) {
