@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::app::{Actor, App};
 use crate::config::Config;
 use crate::domain::{Choice, Role, StaffEmail};
 use crate::security::audit::Chain;
@@ -252,18 +253,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Pause { reason } => {
-            let (store, key) = open_with_key(&config).await?;
-            let state = store
-                .set_outbound_paused(true, reason.trim(), "cli")
-                .await?;
-            cli_audit(
-                &key,
-                &store,
-                "outbound.pause",
-                "outbound",
-                serde_json::json!({ "reason": reason.trim() }),
-            )
-            .await?;
+            let app = open_app(config).await?;
+            let state = app.pause(&Actor::cli(), &reason).await?;
             println!(
                 "Outbound sending is PAUSED{}.",
                 reason_suffix(&state.reason)
@@ -273,12 +264,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::X { command } => x_command(command, config).await,
         Command::Resume => {
-            let (store, key) = open_with_key(&config).await?;
-            let before = store.outbound_state().await?;
-            store.set_outbound_paused(false, "", "cli").await?;
-            // The admin vouched for what was posted before: the burst rule counts afresh.
-            store.record_vouch(crate::domain::now(), "cli").await?;
-            cli_audit(&key, &store, "outbound.resume", "outbound", serde_json::json!({ "was_paused_by": before.changed_by, "tripped_rule": before.tripped_rule })).await?;
+            // Whoever runs the command holds the host and its key file: that is the fresh
+            // proof a resume after a tripwire asks for.
+            open_app(config).await?.resume(&Actor::cli(), true).await?;
             println!("Outbound sending resumed.");
             Ok(())
         }
@@ -547,6 +535,14 @@ async fn open_with_key(config: &Config) -> anyhow::Result<(Store, MasterKey)> {
     let key = cluster_key(config, &store, KeyUse::Existing).await?;
     let store = store.with_stamper(crate::security::stamp::Stamper::new(&key));
     Ok((store, key))
+}
+
+/// The application an instance runs, on the existing database and the key it records, so
+/// a command acts through the same functions (screening, audit) as the pages and the API.
+async fn open_app(config: Config) -> anyhow::Result<App> {
+    let store = open_existing(&config).await?;
+    cluster_key(&config, &store, KeyUse::Existing).await?;
+    crate::startup::assemble(config, store).await
 }
 
 /// `open_with_key`, able to issue secrets (a token, an enrolment link): with the digest key,

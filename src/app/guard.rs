@@ -48,6 +48,17 @@ impl Actor {
         }
     }
 
+    /// The command line, run by an operating-system user on a host that holds the key file.
+    pub fn cli() -> Actor {
+        let user = std::env::var("USER").unwrap_or_default();
+        Actor {
+            name: "cli".into(),
+            key: String::new(),
+            ip: String::new(),
+            user_agent: format!("herald {} (user {user})", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
     /// Herald itself (the tripwire, the scheduler).
     pub fn system(name: &str) -> Actor {
         Actor {

@@ -4,6 +4,7 @@
 //! to an act holds on every surface.
 
 pub mod guard;
+pub mod outbound;
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use crate::config::Config;
 use crate::notify::compose::Composer;
 use crate::notify::Notifier;
 use crate::render::PageCache;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 pub use guard::Actor;
 
@@ -49,3 +50,20 @@ impl App {
         self.cache.refresh().await;
     }
 }
+
+/// Why an act did not happen. Each surface says it its own way (a page, a JSON error, a line
+/// on stderr); the act decides.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The act needs the caller to have given their two-factor code again just now; `reason`
+    /// is why it is guarded (the tripwire's pause reason, for a resume).
+    #[error("this needs a fresh two-factor code: {reason}")]
+    NeedsFreshCode { reason: String },
+    /// Screening the act tripped the wire: nothing was done and outbound is paused.
+    #[error("{0}")]
+    Tripped(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::auth::{ApiCaller, ApiJson};
 use super::error::ApiError;
 use super::AppState;
+use crate::app::AppError;
 use crate::domain::incident::RawUpdate;
 use crate::domain::{
     self, ComponentDraft, FieldError, IncidentDraft, Invalid, MaintenanceDraft, Role,
@@ -174,64 +175,20 @@ async fn pause(
             "must be at most 500 characters",
         )])));
     }
-    let s = state
-        .notifier
-        .pause(&state.store, reason.trim(), &caller.author())
-        .await?;
-    state
-        .audit(
-            &caller.actor(),
-            "outbound.pause",
-            "outbound",
-            json!({ "reason": reason.trim() }),
-        )
-        .await;
+    let s = state.pause(&caller.actor(), &reason).await?;
     Ok(Json(outbound_json(&s)).into_response())
 }
 
+/// An API token never gave a two-factor code, so it cannot resume after a tripwire.
 async fn resume(State(state): State<AppState>, caller: ApiCaller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let before = state.store.outbound_state().await?;
-    if !before.tripped_rule.is_empty() {
-        state
-            .audit(
-                &caller.actor(),
-                "outbound.resume_refused",
-                "outbound",
-                json!({ "tripped_rule": before.tripped_rule }),
-            )
-            .await;
-        return Err(ApiError::Forbidden(format!(
-            "outbound was paused by the tripwire ({}); an admin must sign in to the admin pages, re-authenticate and resume there",
-            before.reason
-        )));
+    match state.resume(&caller.actor(), false).await {
+        Ok(s) => Ok(Json(outbound_json(&s)).into_response()),
+        Err(AppError::NeedsFreshCode { reason }) => Err(ApiError::Forbidden(format!(
+            "outbound was paused by the tripwire ({reason}); an admin must sign in to the admin pages, re-authenticate and resume there"
+        ))),
+        Err(e) => Err(e.into()),
     }
-    let tripped = state
-        .screen_privileged(&caller.actor(), "resuming outbound")
-        .await?;
-    if tripped {
-        return Err(ApiError::Forbidden(
-            "resuming from a new address tripped the wire; outbound stays paused".into(),
-        ));
-    }
-    let s = state
-        .notifier
-        .resume(&state.store, &caller.author())
-        .await?;
-    // The admin vouched for what was posted before: the burst rule counts afresh from here.
-    state
-        .store
-        .record_vouch(domain::now(), &caller.author())
-        .await?;
-    state
-        .audit(
-            &caller.actor(),
-            "outbound.resume",
-            "outbound",
-            json!({ "was_paused_by": before.changed_by }),
-        )
-        .await;
-    Ok(Json(outbound_json(&s)).into_response())
 }
 
 async fn outbound_status(
