@@ -188,21 +188,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: StaffCommand::Add { email, role },
         } => {
             let email = StaffEmail::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let (store, key) = open_keyed(&config).await?;
-            let added = store.add_staff(&email, role).await?;
-            cli_audit(
-                &key,
-                &store,
-                "staff.add",
-                &format!("staff:{}", added.staff.email),
-                serde_json::json!({ "role": role.as_str() }),
-            )
-            .await?;
+            let app = open_app(config).await?;
+            let added = app.add_staff(&Actor::cli(), &email, role).await?;
             println!("Added {} as {}.", added.staff.email, role.as_str());
             println!("Send them this one-time link to set their password (valid 72 hours):");
             println!(
                 "{}/admin/enrol/{}",
-                config.public_url(),
+                app.config.public_url(),
                 added.enrolment_secret
             );
             Ok(())
@@ -297,20 +289,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Staff {
             command: StaffCommand::Reset2fa { email },
         } => {
-            let (store, key) = open_with_key(&config).await?;
-            let (staff, _) = store
+            let app = open_app(config).await?;
+            let (staff, _) = app
+                .store
                 .staff_for_login(&email)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no staff member {email}"))?;
-            store.reset_totp(staff.id).await?;
-            cli_audit(
-                &key,
-                &store,
-                "2fa.reset",
-                &format!("staff:{}", staff.email),
-                serde_json::json!({}),
-            )
-            .await?;
+            let staff = app.reset_two_factor(&Actor::cli(), staff.id).await?;
             println!(
                 "Two-factor removed for {}; they set it up again at their next sign-in.",
                 staff.email
@@ -322,16 +307,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => {
             let name =
                 crate::domain::parse_token_name(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let (store, key) = open_keyed(&config).await?;
-            let (info, token) = store.create_api_token(&name, role, "cli").await?;
-            cli_audit(
-                &key,
-                &store,
-                "token.create",
-                &format!("token:{}", info.name),
-                serde_json::json!({ "role": role.as_str(), "id": info.id }),
-            )
-            .await?;
+            let app = open_app(config).await?;
+            let (info, token) = app.create_token(&Actor::cli(), &name, role, None).await?;
             println!(
                 "Created API token \"{}\" with the {} role. It is shown only once:",
                 info.name,
@@ -545,19 +522,6 @@ async fn open_app(config: Config) -> anyhow::Result<App> {
     crate::startup::assemble(config, store).await
 }
 
-/// `open_with_key`, able to issue secrets (a token, an enrolment link): with the digest key,
-/// which the first start after an upgrade makes (re-keying the stored hashes, audited).
-async fn open_keyed(config: &Config) -> anyhow::Result<(Store, MasterKey)> {
-    let (store, key) = open_with_key(config).await?;
-    let (digest, upgraded) = store.load_digest_key(&Sealer::new(&key)).await?;
-    let store = store.with_digest_key(digest);
-    if let Some(upgrade) = upgraded.filter(|u| !u.is_empty()) {
-        let detail = serde_json::to_value(&upgrade)?;
-        cli_audit(&key, &store, "secrets.keyed_hashes", "digest-key", detail).await?;
-    }
-    Ok((store, key))
-}
-
 async fn serve(config: Config) -> anyhow::Result<()> {
     let location = DatabaseLocation::of(&config.database_url())?;
     let app = Application::build(config).await?;
@@ -645,12 +609,11 @@ async fn x_command(command: XCommand, config: Config) -> anyhow::Result<()> {
 async fn worker(config: Config) -> anyhow::Result<()> {
     let location = DatabaseLocation::of(&config.database_url())?;
     let store = crate::startup::open_database(&config).await?;
-    let state = crate::startup::assemble(config, store.clone()).await?;
-    let cache = state.cache.clone();
-    cache.spawn_rebuilder();
+    let state = crate::startup::assemble(config, store).await?;
+    state.cache.spawn_rebuilder();
     crate::startup::spawn_delivery_worker(&state).await?;
     println!("Herald worker is running (deliveries and the maintenance schedule).");
     println!("database: {location}");
-    crate::scheduler::spawn(store, cache).await?;
+    crate::scheduler::spawn(state).await?;
     Ok(())
 }

@@ -62,7 +62,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application { listener, state } = self;
         state.cache.spawn_rebuilder();
-        crate::scheduler::spawn(state.store.clone(), state.cache.clone());
+        crate::scheduler::spawn(state.clone());
         spawn_delivery_worker(&state).await?;
         web::serve::serve(listener, state.clone(), shutdown_signal()).await?;
         // The other instances take over this one's claims at once rather than at its timeout.

@@ -4,7 +4,9 @@
 //! to an act holds on every surface.
 
 pub mod guard;
+pub mod incidents;
 pub mod outbound;
+pub mod staff;
 
 use std::sync::Arc;
 

@@ -240,16 +240,7 @@ async fn create_component(
         body.group.as_deref(),
         body.position,
     )?;
-    let component = state.store.create_component(&draft).await?;
-    state.changed().await;
-    state
-        .audit(
-            &caller.actor(),
-            "component.create",
-            &format!("component:{}", component.id),
-            json!({ "name": component.name }),
-        )
-        .await;
+    let component = state.create_component(&caller.actor(), &draft).await?;
     Ok((
         StatusCode::CREATED,
         Json(component_value(state.cache.site(), &component)),
@@ -358,20 +349,7 @@ async fn open_incident(
     if body.dry_run {
         return dry_run(&state, None, &draft.name, &draft.first).await;
     }
-    state
-        .screen_update(&caller.actor(), &draft.name, &draft.first)
-        .await?;
-    let published = state.store.open_incident(&draft, &caller.author()).await?;
-    state.changed().await;
-    state
-        .audit_published(
-            &caller.actor(),
-            "incident.open",
-            &published,
-            draft.first.notify,
-            &draft.first.body,
-        )
-        .await;
+    let published = state.open_incident(&caller.actor(), &draft).await?;
     let mut json = incident_json(&state, published.incident_id).await?;
     json["update_id"] = serde_json::Value::String(published.update_id.to_string());
     Ok((StatusCode::CREATED, Json(json)).into_response())
@@ -399,21 +377,7 @@ async fn post_update(
         let name = state.store.incident(id).await?.name;
         return dry_run(&state, Some(id), &name, &draft).await;
     }
-    state.screen_update_to(&caller.actor(), id, &draft).await?;
-    let published = state
-        .store
-        .post_update(id, &draft, &caller.author())
-        .await?;
-    state.changed().await;
-    state
-        .audit_published(
-            &caller.actor(),
-            "incident.update",
-            &published,
-            draft.notify,
-            &draft.body,
-        )
-        .await;
+    let published = state.post_update(&caller.actor(), id, &draft).await?;
     let incident = state.store.incident(id).await?;
     let update = incident
         .updates
@@ -488,21 +452,7 @@ async fn schedule_maintenance(
         body.notify,
         domain::now(),
     )?;
-    state.screen_maintenance(&caller.actor(), &draft).await?;
-    let published = state
-        .store
-        .schedule_maintenance(&draft, &caller.author())
-        .await?;
-    state.changed().await;
-    state
-        .audit_published(
-            &caller.actor(),
-            "maintenance.schedule",
-            &published,
-            draft.notify,
-            &draft.body,
-        )
-        .await;
+    let published = state.schedule_maintenance(&caller.actor(), &draft).await?;
     let mut json = incident_json(&state, published.incident_id).await?;
     json["update_id"] = serde_json::Value::String(published.update_id.to_string());
     Ok((StatusCode::CREATED, Json(json)).into_response())
