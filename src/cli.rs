@@ -211,28 +211,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             if problems.len() > 20 {
                 eprintln!("... and {} more lines with problems", problems.len() - 20);
             }
-            let (store, key) = open_with_key(&config).await?;
-            let added = if confirmed {
-                store.import_subscribers(&emails, true).await?
-            } else {
-                let mut queued = 0;
-                for email in &emails {
-                    if let crate::store::SignUp::ConfirmationQueued(_) =
-                        store.sign_up(email, None).await?
-                    {
-                        queued += 1;
-                    }
-                }
-                queued
-            };
-            cli_audit(
-                &key,
-                &store,
-                "subscriber.import",
-                "subscribers",
-                serde_json::json!({ "addresses": emails.len(), "added": added, "confirmed": confirmed }),
-            )
-            .await?;
+            let added = open_app(config)
+                .await?
+                .import_subscribers(&Actor::cli(), &emails, confirmed)
+                .await?;
             println!(
                 "Imported {added} new subscribers{} ({} lines skipped).",
                 if confirmed {
@@ -320,31 +302,6 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
     }
 }
 
-/// Appends a CLI action to the audit log (actor `cli`, with the operating-system user).
-async fn cli_audit(
-    master: &MasterKey,
-    store: &Store,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
-) -> anyhow::Result<()> {
-    let user = std::env::var("USER").unwrap_or_default();
-    store
-        .append_audit(
-            &Chain::new(master),
-            crate::store::AuditEvent {
-                actor: "cli".into(),
-                ip: String::new(),
-                user_agent: format!("herald {} (user {user})", env!("CARGO_PKG_VERSION")),
-                action: action.into(),
-                target: target.into(),
-                detail,
-            },
-        )
-        .await?;
-    Ok(())
-}
-
 async fn audit_verify(config: &Config, expect_head: Option<String>) -> anyhow::Result<()> {
     let (store, master) = open_with_key(config).await?;
     let chain = Chain::new(&master);
@@ -425,9 +382,10 @@ async fn secrets_rotate(config: &Config) -> anyhow::Result<()> {
     })?;
     std::fs::rename(&staged, &path)?;
     let master_path = path.display();
-    cli_audit(
-        &new,
+    crate::app::guard::append_audit(
         &store,
+        &Chain::new(&new),
+        &Actor::cli(),
         "secrets.rotate",
         "secret-key",
         serde_json::json!({ "resealed": values.len(), "audit_entries_rekeyed": rechained }),

@@ -5,8 +5,9 @@ use serde_json::{json, Value};
 
 use super::App;
 use crate::domain::Choice;
+use crate::security::audit::Chain;
 use crate::security::tripwire::{Outbound, Recent, Rule, Trip};
-use crate::store::{AuditEvent, Published, StoreResult};
+use crate::store::{AuditEvent, Published, Store, StoreResult};
 
 /// Who did something, as the audit log and the tripwire see them.
 #[derive(Debug, Clone)]
@@ -70,19 +71,33 @@ impl Actor {
     }
 }
 
+/// Appends `actor`'s act to the audit log under `chain`. `App::audit` for every act; called
+/// directly only where no App can be built (the key rotation writes under the new key).
+pub async fn append_audit(
+    store: &Store,
+    chain: &Chain,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    detail: Value,
+) -> StoreResult<()> {
+    let event = AuditEvent {
+        actor: actor.name.clone(),
+        ip: actor.ip.clone(),
+        user_agent: actor.user_agent.clone(),
+        action: action.to_string(),
+        target: target.to_string(),
+        detail,
+    };
+    store.append_audit(chain, event).await.map(|_| ())
+}
+
 impl App {
     /// Appends to the audit log. The action has already happened, so a failure to record it is
     /// logged loudly rather than undoing it.
     pub async fn audit(&self, actor: &Actor, action: &str, target: &str, detail: Value) {
-        let event = AuditEvent {
-            actor: actor.name.clone(),
-            ip: actor.ip.clone(),
-            user_agent: actor.user_agent.clone(),
-            action: action.to_string(),
-            target: target.to_string(),
-            detail,
-        };
-        if let Err(e) = self.store.append_audit(&self.chain, event).await {
+        if let Err(e) = append_audit(&self.store, &self.chain, actor, action, target, detail).await
+        {
             tracing::error!(error = %e, action, actor = %actor.name, "writing the audit log failed");
         }
     }

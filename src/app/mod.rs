@@ -7,6 +7,7 @@ pub mod guard;
 pub mod incidents;
 pub mod outbound;
 pub mod staff;
+pub mod subscribers;
 
 use std::sync::Arc;
 

@@ -21,7 +21,7 @@ use crate::domain::{
     SubscriberEmail, UpdateDraft,
 };
 use crate::render::api::{component_value, incident_value, update_value};
-use crate::store::{SignUp, Subscriber};
+use crate::store::Subscriber;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -57,9 +57,6 @@ async fn add_subscriber(
     caller.require(Role::Admin)?;
     let email =
         SubscriberEmail::parse(&body.email).map_err(|e| ApiError::Invalid(Invalid(vec![e])))?;
-    state
-        .screen_privileged(&caller.actor(), "adding a subscriber")
-        .await?;
     let mut ids = Vec::new();
     for raw in body.components.iter().flatten() {
         let id = raw.parse::<i64>().map_err(|_| {
@@ -72,23 +69,8 @@ async fn add_subscriber(
     }
     let chosen = body.components.is_some().then_some(ids.as_slice());
     let subscriber = state
-        .store
-        .add_subscriber(&email, chosen, body.confirmed)
+        .add_subscriber(&caller.actor(), &email, chosen, body.confirmed)
         .await?;
-    if !body.confirmed {
-        // Unconfirmed means double opt-in, as if they had signed up themselves.
-        if let SignUp::ConfirmationQueued(_) = state.store.sign_up(&email, chosen).await? {
-            state.notifier.wake();
-        }
-    }
-    state
-        .audit(
-            &caller.actor(),
-            "subscriber.add",
-            &format!("subscriber:{}", subscriber.id),
-            json!({ "email": subscriber.email, "confirmed": body.confirmed }),
-        )
-        .await;
     Ok((StatusCode::CREATED, Json(subscriber_json(&subscriber))).into_response())
 }
 
