@@ -507,12 +507,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn x_command(command: XCommand, config: Config) -> anyhow::Result<()> {
-    let store = open_existing(&config).await?;
     match command {
         XCommand::Connect => {
-            // Checked here, so a wrong key stops the command before X is asked anything.
-            cluster_key(&config, &store, KeyUse::Existing).await?;
-            let state = crate::startup::assemble(config, store).await?;
+            // The key is checked first, so a wrong one stops the command before X is asked.
+            let state = open_app(config).await?;
             let Some(x) = state.x.clone() else {
                 anyhow::bail!(
                     "X is not configured: set HERALD_X_CONSUMER_KEY and HERALD_X_CONSUMER_SECRET"
@@ -538,28 +536,29 @@ async fn x_command(command: XCommand, config: Config) -> anyhow::Result<()> {
                 user_id,
                 username,
             };
-            let account = crate::web::admin::x::save(&state, connected, "cli")
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let account = state.connect_x(&Actor::cli(), connected).await?;
             println!("Connected @{} (token stored sealed).", account.username);
         }
         XCommand::Disconnect => {
-            let cancelled = store.disconnect_x().await?;
+            let cancelled = open_app(config).await?.disconnect_x(&Actor::cli()).await?;
             println!("X account disconnected; {cancelled} queued posts cancelled.");
         }
-        XCommand::Status => match store.x_account().await? {
-            None => println!("X: not connected"),
-            Some(a) => {
-                println!("X: @{} (connected by {})", a.username, a.connected_by);
-                if let Some(error) = a.refused_error {
-                    println!("REFUSED by X, reconnect: {error}");
+        XCommand::Status => {
+            let store = open_existing(&config).await?;
+            match store.x_account().await? {
+                None => println!("X: not connected"),
+                Some(a) => {
+                    println!("X: @{} (connected by {})", a.username, a.connected_by);
+                    if let Some(error) = a.refused_error {
+                        println!("REFUSED by X, reconnect: {error}");
+                    }
+                    if let Some(until) = a.hold_until.filter(|u| *u > crate::domain::now()) {
+                        println!("rate limited until {}", crate::domain::rfc3339(&until));
+                    }
+                    println!("queue: {} posts", store.x_queue_length().await?);
                 }
-                if let Some(until) = a.hold_until.filter(|u| *u > crate::domain::now()) {
-                    println!("rate limited until {}", crate::domain::rfc3339(&until));
-                }
-                println!("queue: {} posts", store.x_queue_length().await?);
             }
-        },
+        }
     }
     Ok(())
 }

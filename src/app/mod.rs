@@ -8,6 +8,7 @@ pub mod incidents;
 pub mod outbound;
 pub mod staff;
 pub mod subscribers;
+pub mod x;
 
 use std::sync::Arc;
 
@@ -67,6 +68,8 @@ pub enum AppError {
     Tripped(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(anyhow::Error),
 }
 
 pub type AppResult<T> = Result<T, AppError>;

@@ -65,3 +65,19 @@ impl App {
         Ok(state)
     }
 }
+
+impl App {
+    /// Puts an update's dead deliveries back in the queue and wakes the workers.
+    pub async fn retry_dead_deliveries(&self, actor: &Actor, update_id: i64) -> AppResult<u64> {
+        let retried = self.store.retry_dead_deliveries(update_id).await?;
+        self.notifier.wake();
+        self.audit(
+            actor,
+            "deliveries.retry",
+            &format!("update:{update_id}"),
+            json!({ "deliveries": retried }),
+        )
+        .await;
+        Ok(retried)
+    }
+}

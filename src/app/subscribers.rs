@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::{Actor, App, AppResult};
 use crate::domain::SubscriberEmail;
-use crate::store::{SignUp, Subscriber};
+use crate::store::{SignUp, StoreError, Subscriber};
 
 impl App {
     /// Adds one subscriber, to every component or to `components`.
@@ -72,5 +72,23 @@ impl App {
         )
         .await;
         Ok(added)
+    }
+}
+
+impl App {
+    /// Removes a subscriber at staff's hand (a subscriber's own unsubscribe is the public
+    /// page's, and needs no audit).
+    pub async fn remove_subscriber(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        if !self.store.remove_subscriber(id).await? {
+            return Err(StoreError::NotFound("subscriber").into());
+        }
+        self.audit(
+            actor,
+            "subscriber.remove",
+            &format!("subscriber:{id}"),
+            json!({}),
+        )
+        .await;
+        Ok(())
     }
 }

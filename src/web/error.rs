@@ -48,6 +48,7 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Store(e) => e.into(),
+            AppError::Internal(e) => ApiError::Internal(e),
             AppError::Tripped(message) => ApiError::Forbidden(message),
             AppError::NeedsFreshCode { reason } => ApiError::Forbidden(format!(
                 "this needs an admin who gave their two-factor code again just now, on the \
@@ -135,6 +136,7 @@ impl From<AppError> for PageError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::Store(e) => e.into(),
+            AppError::Internal(e) => PageError::Internal(e),
             AppError::Tripped(message) => PageError::Forbidden(message),
             AppError::NeedsFreshCode { .. } => PageError::Reauthenticate("/admin".into()),
         }

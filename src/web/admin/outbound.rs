@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
-use serde_json::json;
 
 use super::Id;
 use crate::app::AppError;
@@ -76,16 +75,9 @@ pub async fn retry_dead(
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
-    let retried = state.store.retry_dead_deliveries(id).await?;
-    state.notifier.wake();
     state
-        .audit(
-            &form.session.actor(),
-            "deliveries.retry",
-            &format!("update:{id}"),
-            json!({ "deliveries": retried }),
-        )
-        .await;
+        .retry_dead_deliveries(&form.session.actor(), id)
+        .await?;
     let incident = state.store.incident_of_update(id).await?;
     Ok(Redirect::to(&format!(
         "/admin/incidents/{}?notice=retried#update-{id}",

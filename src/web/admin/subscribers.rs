@@ -261,16 +261,6 @@ pub async fn remove(
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
-    if !state.store.remove_subscriber(id).await? {
-        return Err(PageError::NotFound("subscriber"));
-    }
-    state
-        .audit(
-            &form.session.actor(),
-            "subscriber.remove",
-            &format!("subscriber:{id}"),
-            serde_json::json!({}),
-        )
-        .await;
+    state.remove_subscriber(&form.session.actor(), id).await?;
     Ok(Redirect::to("/admin/subscribers?notice=deleted").into_response())
 }
