@@ -18,7 +18,7 @@ use crate::notify::x::XWorker;
 use crate::notify::Notifier;
 use crate::security::keys::{KeyCheck, LinkSigner, MasterKey};
 use crate::security::seal::Sealer;
-use crate::web::throttle::Throttle;
+use crate::security::throttle::Throttle;
 
 use crate::config::Config;
 use crate::render::{PageCache, Site};

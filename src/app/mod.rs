@@ -35,7 +35,7 @@ pub struct App {
     /// The X app, when a consumer key is configured.
     pub x: Option<Arc<crate::channels::x::XClient>>,
     /// Per-client limits on public sign-ups.
-    pub signups: Arc<crate::web::throttle::Throttle>,
+    pub signups: Arc<crate::security::throttle::Throttle>,
     /// Keys the audit log's hash chain.
     pub chain: Arc<crate::security::audit::Chain>,
     /// The tripwire's thresholds.

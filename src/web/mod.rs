@@ -9,7 +9,6 @@ pub mod error;
 pub mod public;
 pub mod serve;
 pub mod subscribe;
-pub mod throttle;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
