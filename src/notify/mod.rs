@@ -102,7 +102,7 @@ impl Notifier {
         &self.instance
     }
 
-    /// Lets a forged switch trip the wire (`App::trip`).
+    /// Lets a forged switch trip the wire (`AppState::trip`).
     pub fn arm(&self, wire: TripWire) {
         let _ = self.wire.set(wire);
     }
