@@ -1,5 +1,5 @@
 //! The tripwire's rules: patterns that look like a stolen account or token being used to spam
-//! customers or take their addresses. Each rule here is a pure check; `web::guard` runs them
+//! customers or take their addresses. Each rule here is a pure check; `app::guard` runs them
 //! before the action goes out and, when one trips, pauses outbound, alerts every admin out of
 //! band and writes the audit entry.
 
