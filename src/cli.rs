@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::app::{Actor, App};
 use crate::config::Config;
 use crate::domain::{Choice, Role, StaffEmail};
 use crate::security::audit::Chain;
@@ -187,21 +188,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             command: StaffCommand::Add { email, role },
         } => {
             let email = StaffEmail::parse(&email).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let (store, key) = open_keyed(&config).await?;
-            let added = store.add_staff(&email, role).await?;
-            cli_audit(
-                &key,
-                &store,
-                "staff.add",
-                &format!("staff:{}", added.staff.email),
-                serde_json::json!({ "role": role.as_str() }),
-            )
-            .await?;
+            let app = open_app(config).await?;
+            let added = app.add_staff(&Actor::cli(), &email, role).await?;
             println!("Added {} as {}.", added.staff.email, role.as_str());
             println!("Send them this one-time link to set their password (valid 72 hours):");
             println!(
                 "{}/admin/enrol/{}",
-                config.public_url(),
+                app.config.public_url(),
                 added.enrolment_secret
             );
             Ok(())
@@ -218,28 +211,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             if problems.len() > 20 {
                 eprintln!("... and {} more lines with problems", problems.len() - 20);
             }
-            let (store, key) = open_with_key(&config).await?;
-            let added = if confirmed {
-                store.import_subscribers(&emails, true).await?
-            } else {
-                let mut queued = 0;
-                for email in &emails {
-                    if let crate::store::SignUp::ConfirmationQueued(_) =
-                        store.sign_up(email, None).await?
-                    {
-                        queued += 1;
-                    }
-                }
-                queued
-            };
-            cli_audit(
-                &key,
-                &store,
-                "subscriber.import",
-                "subscribers",
-                serde_json::json!({ "addresses": emails.len(), "added": added, "confirmed": confirmed }),
-            )
-            .await?;
+            let added = open_app(config)
+                .await?
+                .import_subscribers(&Actor::cli(), &emails, confirmed)
+                .await?;
             println!(
                 "Imported {added} new subscribers{} ({} lines skipped).",
                 if confirmed {
@@ -252,18 +227,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Pause { reason } => {
-            let (store, key) = open_with_key(&config).await?;
-            let state = store
-                .set_outbound_paused(true, reason.trim(), "cli")
-                .await?;
-            cli_audit(
-                &key,
-                &store,
-                "outbound.pause",
-                "outbound",
-                serde_json::json!({ "reason": reason.trim() }),
-            )
-            .await?;
+            let app = open_app(config).await?;
+            let state = app.pause(&Actor::cli(), &reason).await?;
             println!(
                 "Outbound sending is PAUSED{}.",
                 reason_suffix(&state.reason)
@@ -273,12 +238,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::X { command } => x_command(command, config).await,
         Command::Resume => {
-            let (store, key) = open_with_key(&config).await?;
-            let before = store.outbound_state().await?;
-            store.set_outbound_paused(false, "", "cli").await?;
-            // The admin vouched for what was posted before: the burst rule counts afresh.
-            store.record_vouch(crate::domain::now(), "cli").await?;
-            cli_audit(&key, &store, "outbound.resume", "outbound", serde_json::json!({ "was_paused_by": before.changed_by, "tripped_rule": before.tripped_rule })).await?;
+            // Whoever runs the command holds the host and its key file: that is the fresh
+            // proof a resume after a tripwire asks for.
+            open_app(config).await?.resume(&Actor::cli(), true).await?;
             println!("Outbound sending resumed.");
             Ok(())
         }
@@ -319,20 +281,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Staff {
             command: StaffCommand::Reset2fa { email },
         } => {
-            let (store, key) = open_with_key(&config).await?;
-            let (staff, _) = store
+            let app = open_app(config).await?;
+            let (staff, _) = app
+                .store
                 .staff_for_login(&email)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no staff member {email}"))?;
-            store.reset_totp(staff.id).await?;
-            cli_audit(
-                &key,
-                &store,
-                "2fa.reset",
-                &format!("staff:{}", staff.email),
-                serde_json::json!({}),
-            )
-            .await?;
+            let staff = app.reset_two_factor(&Actor::cli(), staff.id).await?;
             println!(
                 "Two-factor removed for {}; they set it up again at their next sign-in.",
                 staff.email
@@ -344,16 +299,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => {
             let name =
                 crate::domain::parse_token_name(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let (store, key) = open_keyed(&config).await?;
-            let (info, token) = store.create_api_token(&name, role, "cli").await?;
-            cli_audit(
-                &key,
-                &store,
-                "token.create",
-                &format!("token:{}", info.name),
-                serde_json::json!({ "role": role.as_str(), "id": info.id }),
-            )
-            .await?;
+            let app = open_app(config).await?;
+            let (info, token) = app.create_token(&Actor::cli(), &name, role, None).await?;
             println!(
                 "Created API token \"{}\" with the {} role. It is shown only once:",
                 info.name,
@@ -363,31 +310,6 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-/// Appends a CLI action to the audit log (actor `cli`, with the operating-system user).
-async fn cli_audit(
-    master: &MasterKey,
-    store: &Store,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
-) -> anyhow::Result<()> {
-    let user = std::env::var("USER").unwrap_or_default();
-    store
-        .append_audit(
-            &Chain::new(master),
-            crate::store::AuditEvent {
-                actor: "cli".into(),
-                ip: String::new(),
-                user_agent: format!("herald {} (user {user})", env!("CARGO_PKG_VERSION")),
-                action: action.into(),
-                target: target.into(),
-                detail,
-            },
-        )
-        .await?;
-    Ok(())
 }
 
 async fn audit_verify(config: &Config, expect_head: Option<String>) -> anyhow::Result<()> {
@@ -470,9 +392,10 @@ async fn secrets_rotate(config: &Config) -> anyhow::Result<()> {
     })?;
     std::fs::rename(&staged, &path)?;
     let master_path = path.display();
-    cli_audit(
-        &new,
+    crate::app::guard::append_audit(
         &store,
+        &Chain::new(&new),
+        &Actor::cli(),
         "secrets.rotate",
         "secret-key",
         serde_json::json!({ "resealed": values.len(), "audit_entries_rekeyed": rechained }),
@@ -559,17 +482,12 @@ async fn open_with_key(config: &Config) -> anyhow::Result<(Store, MasterKey)> {
     Ok((store, key))
 }
 
-/// `open_with_key`, able to issue secrets (a token, an enrolment link): with the digest key,
-/// which the first start after an upgrade makes (re-keying the stored hashes, audited).
-async fn open_keyed(config: &Config) -> anyhow::Result<(Store, MasterKey)> {
-    let (store, key) = open_with_key(config).await?;
-    let (digest, upgraded) = store.load_digest_key(&Sealer::new(&key)).await?;
-    let store = store.with_digest_key(digest);
-    if let Some(upgrade) = upgraded.filter(|u| !u.is_empty()) {
-        let detail = serde_json::to_value(&upgrade)?;
-        cli_audit(&key, &store, "secrets.keyed_hashes", "digest-key", detail).await?;
-    }
-    Ok((store, key))
+/// The application an instance runs, on the existing database and the key it records, so
+/// a command acts through the same functions (screening, audit) as the pages and the API.
+async fn open_app(config: Config) -> anyhow::Result<App> {
+    let store = open_existing(&config).await?;
+    cluster_key(&config, &store, KeyUse::Existing).await?;
+    crate::startup::assemble(config, store).await
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
@@ -599,12 +517,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn x_command(command: XCommand, config: Config) -> anyhow::Result<()> {
-    let store = open_existing(&config).await?;
     match command {
         XCommand::Connect => {
-            // Checked here, so a wrong key stops the command before X is asked anything.
-            cluster_key(&config, &store, KeyUse::Existing).await?;
-            let state = crate::startup::assemble(config, store).await?;
+            // The key is checked first, so a wrong one stops the command before X is asked.
+            let state = open_app(config).await?;
             let Some(x) = state.x.clone() else {
                 anyhow::bail!(
                     "X is not configured: set HERALD_X_CONSUMER_KEY and HERALD_X_CONSUMER_SECRET"
@@ -630,28 +546,29 @@ async fn x_command(command: XCommand, config: Config) -> anyhow::Result<()> {
                 user_id,
                 username,
             };
-            let account = crate::web::admin::x::save(&state, connected, "cli")
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let account = state.connect_x(&Actor::cli(), connected).await?;
             println!("Connected @{} (token stored sealed).", account.username);
         }
         XCommand::Disconnect => {
-            let cancelled = store.disconnect_x().await?;
+            let cancelled = open_app(config).await?.disconnect_x(&Actor::cli()).await?;
             println!("X account disconnected; {cancelled} queued posts cancelled.");
         }
-        XCommand::Status => match store.x_account().await? {
-            None => println!("X: not connected"),
-            Some(a) => {
-                println!("X: @{} (connected by {})", a.username, a.connected_by);
-                if let Some(error) = a.refused_error {
-                    println!("REFUSED by X, reconnect: {error}");
+        XCommand::Status => {
+            let store = open_existing(&config).await?;
+            match store.x_account().await? {
+                None => println!("X: not connected"),
+                Some(a) => {
+                    println!("X: @{} (connected by {})", a.username, a.connected_by);
+                    if let Some(error) = a.refused_error {
+                        println!("REFUSED by X, reconnect: {error}");
+                    }
+                    if let Some(until) = a.hold_until.filter(|u| *u > crate::domain::now()) {
+                        println!("rate limited until {}", crate::domain::rfc3339(&until));
+                    }
+                    println!("queue: {} posts", store.x_queue_length().await?);
                 }
-                if let Some(until) = a.hold_until.filter(|u| *u > crate::domain::now()) {
-                    println!("rate limited until {}", crate::domain::rfc3339(&until));
-                }
-                println!("queue: {} posts", store.x_queue_length().await?);
             }
-        },
+        }
     }
     Ok(())
 }
@@ -659,12 +576,11 @@ async fn x_command(command: XCommand, config: Config) -> anyhow::Result<()> {
 async fn worker(config: Config) -> anyhow::Result<()> {
     let location = DatabaseLocation::of(&config.database_url())?;
     let store = crate::startup::open_database(&config).await?;
-    let state = crate::startup::assemble(config, store.clone()).await?;
-    let cache = state.cache.clone();
-    cache.spawn_rebuilder();
+    let state = crate::startup::assemble(config, store).await?;
+    state.cache.spawn_rebuilder();
     crate::startup::spawn_delivery_worker(&state).await?;
     println!("Herald worker is running (deliveries and the maintenance schedule).");
     println!("database: {location}");
-    crate::scheduler::spawn(store, cache).await?;
+    crate::scheduler::spawn(state).await?;
     Ok(())
 }

@@ -3,6 +3,9 @@
 //! Read top-down: configuration and the command line come first, then the pure domain,
 //! the store that persists it, the page cache that renders it, and the web surfaces.
 
+/// The acts (publish, pause, resume, staff and token changes), one function each for every
+/// surface; owns screening by the tripwire and the audit log.
+pub mod app;
 /// Command-line interface: `herald serve`, `migrate`, `staff`, `token`, ...
 /// Outbound systems (SMTP, later X), each behind a trait with a double for tests.
 pub mod channels;

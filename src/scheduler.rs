@@ -1,39 +1,26 @@
 //! Time-driven changes: maintenance windows that start and end on their own, and the daily
 //! roll-over of "Past incidents" on the front page.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::render::PageCache;
-use crate::store::Store;
+use crate::app::{Actor, App};
 
 /// The longest the scheduler sleeps without looking again (covers clock jumps).
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
 /// Advances due maintenances, then sleeps until the next window edge, the next UTC midnight,
 /// or any change to the data, whichever comes first. Runs for the life of the runtime.
-pub fn spawn(store: Store, cache: Arc<PageCache>) -> tokio::task::JoinHandle<()> {
+pub fn spawn(app: App) -> tokio::task::JoinHandle<()> {
+    let (store, cache) = (app.store.clone(), app.cache.clone());
+    let actor = Actor::system("herald (scheduler)");
     tokio::spawn(async move {
         let mut changes = cache.changes();
         loop {
             let now = crate::domain::now();
-            match store.advance_maintenances(now).await {
-                Ok(published) if !published.is_empty() => {
-                    for p in &published {
-                        tracing::info!(
-                            incident.id = p.incident_id,
-                            update.id = p.update_id,
-                            "maintenance moved on by its schedule"
-                        );
-                    }
-                    cache.refresh().await;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::error!(error = %e, "advancing scheduled maintenance failed; retrying")
-                }
+            if let Err(e) = app.advance_maintenances(&actor, now).await {
+                tracing::error!(error = %e, "advancing scheduled maintenance failed; retrying")
             }
             let next = store.next_maintenance_change().await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "reading the maintenance schedule failed");

@@ -18,7 +18,7 @@ use crate::notify::x::XWorker;
 use crate::notify::Notifier;
 use crate::security::keys::{KeyCheck, LinkSigner, MasterKey};
 use crate::security::seal::Sealer;
-use crate::web::throttle::Throttle;
+use crate::security::throttle::Throttle;
 
 use crate::config::Config;
 use crate::render::{PageCache, Site};
@@ -62,7 +62,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application { listener, state } = self;
         state.cache.spawn_rebuilder();
-        crate::scheduler::spawn(state.store.clone(), state.cache.clone());
+        crate::scheduler::spawn(state.clone());
         spawn_delivery_worker(&state).await?;
         web::serve::serve(listener, state.clone(), shutdown_signal()).await?;
         // The other instances take over this one's claims at once rather than at its timeout.
@@ -253,7 +253,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
     };
     if let Some(upgrade) = upgraded.filter(|u| !u.is_empty()) {
         tracing::info!(?upgrade, "stored secret hashes are now keyed");
-        let actor = crate::web::guard::Actor::system("herald (start-up)");
+        let actor = crate::app::Actor::system("herald (start-up)");
         let detail = serde_json::to_value(&upgrade).unwrap_or_default();
         state
             .audit(&actor, "secrets.keyed_hashes", "digest-key", detail)
@@ -368,13 +368,13 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The workers' way to trip the wire: `AppState::trip` as Herald itself.
+/// The workers' way to trip the wire: `App::trip` as Herald itself.
 fn trip_wire(state: &AppState) -> crate::notify::TripWire {
     let state = state.clone();
     Arc::new(move |trip| {
         let state = state.clone();
         Box::pin(async move {
-            let actor = crate::web::guard::Actor::system("herald (outbound check)");
+            let actor = crate::app::Actor::system("herald (outbound check)");
             if let Err(e) = state.trip(&actor, &trip).await {
                 tracing::error!(error = %e, "tripping the wire failed");
             }

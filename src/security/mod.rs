@@ -9,5 +9,6 @@ pub mod password;
 pub mod seal;
 pub mod secret;
 pub mod stamp;
+pub mod throttle;
 pub mod totp;
 pub mod tripwire;

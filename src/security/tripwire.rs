@@ -1,5 +1,5 @@
 //! The tripwire's rules: patterns that look like a stolen account or token being used to spam
-//! customers or take their addresses. Each rule here is a pure check; `web::guard` runs them
+//! customers or take their addresses. Each rule here is a pure check; `app::guard` runs them
 //! before the action goes out and, when one trips, pauses outbound, alerts every admin out of
 //! band and writes the audit entry.
 
@@ -8,7 +8,7 @@ use crate::domain::links::{hosts_in_text, normalise_host, registrable_domain};
 use crate::domain::markdown::linked_hosts;
 
 /// How a part of Herald that finds something it did not write trips the wire itself (the
-/// workers, the page cache, the kill switch's reader): `AppState::trip` as Herald, which pauses
+/// workers, the page cache, the kill switch's reader): `App::trip` as Herald, which pauses
 /// outbound, alerts the admins and writes the audit entry.
 pub type TripWire = std::sync::Arc<
     dyn Fn(Trip) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync,

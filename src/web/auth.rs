@@ -7,8 +7,8 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue};
 
 use super::error::{ApiError, PageError};
-use super::guard::Actor;
 use super::AppState;
+use crate::app::Actor;
 use crate::domain::{Choice, Role};
 use crate::security::secret;
 use crate::store::{ApiTokenInfo, Found, SessionInfo};
@@ -368,7 +368,7 @@ impl FromRequestParts<AppState> for ApiCaller {
         };
         let caller = ApiCaller { token, client };
         // A token's first address is learnt; a later new one is recorded, and trips the wire
-        // if it is used for a privileged action (`AppState::screen_privileged`).
+        // if it is used for a privileged action (`App::screen_privileged`).
         let actor = caller.actor();
         let (known, any) = state.store.known_source(&actor.key, &actor.ip).await?;
         if !known && !any {

@@ -6,6 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 
+use crate::app::AppError;
 use crate::domain::Invalid;
 use crate::store::StoreError;
 
@@ -39,6 +40,20 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(what),
             StoreError::Conflict(message) => ApiError::Conflict(message),
             other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Store(e) => e.into(),
+            AppError::Internal(e) => ApiError::Internal(e),
+            AppError::Tripped(message) => ApiError::Forbidden(message),
+            AppError::NeedsFreshCode { reason } => ApiError::Forbidden(format!(
+                "this needs an admin who gave their two-factor code again just now, on the \
+                 admin pages ({reason})"
+            )),
         }
     }
 }
@@ -113,6 +128,17 @@ impl From<StoreError> for PageError {
             StoreError::Invalid(invalid) => PageError::BadRequest(invalid.to_string()),
             StoreError::Conflict(message) => PageError::BadRequest(message),
             other => PageError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Store(e) => e.into(),
+            AppError::Internal(e) => PageError::Internal(e),
+            AppError::Tripped(message) => PageError::Forbidden(message),
+            AppError::NeedsFreshCode { .. } => PageError::Reauthenticate("/admin".into()),
         }
     }
 }

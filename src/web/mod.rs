@@ -6,13 +6,9 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod error;
-pub mod guard;
 pub mod public;
 pub mod serve;
 pub mod subscribe;
-pub mod throttle;
-
-use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
@@ -20,46 +16,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 
-use crate::config::Config;
-use crate::notify::compose::Composer;
-use crate::notify::Notifier;
-use crate::render::PageCache;
-use crate::store::Store;
-
-/// What every handler can reach. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Store,
-    pub cache: Arc<PageCache>,
-    pub config: Arc<Config>,
-    /// The kill switch and the delivery worker's doorbell.
-    pub notifier: Arc<Notifier>,
-    /// Builds subscriber links and emails.
-    pub composer: Arc<Composer>,
-    /// Seals and opens secrets kept in the database (the X token).
-    pub sealer: Arc<crate::security::seal::Sealer>,
-    /// The X app, when a consumer key is configured.
-    pub x: Option<Arc<crate::channels::x::XClient>>,
-    /// Per-client limits on public sign-ups.
-    pub signups: Arc<throttle::Throttle>,
-    /// Keys the audit log's hash chain.
-    pub chain: Arc<crate::security::audit::Chain>,
-    /// The tripwire's thresholds.
-    pub rules: Arc<crate::security::tripwire::Rules>,
-    /// Reverse proxies whose `X-Forwarded-For` names the client.
-    pub proxies: Arc<Vec<crate::security::net::Block>>,
-    /// Notices when the cluster's master key was rotated away from this process's.
-    pub key_watch: Arc<crate::cluster::KeyWatch>,
-}
-
-impl AppState {
-    /// After a committed change: public pages show it before this returns, and the worker
-    /// starts on any deliveries it queued.
-    pub async fn changed(&self) {
-        self.notifier.wake();
-        self.cache.refresh().await;
-    }
-}
+/// What every handler can reach: the application (`crate::app::App`).
+pub type AppState = crate::app::App;
 
 /// The whole application: public routes, then the authenticated admin surfaces.
 pub fn router(state: AppState) -> Router {

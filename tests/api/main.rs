@@ -3,6 +3,7 @@
 mod admin_api;
 mod admin_outbound;
 mod admin_pages;
+mod app_layer;
 mod banner_and_feeds;
 mod browser;
 mod cli;

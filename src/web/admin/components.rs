@@ -124,16 +124,9 @@ pub async fn create(State(state): State<AppState>, form: AdminForm) -> Result<Re
     form.session.require(Role::Responder)?;
     match parse(&form.fields) {
         Ok(draft) => {
-            let created = state.store.create_component(&draft).await?;
-            state.changed().await;
             state
-                .audit(
-                    &form.session.actor(),
-                    "component.create",
-                    &format!("component:{}", created.id),
-                    serde_json::json!({ "name": draft.name }),
-                )
-                .await;
+                .create_component(&form.session.actor(), &draft)
+                .await?;
             Ok(Redirect::to("/admin/components?notice=saved").into_response())
         }
         Err(errors) => {
@@ -179,16 +172,9 @@ pub async fn update(
     form.session.require(Role::Responder)?;
     match parse(&form.fields) {
         Ok(draft) => {
-            state.store.update_component(id, &draft).await?;
-            state.changed().await;
             state
-                .audit(
-                    &form.session.actor(),
-                    "component.update",
-                    &format!("component:{id}"),
-                    serde_json::json!({ "name": draft.name }),
-                )
-                .await;
+                .update_component(&form.session.actor(), id, &draft)
+                .await?;
             Ok(Redirect::to("/admin/components?notice=saved").into_response())
         }
         Err(errors) => {
@@ -212,15 +198,6 @@ pub async fn delete(
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
-    state.store.delete_component(id).await?;
-    state.changed().await;
-    state
-        .audit(
-            &form.session.actor(),
-            "component.delete",
-            &format!("component:{id}"),
-            serde_json::json!({}),
-        )
-        .await;
+    state.delete_component(&form.session.actor(), id).await?;
     Ok(Redirect::to("/admin/components?notice=deleted").into_response())
 }

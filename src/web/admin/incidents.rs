@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::Id;
 use super::{notice, options, render, Chrome, NoticeQuery, Opt};
+use crate::app::AppError;
 use crate::domain::incident::RawUpdate;
 use crate::domain::markdown::to_safe_html;
 use crate::domain::{
@@ -273,9 +274,12 @@ pub async fn new_incident_page(
     Ok(render(StatusCode::OK, &page))
 }
 
-fn messages(e: StoreError) -> Result<Vec<String>, PageError> {
+/// A draft the store refused as invalid is shown again with its messages.
+fn messages(e: AppError) -> Result<Vec<String>, PageError> {
     match e {
-        StoreError::Invalid(invalid) => Ok(invalid.0.iter().map(ToString::to_string).collect()),
+        AppError::Store(StoreError::Invalid(invalid)) => {
+            Ok(invalid.0.iter().map(ToString::to_string).collect())
+        }
         other => Err(other.into()),
     }
 }
@@ -298,36 +302,16 @@ pub async fn open_incident(
             tripwire = Some(TripwireCheck::of(&state, None, &draft.name, &draft.first).await?);
             vec![]
         }
-        Ok(draft) => {
-            let actor = form.session.actor();
-            state
-                .screen_update(&actor, &draft.name, &draft.first)
-                .await?;
-            match state
-                .store
-                .open_incident(&draft, &form.session.author())
-                .await
-            {
-                Ok(published) => {
-                    state.changed().await;
-                    state
-                        .audit_published(
-                            &form.session.actor(),
-                            "incident.open",
-                            &published,
-                            draft.first.notify,
-                            &draft.first.body,
-                        )
-                        .await;
-                    let to = format!(
-                        "/admin/incidents/{}?notice=published",
-                        published.incident_id
-                    );
-                    return Ok(Redirect::to(&to).into_response());
-                }
-                Err(e) => messages(e)?,
+        Ok(draft) => match state.open_incident(&form.session.actor(), &draft).await {
+            Ok(published) => {
+                let to = format!(
+                    "/admin/incidents/{}?notice=published",
+                    published.incident_id
+                );
+                return Ok(Redirect::to(&to).into_response());
             }
-        }
+            Err(e) => messages(e)?,
+        },
         Err(invalid) => invalid.0.iter().map(ToString::to_string).collect(),
     };
     let status = if errors.is_empty() {
@@ -428,34 +412,15 @@ pub async fn post_update(
             tripwire = Some(TripwireCheck::of(&state, Some(id), &name, &draft).await?);
             vec![]
         }
-        Ok(draft) => {
-            state
-                .screen_update_to(&form.session.actor(), id, &draft)
-                .await?;
-            match state
-                .store
-                .post_update(id, &draft, &form.session.author())
-                .await
-            {
-                Ok(published) => {
-                    state.changed().await;
-                    state
-                        .audit_published(
-                            &form.session.actor(),
-                            "incident.update",
-                            &published,
-                            draft.notify,
-                            &draft.body,
-                        )
-                        .await;
-                    return Ok(
-                        Redirect::to(&format!("/admin/incidents/{id}?notice=published"))
-                            .into_response(),
-                    );
-                }
-                Err(e) => messages(e)?,
+        Ok(draft) => match state.post_update(&form.session.actor(), id, &draft).await {
+            Ok(_) => {
+                return Ok(
+                    Redirect::to(&format!("/admin/incidents/{id}?notice=published"))
+                        .into_response(),
+                );
             }
-        }
+            Err(e) => messages(e)?,
+        },
         Err(invalid) => invalid.0.iter().map(ToString::to_string).collect(),
     };
     let status = if errors.is_empty() {
@@ -550,35 +515,19 @@ pub async fn schedule_maintenance(
         domain::now(),
     );
     let errors = match parsed {
-        Ok(draft) => {
-            state
-                .screen_maintenance(&form.session.actor(), &draft)
-                .await?;
-            match state
-                .store
-                .schedule_maintenance(&draft, &form.session.author())
-                .await
-            {
-                Ok(published) => {
-                    state.changed().await;
-                    state
-                        .audit_published(
-                            &form.session.actor(),
-                            "maintenance.schedule",
-                            &published,
-                            draft.notify,
-                            &draft.body,
-                        )
-                        .await;
-                    let to = format!(
-                        "/admin/incidents/{}?notice=published",
-                        published.incident_id
-                    );
-                    return Ok(Redirect::to(&to).into_response());
-                }
-                Err(e) => messages(e)?,
+        Ok(draft) => match state
+            .schedule_maintenance(&form.session.actor(), &draft)
+            .await
+        {
+            Ok(published) => {
+                let to = format!(
+                    "/admin/incidents/{}?notice=published",
+                    published.incident_id
+                );
+                return Ok(Redirect::to(&to).into_response());
             }
-        }
+            Err(e) => messages(e)?,
+        },
         Err(invalid) => invalid.0.iter().map(ToString::to_string).collect(),
     };
     let page = maintenance_form(&state, &form.session, f, errors).await?;

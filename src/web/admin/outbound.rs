@@ -3,9 +3,9 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
-use serde_json::json;
 
 use super::Id;
+use crate::app::AppError;
 use crate::domain::Role;
 use crate::store::DeliveryCounts;
 use crate::web::auth::{AdminForm, StaffSession};
@@ -16,53 +16,23 @@ use crate::web::AppState;
 pub async fn pause(State(state): State<AppState>, form: AdminForm) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
     let reason: String = form.fields.get("reason").trim().chars().take(500).collect();
-    state
-        .notifier
-        .pause(&state.store, &reason, &form.session.author())
-        .await?;
-    state
-        .audit(
-            &form.session.actor(),
-            "outbound.pause",
-            "outbound",
-            json!({ "reason": reason }),
-        )
-        .await;
+    state.pause(&form.session.actor(), &reason).await?;
     Ok(Redirect::to("/admin?notice=paused").into_response())
 }
 
 /// Only an admin may let sending continue; after a tripwire, only with a fresh code.
 pub async fn resume(State(state): State<AppState>, form: AdminForm) -> Result<Response, PageError> {
     form.session.require(Role::Admin)?;
-    let before = state.store.outbound_state().await?;
-    if !before.tripped_rule.is_empty() {
-        form.session.require_recent_auth("/admin#outbound")?;
-    }
-    let tripped = state
-        .screen_privileged(&form.session.actor(), "resuming outbound")
-        .await?;
-    if tripped {
+    let fresh_code = form.session.require_recent_auth("/admin#outbound").is_ok();
+    match state.resume(&form.session.actor(), fresh_code).await {
+        Ok(_) => Ok(Redirect::to("/admin?notice=resumed").into_response()),
+        Err(AppError::NeedsFreshCode { .. }) => {
+            Err(PageError::Reauthenticate("/admin#outbound".into()))
+        }
         // Resuming from a new address tripped the wire again: stay paused.
-        return Ok(Redirect::to("/admin").into_response());
+        Err(AppError::Tripped(_)) => Ok(Redirect::to("/admin").into_response()),
+        Err(e) => Err(e.into()),
     }
-    state
-        .notifier
-        .resume(&state.store, &form.session.author())
-        .await?;
-    // The admin vouched for what was posted before: the burst rule counts afresh from here.
-    state
-        .store
-        .record_vouch(crate::domain::now(), &form.session.author())
-        .await?;
-    state
-        .audit(
-            &form.session.actor(),
-            "outbound.resume",
-            "outbound",
-            json!({ "was_paused_by": before.changed_by, "reason": before.reason, "tripped_rule": before.tripped_rule }),
-        )
-        .await;
-    Ok(Redirect::to("/admin?notice=resumed").into_response())
 }
 
 /// One channel's progress for an update, as the progress bars show it.
@@ -105,16 +75,9 @@ pub async fn retry_dead(
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
-    let retried = state.store.retry_dead_deliveries(id).await?;
-    state.notifier.wake();
     state
-        .audit(
-            &form.session.actor(),
-            "deliveries.retry",
-            &format!("update:{id}"),
-            json!({ "deliveries": retried }),
-        )
-        .await;
+        .retry_dead_deliveries(&form.session.actor(), id)
+        .await?;
     let incident = state.store.incident_of_update(id).await?;
     Ok(Redirect::to(&format!(
         "/admin/incidents/{}?notice=retried#update-{id}",

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 
 use super::{notice, render, Chrome, NoticeQuery};
+use crate::app::Actor;
 use crate::security::seal::purpose;
 use crate::security::tripwire::{Rule, Trip};
 use crate::security::{password, secret, totp};
@@ -18,7 +19,6 @@ use crate::web::auth::{
     CSRF_REFUSED, PRE_SESSION_CSRF,
 };
 use crate::web::error::PageError;
-use crate::web::guard::Actor;
 use crate::web::AppState;
 
 #[derive(Template)]

@@ -6,10 +6,10 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde_json::json;
 
 use super::Id;
 use super::{notice, options, render, Chrome, NoticeQuery, Opt};
+use crate::app::AppError;
 use crate::domain::{parse_token_name, Choice, Role, StaffEmail};
 use crate::store::{ApiTokenListing, Staff};
 use crate::web::auth::{AdminForm, StaffSession};
@@ -105,18 +105,16 @@ pub async fn list(
     .await
 }
 
-/// The checks every staff change passes: admin role, a fresh code, the tripwire.
-async fn admin_action(state: &AppState, form: &AdminForm, action: &str) -> Result<(), PageError> {
+/// The page's checks of every staff change: the admin role and a fresh code. The act itself
+/// is screened by the tripwire.
+fn admin_action(form: &AdminForm) -> Result<(), PageError> {
     form.session.require(Role::Admin)?;
     form.session.require_recent_auth("/admin/staff")?;
-    state
-        .screen_privileged(&form.session.actor(), action)
-        .await?;
     Ok(())
 }
 
 pub async fn add(State(state): State<AppState>, form: AdminForm) -> Result<Response, PageError> {
-    admin_action(&state, &form, "adding staff").await?;
+    admin_action(&form)?;
     let raw_email = form.fields.get("email").trim().to_string();
     let role = Role::parse("role", form.fields.get("role"));
     let email = StaffEmail::parse(&raw_email);
@@ -140,9 +138,9 @@ pub async fn add(State(state): State<AppState>, form: AdminForm) -> Result<Respo
             .await;
         }
     };
-    let added = match state.store.add_staff(&email, role).await {
+    let added = match state.add_staff(&form.session.actor(), &email, role).await {
         Ok(added) => added,
-        Err(crate::store::StoreError::Conflict(message)) => {
+        Err(AppError::Store(crate::store::StoreError::Conflict(message))) => {
             return staff_page(
                 &state,
                 &form.session,
@@ -156,14 +154,6 @@ pub async fn add(State(state): State<AppState>, form: AdminForm) -> Result<Respo
         }
         Err(e) => return Err(e.into()),
     };
-    state
-        .audit(
-            &form.session.actor(),
-            "staff.add",
-            &format!("staff:{}", added.staff.email),
-            json!({ "role": role.as_str() }),
-        )
-        .await;
     let link = format!(
         "{}/admin/enrol/{}",
         state.config.public_url().trim_end_matches('/'),
@@ -186,19 +176,10 @@ pub async fn change_role(
     Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
-    admin_action(&state, &form, "changing a role").await?;
+    admin_action(&form)?;
     let role = Role::parse("role", form.fields.get("role"))
         .map_err(|e| PageError::BadRequest(e.to_string()))?;
-    let before = state.store.staff_member(id).await?;
-    let (after, tokens) = state.store.set_staff_role(id, role).await?;
-    state
-        .audit(
-            &form.session.actor(),
-            "staff.role",
-            &format!("staff:{}", after.email),
-            json!({ "from": before.role.as_str(), "to": after.role.as_str(), "tokens": tokens }),
-        )
-        .await;
+    state.change_role(&form.session.actor(), id, role).await?;
     Ok(Redirect::to("/admin/staff?notice=saved").into_response())
 }
 
@@ -207,16 +188,8 @@ pub async fn disable(
     Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
-    admin_action(&state, &form, "disabling staff").await?;
-    let (staff, tokens) = state.store.disable_staff(id).await?;
-    state
-        .audit(
-            &form.session.actor(),
-            "staff.disable",
-            &format!("staff:{}", staff.email),
-            json!({ "tokens": tokens }),
-        )
-        .await;
+    admin_action(&form)?;
+    state.disable_staff(&form.session.actor(), id).await?;
     Ok(Redirect::to("/admin/staff?notice=saved").into_response())
 }
 
@@ -226,17 +199,8 @@ pub async fn reset_two_factor(
     Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
-    admin_action(&state, &form, "resetting two-factor").await?;
-    let staff = state.store.staff_member(id).await?;
-    state.store.reset_totp(id).await?;
-    state
-        .audit(
-            &form.session.actor(),
-            "2fa.reset",
-            &format!("staff:{}", staff.email),
-            json!({}),
-        )
-        .await;
+    admin_action(&form)?;
+    state.reset_two_factor(&form.session.actor(), id).await?;
     Ok(Redirect::to("/admin/staff?notice=saved").into_response())
 }
 
@@ -245,17 +209,8 @@ pub async fn end_sessions(
     Id(id): Id,
     form: AdminForm,
 ) -> Result<Response, PageError> {
-    admin_action(&state, &form, "ending sessions").await?;
-    let staff = state.store.staff_member(id).await?;
-    let ended = state.store.end_all_sessions(id).await?;
-    state
-        .audit(
-            &form.session.actor(),
-            "session.sign_out_everywhere",
-            &format!("staff:{}", staff.email),
-            json!({ "sessions": ended }),
-        )
-        .await;
+    admin_action(&form)?;
+    state.end_sessions(&form.session.actor(), id).await?;
     if id == form.session.info.staff.id {
         return Ok(Redirect::to("/admin/login?notice=signed_out_everywhere").into_response());
     }
@@ -351,9 +306,6 @@ pub async fn create_token(
 ) -> Result<Response, PageError> {
     form.session.require(Role::Admin)?;
     form.session.require_recent_auth("/admin/tokens")?;
-    state
-        .screen_privileged(&form.session.actor(), "creating an API token")
-        .await?;
     let raw_name = form.fields.get("name").trim().to_string();
     let (name, role) = match (
         parse_token_name(&raw_name),
@@ -379,22 +331,13 @@ pub async fn create_token(
         }
     };
     let (info, secret) = state
-        .store
-        .create_staff_api_token(
+        .create_token(
+            &form.session.actor(),
             &name,
             role,
-            form.session.info.staff.id,
-            &form.session.author(),
+            Some(form.session.info.staff.id),
         )
         .await?;
-    state
-        .audit(
-            &form.session.actor(),
-            "token.create",
-            &format!("token:{}", info.name),
-            json!({ "role": role.as_str(), "id": info.id }),
-        )
-        .await;
     tokens_page(
         &state,
         &form.session,
@@ -414,14 +357,6 @@ pub async fn revoke_token(
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Admin)?;
-    let info = state.store.revoke_api_token(id).await?;
-    state
-        .audit(
-            &form.session.actor(),
-            "token.revoke",
-            &format!("token:{}", info.name),
-            json!({ "id": id }),
-        )
-        .await;
+    state.revoke_token(&form.session.actor(), id).await?;
     Ok(Redirect::to("/admin/tokens?notice=revoked").into_response())
 }

@@ -9,10 +9,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::Id;
 use super::{notice, render, Chrome};
+use crate::app::AppError;
 use crate::domain::subscriber::parse_list;
 use crate::domain::{Choice, Role, SubscriberEmail};
 use crate::render::views::TimeView;
-use crate::store::SignUp;
+use crate::store::StoreError;
 use crate::web::auth::{AdminForm, StaffSession};
 use crate::web::error::PageError;
 use crate::web::AppState;
@@ -113,9 +114,9 @@ async fn page(
     })
 }
 
-/// The checks of every act that adds subscribers without a confirmation mail to each (a
-/// confirmed address, an import): the admin role, a fresh code, and the tripwire's new-source
-/// rule. A refusal is audited: the form never offers these to other roles.
+/// The page's checks of every act that adds subscribers without a confirmation mail to each
+/// (a confirmed address, an import): the admin role and a fresh code. A refusal is audited:
+/// the form never offers these to other roles. The act itself is screened by the tripwire.
 async fn skipping_opt_in(
     state: &AppState,
     session: &StaffSession,
@@ -133,7 +134,6 @@ async fn skipping_opt_in(
         return Err(refused);
     }
     session.require_recent_auth("/admin/subscribers")?;
-    state.screen_privileged(&session.actor(), action).await?;
     Ok(())
 }
 
@@ -162,32 +162,17 @@ pub async fn add(State(state): State<AppState>, form: AdminForm) -> Result<Respo
     }
     let result = match SubscriberEmail::parse(form.fields.get("email")) {
         Err(e) => Err(e.to_string()),
-        Ok(email) => match state.store.add_subscriber(&email, None, confirmed).await {
-            Ok(_) => {
-                if !confirmed {
-                    if let SignUp::ConfirmationQueued(_) = state.store.sign_up(&email, None).await?
-                    {
-                        state.notifier.wake();
-                    }
-                }
-                Ok(())
-            }
-            Err(crate::store::StoreError::Conflict(m)) => Err(m),
+        Ok(email) => match state
+            .add_subscriber(&form.session.actor(), &email, None, confirmed)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(AppError::Store(StoreError::Conflict(m))) => Err(m),
             Err(e) => return Err(e.into()),
         },
     };
     match result {
-        Ok(()) => {
-            state
-                .audit(
-                    &form.session.actor(),
-                    "subscriber.add",
-                    "subscribers",
-                    serde_json::json!({ "email": form.fields.get("email").trim(), "confirmed": confirmed }),
-                )
-                .await;
-            Ok(Redirect::to("/admin/subscribers?notice=saved").into_response())
-        }
+        Ok(()) => Ok(Redirect::to("/admin/subscribers?notice=saved").into_response()),
         Err(message) => {
             let view = page(&state, &form.session, "", 1, String::new(), vec![message]).await?;
             Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
@@ -208,21 +193,8 @@ pub async fn import(State(state): State<AppState>, form: AdminForm) -> Result<Re
         return Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view));
     }
     state
-        .audit(
-            &form.session.actor(),
-            "subscriber.import",
-            "subscribers",
-            serde_json::json!({ "addresses": emails.len(), "confirmed": form.fields.has("confirmed") }),
-        )
-        .await;
-    if form.fields.has("confirmed") {
-        state.store.import_subscribers(&emails, true).await?;
-    } else {
-        for email in &emails {
-            state.store.sign_up(email, None).await?;
-        }
-        state.notifier.wake();
-    }
+        .import_subscribers(&form.session.actor(), &emails, form.fields.has("confirmed"))
+        .await?;
     Ok(Redirect::to("/admin/subscribers?notice=imported").into_response())
 }
 
@@ -289,16 +261,6 @@ pub async fn remove(
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Responder)?;
-    if !state.store.remove_subscriber(id).await? {
-        return Err(PageError::NotFound("subscriber"));
-    }
-    state
-        .audit(
-            &form.session.actor(),
-            "subscriber.remove",
-            &format!("subscriber:{id}"),
-            serde_json::json!({}),
-        )
-        .await;
+    state.remove_subscriber(&form.session.actor(), id).await?;
     Ok(Redirect::to("/admin/subscribers?notice=deleted").into_response())
 }

@@ -16,7 +16,6 @@ use serde::Deserialize;
 use super::{notice, render, Chrome, NoticeQuery};
 use crate::channels::x::RequestToken;
 use crate::domain::Role;
-use crate::notify::x::{SECRET_PURPOSE, TOKEN_PURPOSE};
 use crate::web::auth::{AdminForm, StaffSession};
 use crate::web::error::PageError;
 use crate::web::AppState;
@@ -193,43 +192,8 @@ pub async fn finish(
         .access_token(&request, &query.oauth_verifier)
         .await
         .map_err(|e| PageError::BadRequest(format!("X did not complete the connection: {e}")))?;
-    let account = save(&state, connected, &session.author()).await?;
-    state
-        .audit(
-            &session.actor(),
-            "x.connect",
-            &format!("x:@{}", account.username),
-            serde_json::json!({ "user_id": account.user_id }),
-        )
-        .await;
+    state.connect_x(&session.actor(), connected).await?;
     Ok(Redirect::to("/admin/x?notice=connected").into_response())
-}
-
-/// Seals and stores a connected account (also used by `herald x connect`).
-pub async fn save(
-    state: &AppState,
-    connected: crate::channels::x::Connected,
-    by: &str,
-) -> Result<crate::store::XAccount, PageError> {
-    let seal = |purpose, value: &str| {
-        state
-            .sealer
-            .seal(purpose, value)
-            .map_err(|e| PageError::Internal(e.into()))
-    };
-    let account = state
-        .store
-        .connect_x(
-            &connected.user_id,
-            &connected.username,
-            &seal(TOKEN_PURPOSE, &connected.access.token)?,
-            &seal(SECRET_PURPOSE, &connected.access.secret)?,
-            by,
-        )
-        .await?;
-    tracing::warn!(username = %account.username, by, "X account connected");
-    state.notifier.wake();
-    Ok(account)
 }
 
 /// The live counter under the post text: the same twitter-text rules the server enforces.
@@ -242,15 +206,6 @@ pub async fn disconnect(
     form: AdminForm,
 ) -> Result<Response, PageError> {
     form.session.require(Role::Admin)?;
-    let cancelled = state.store.disconnect_x().await?;
-    tracing::warn!(by = %form.session.author(), cancelled, "X account disconnected");
-    state
-        .audit(
-            &form.session.actor(),
-            "x.disconnect",
-            "x",
-            serde_json::json!({ "cancelled_posts": cancelled }),
-        )
-        .await;
+    state.disconnect_x(&form.session.actor()).await?;
     Ok(Redirect::to("/admin/x?notice=disconnected").into_response())
 }

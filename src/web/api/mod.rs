@@ -14,13 +14,14 @@ use serde_json::json;
 use super::auth::{ApiCaller, ApiJson};
 use super::error::ApiError;
 use super::AppState;
+use crate::app::AppError;
 use crate::domain::incident::RawUpdate;
 use crate::domain::{
     self, ComponentDraft, FieldError, IncidentDraft, Invalid, MaintenanceDraft, Role,
     SubscriberEmail, UpdateDraft,
 };
 use crate::render::api::{component_value, incident_value, update_value};
-use crate::store::{SignUp, Subscriber};
+use crate::store::Subscriber;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -56,9 +57,6 @@ async fn add_subscriber(
     caller.require(Role::Admin)?;
     let email =
         SubscriberEmail::parse(&body.email).map_err(|e| ApiError::Invalid(Invalid(vec![e])))?;
-    state
-        .screen_privileged(&caller.actor(), "adding a subscriber")
-        .await?;
     let mut ids = Vec::new();
     for raw in body.components.iter().flatten() {
         let id = raw.parse::<i64>().map_err(|_| {
@@ -71,23 +69,8 @@ async fn add_subscriber(
     }
     let chosen = body.components.is_some().then_some(ids.as_slice());
     let subscriber = state
-        .store
-        .add_subscriber(&email, chosen, body.confirmed)
+        .add_subscriber(&caller.actor(), &email, chosen, body.confirmed)
         .await?;
-    if !body.confirmed {
-        // Unconfirmed means double opt-in, as if they had signed up themselves.
-        if let SignUp::ConfirmationQueued(_) = state.store.sign_up(&email, chosen).await? {
-            state.notifier.wake();
-        }
-    }
-    state
-        .audit(
-            &caller.actor(),
-            "subscriber.add",
-            &format!("subscriber:{}", subscriber.id),
-            json!({ "email": subscriber.email, "confirmed": body.confirmed }),
-        )
-        .await;
     Ok((StatusCode::CREATED, Json(subscriber_json(&subscriber))).into_response())
 }
 
@@ -174,64 +157,20 @@ async fn pause(
             "must be at most 500 characters",
         )])));
     }
-    let s = state
-        .notifier
-        .pause(&state.store, reason.trim(), &caller.author())
-        .await?;
-    state
-        .audit(
-            &caller.actor(),
-            "outbound.pause",
-            "outbound",
-            json!({ "reason": reason.trim() }),
-        )
-        .await;
+    let s = state.pause(&caller.actor(), &reason).await?;
     Ok(Json(outbound_json(&s)).into_response())
 }
 
+/// An API token never gave a two-factor code, so it cannot resume after a tripwire.
 async fn resume(State(state): State<AppState>, caller: ApiCaller) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let before = state.store.outbound_state().await?;
-    if !before.tripped_rule.is_empty() {
-        state
-            .audit(
-                &caller.actor(),
-                "outbound.resume_refused",
-                "outbound",
-                json!({ "tripped_rule": before.tripped_rule }),
-            )
-            .await;
-        return Err(ApiError::Forbidden(format!(
-            "outbound was paused by the tripwire ({}); an admin must sign in to the admin pages, re-authenticate and resume there",
-            before.reason
-        )));
+    match state.resume(&caller.actor(), false).await {
+        Ok(s) => Ok(Json(outbound_json(&s)).into_response()),
+        Err(AppError::NeedsFreshCode { reason }) => Err(ApiError::Forbidden(format!(
+            "outbound was paused by the tripwire ({reason}); an admin must sign in to the admin pages, re-authenticate and resume there"
+        ))),
+        Err(e) => Err(e.into()),
     }
-    let tripped = state
-        .screen_privileged(&caller.actor(), "resuming outbound")
-        .await?;
-    if tripped {
-        return Err(ApiError::Forbidden(
-            "resuming from a new address tripped the wire; outbound stays paused".into(),
-        ));
-    }
-    let s = state
-        .notifier
-        .resume(&state.store, &caller.author())
-        .await?;
-    // The admin vouched for what was posted before: the burst rule counts afresh from here.
-    state
-        .store
-        .record_vouch(domain::now(), &caller.author())
-        .await?;
-    state
-        .audit(
-            &caller.actor(),
-            "outbound.resume",
-            "outbound",
-            json!({ "was_paused_by": before.changed_by }),
-        )
-        .await;
-    Ok(Json(outbound_json(&s)).into_response())
 }
 
 async fn outbound_status(
@@ -283,16 +222,7 @@ async fn create_component(
         body.group.as_deref(),
         body.position,
     )?;
-    let component = state.store.create_component(&draft).await?;
-    state.changed().await;
-    state
-        .audit(
-            &caller.actor(),
-            "component.create",
-            &format!("component:{}", component.id),
-            json!({ "name": component.name }),
-        )
-        .await;
+    let component = state.create_component(&caller.actor(), &draft).await?;
     Ok((
         StatusCode::CREATED,
         Json(component_value(state.cache.site(), &component)),
@@ -401,20 +331,7 @@ async fn open_incident(
     if body.dry_run {
         return dry_run(&state, None, &draft.name, &draft.first).await;
     }
-    state
-        .screen_update(&caller.actor(), &draft.name, &draft.first)
-        .await?;
-    let published = state.store.open_incident(&draft, &caller.author()).await?;
-    state.changed().await;
-    state
-        .audit_published(
-            &caller.actor(),
-            "incident.open",
-            &published,
-            draft.first.notify,
-            &draft.first.body,
-        )
-        .await;
+    let published = state.open_incident(&caller.actor(), &draft).await?;
     let mut json = incident_json(&state, published.incident_id).await?;
     json["update_id"] = serde_json::Value::String(published.update_id.to_string());
     Ok((StatusCode::CREATED, Json(json)).into_response())
@@ -442,21 +359,7 @@ async fn post_update(
         let name = state.store.incident(id).await?.name;
         return dry_run(&state, Some(id), &name, &draft).await;
     }
-    state.screen_update_to(&caller.actor(), id, &draft).await?;
-    let published = state
-        .store
-        .post_update(id, &draft, &caller.author())
-        .await?;
-    state.changed().await;
-    state
-        .audit_published(
-            &caller.actor(),
-            "incident.update",
-            &published,
-            draft.notify,
-            &draft.body,
-        )
-        .await;
+    let published = state.post_update(&caller.actor(), id, &draft).await?;
     let incident = state.store.incident(id).await?;
     let update = incident
         .updates
@@ -531,21 +434,7 @@ async fn schedule_maintenance(
         body.notify,
         domain::now(),
     )?;
-    state.screen_maintenance(&caller.actor(), &draft).await?;
-    let published = state
-        .store
-        .schedule_maintenance(&draft, &caller.author())
-        .await?;
-    state.changed().await;
-    state
-        .audit_published(
-            &caller.actor(),
-            "maintenance.schedule",
-            &published,
-            draft.notify,
-            &draft.body,
-        )
-        .await;
+    let published = state.schedule_maintenance(&caller.actor(), &draft).await?;
     let mut json = incident_json(&state, published.incident_id).await?;
     json["update_id"] = serde_json::Value::String(published.update_id.to_string());
     Ok((StatusCode::CREATED, Json(json)).into_response())

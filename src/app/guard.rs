@@ -1,12 +1,13 @@
-//! Where the audit log and the tripwire meet the handlers: who acted (`Actor`), recording what
+//! Where the audit log and the tripwire meet the acts: who acted (`Actor`), recording what
 //! they did, and screening an action against the tripwire's rules before it takes effect.
 
 use serde_json::{json, Value};
 
-use super::AppState;
+use super::App;
 use crate::domain::Choice;
+use crate::security::audit::Chain;
 use crate::security::tripwire::{Outbound, Recent, Rule, Trip};
-use crate::store::{AuditEvent, Published, StoreResult};
+use crate::store::{AuditEvent, Published, Store, StoreResult};
 
 /// Who did something, as the audit log and the tripwire see them.
 #[derive(Debug, Clone)]
@@ -48,6 +49,17 @@ impl Actor {
         }
     }
 
+    /// The command line, run by an operating-system user on a host that holds the key file.
+    pub fn cli() -> Actor {
+        let user = std::env::var("USER").unwrap_or_default();
+        Actor {
+            name: "cli".into(),
+            key: String::new(),
+            ip: String::new(),
+            user_agent: format!("herald {} (user {user})", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
     /// Herald itself (the tripwire, the scheduler).
     pub fn system(name: &str) -> Actor {
         Actor {
@@ -59,19 +71,33 @@ impl Actor {
     }
 }
 
-impl AppState {
+/// Appends `actor`'s act to the audit log under `chain`. `App::audit` for every act; called
+/// directly only where no App can be built (the key rotation writes under the new key).
+pub async fn append_audit(
+    store: &Store,
+    chain: &Chain,
+    actor: &Actor,
+    action: &str,
+    target: &str,
+    detail: Value,
+) -> StoreResult<()> {
+    let event = AuditEvent {
+        actor: actor.name.clone(),
+        ip: actor.ip.clone(),
+        user_agent: actor.user_agent.clone(),
+        action: action.to_string(),
+        target: target.to_string(),
+        detail,
+    };
+    store.append_audit(chain, event).await.map(|_| ())
+}
+
+impl App {
     /// Appends to the audit log. The action has already happened, so a failure to record it is
     /// logged loudly rather than undoing it.
     pub async fn audit(&self, actor: &Actor, action: &str, target: &str, detail: Value) {
-        let event = AuditEvent {
-            actor: actor.name.clone(),
-            ip: actor.ip.clone(),
-            user_agent: actor.user_agent.clone(),
-            action: action.to_string(),
-            target: target.to_string(),
-            detail,
-        };
-        if let Err(e) = self.store.append_audit(&self.chain, event).await {
+        if let Err(e) = append_audit(&self.store, &self.chain, actor, action, target, detail).await
+        {
             tracing::error!(error = %e, action, actor = %actor.name, "writing the audit log failed");
         }
     }
