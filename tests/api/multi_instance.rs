@@ -271,8 +271,8 @@ async fn two_instances_share_a_fan_out_and_one_killed_midway_loses_no_message() 
          {at_kill} in all; missing {missing}; all arrived {} ms after the kill; sent twice because in flight at the \
          kill: {in_flight}",
         shown_after.as_millis(),
-        completed_after_kill.as_millis(),
-        answered.as_millis()
+        answered.as_millis(),
+        completed_after_kill.as_millis()
     );
     assert_eq!(missing, 0, "every subscriber has the message");
     assert!(
