@@ -219,13 +219,6 @@ pub struct OutboundState {
     pub genuine: bool,
 }
 
-impl OutboundState {
-    /// Whether outbound work must wait: paused, or in a state Herald did not write.
-    pub fn holds(&self) -> bool {
-        self.paused || !self.genuine
-    }
-}
-
 /// (id, confirmed_at, confirm_sent_at) of an existing subscriber.
 type SignUpRow = (i64, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
@@ -719,7 +712,7 @@ impl Store {
     /// Puts deliveries whose claim expired (their worker died) back in the queue.
     pub async fn release_expired_claims(&self) -> StoreResult<u64> {
         let released = on_pool!(self, write pool => sqlx::query(
-            "UPDATE deliveries SET state = 'pending', attempts = attempts - 1, claimed_until = NULL \
+            "UPDATE deliveries SET state = 'pending', attempts = attempts - 1, claimed_until = NULL, claimed_by = NULL \
              WHERE state = 'sending' AND claimed_until < $1",
         )
         .bind(domain::now())
@@ -732,7 +725,7 @@ impl Store {
     /// With a single instance (SQLite), nothing else can hold a claim: release them all at start.
     pub async fn release_all_claims(&self) -> StoreResult<u64> {
         let released = on_pool!(self, write pool => sqlx::query(
-            "UPDATE deliveries SET state = 'pending', attempts = attempts - 1, claimed_until = NULL WHERE state = 'sending'",
+            "UPDATE deliveries SET state = 'pending', attempts = attempts - 1, claimed_until = NULL, claimed_by = NULL WHERE state = 'sending'",
         )
         .execute(pool)
         .await
