@@ -513,11 +513,12 @@ impl Store {
         } else {
             ""
         };
-        // Held by the kill switch like every claim of outbound work.
+        // Held by the kill switch like every claim of outbound work. Without FOR SHARE: this
+        // transaction runs for a whole chunk, and it only queues; the claims that send read
+        // the switch exactly.
         let pick = format!(
-            "{}SELECT update_id, incident_id, after_id, created_at FROM fanouts \
-             WHERE NOT (SELECT paused FROM switch) ORDER BY update_id LIMIT 1 {lock}",
-            switch_cte(self.backend())
+            "SELECT update_id, incident_id, after_id, created_at FROM fanouts \
+             WHERE NOT (SELECT paused FROM outbound WHERE id = 1) ORDER BY update_id LIMIT 1 {lock}"
         );
         // PostgreSQL plans the claim query from table statistics, which autovacuum refreshes
         // only a minute or more after a burst. Until then it believes few rows are pending and
@@ -529,6 +530,9 @@ impl Store {
             let waiting: Option<(i64, i64, i64, DateTime<Utc>)> =
                 sqlx::query_as(&pick).fetch_optional(&mut *tx).await?;
             let Some((update_id, incident_id, after_id, created_at)) = waiting else {
+                // End it here: a dropped transaction rolls back only when its connection is
+                // next used, and meanwhile holds whatever it locked.
+                tx.commit().await?;
                 return Ok(None);
             };
             let (upto, covered): (Option<i64>, i64) = sqlx::query_as(

@@ -210,6 +210,7 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             if done > 0 {
+                tx.commit().await?;
                 return Ok(None);
             }
             let stamped = restamp!(tx, None, stamper, true);
