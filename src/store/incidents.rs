@@ -404,11 +404,17 @@ impl Store {
                     };
                     let kind = IncidentKind::from_stored(&kind).map_err(StoreError::Corrupt)?;
                     let status = IncidentStatus::from_stored(&status).map_err(StoreError::Corrupt)?;
+                    // The row is locked from here: end the transaction before every early
+                    // return, since a dropped one rolls back only when its connection is next
+                    // used, and would hold the incident until then.
                     if only_from.is_some_and(|from| !from.contains(&status)) {
+                        tx.commit().await?;
                         return Ok(None);
                     }
-                    IncidentStatus::parse_for(kind, "status", draft.status.as_str())
-                        .map_err(|e| StoreError::Invalid(Invalid(vec![e])))?;
+                    if let Err(e) = IncidentStatus::parse_for(kind, "status", draft.status.as_str()) {
+                        tx.rollback().await?;
+                        return Err(StoreError::Invalid(Invalid(vec![e])));
+                    }
                     (*id, kind, monitoring_at)
                 }
             };
