@@ -14,7 +14,7 @@ use lettre::Address;
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::{Channel, SendError};
+use super::SendError;
 
 /// Sends one message; the worker is written against this so tests can swap in a double.
 pub trait MailTransport: Send + Sync + 'static {
@@ -25,22 +25,6 @@ pub trait MailTransport: Send + Sync + 'static {
         to: &str,
         message: Arc<Vec<u8>>,
     ) -> impl Future<Output = Result<String, SendError>> + Send;
-}
-
-/// One email as the `Channel` trait sees it.
-#[derive(Debug, Clone)]
-pub struct Mail {
-    pub from: String,
-    pub to: String,
-    pub bytes: Arc<Vec<u8>>,
-}
-
-impl<T: MailTransport> Channel for T {
-    type Message = Mail;
-
-    async fn send(&self, mail: Mail) -> Result<String, SendError> {
-        MailTransport::send(self, &mail.from, &mail.to, mail.bytes).await
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

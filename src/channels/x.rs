@@ -3,14 +3,13 @@
 //! else. Also the three legs of connecting an account (request token, authorize, access token).
 //! Every URL derives from `HERALD_X_API_BASE`, so tests and proxies can stand in for X.
 
-use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use oauth1_request as oauth;
 use serde::Deserialize;
 
-use super::{Channel, SendError};
+use super::SendError;
 
 /// How long one call to X may take before it counts as a timeout (and is retried).
 const TIMEOUT: Duration = Duration::from_secs(15);
@@ -340,15 +339,6 @@ fn take(form: &std::collections::HashMap<String, String>, key: &str) -> Result<S
         .filter(|v| !v.is_empty())
         .cloned()
         .ok_or_else(|| XError::Unreadable(format!("X's answer has no {key}")))
-}
-
-impl Channel for XClient {
-    type Message = Tweet;
-
-    fn send(&self, message: Tweet) -> impl Future<Output = Result<String, SendError>> + Send {
-        let client = self.clone();
-        async move { client.post_tweet(&message).await }
-    }
 }
 
 #[cfg(test)]

@@ -447,11 +447,13 @@ impl<T: MailTransport> Job<T> {
                     message_id: composed.message_id,
                 }
             }
-            Err(SendError::Permanent(error)) => {
+            Err(SendError::Permanent(error) | SendError::Gone(error)) => {
                 tracing::info!(delivery.id = d.id, %error, "delivery refused permanently");
                 DeliveryOutcome::Dead { error }
             }
-            Err(SendError::RateLimited { until, error }) => {
+            Err(
+                SendError::RateLimited { until, error } | SendError::RetryAfter { until, error },
+            ) => {
                 tracing::warn!(%error, "the mail server asks to wait");
                 DeliveryOutcome::Released { at: until }
             }

@@ -11,8 +11,8 @@ use chrono::Utc;
 use super::compose::tweet_text;
 use super::worker::backoff;
 use super::{Notifier, Verdict};
-use crate::channels::x::{AccessToken, Tweet};
-use crate::channels::{Channel, SendError};
+use crate::channels::x::{AccessToken, Tweet, XClient};
+use crate::channels::SendError;
 use crate::security::seal::Sealer;
 use crate::store::{DeliveryOutcome, Store, XAccount};
 
@@ -38,9 +38,9 @@ pub enum XStep {
     Handled,
 }
 
-pub struct XWorker<C: Channel<Message = Tweet>> {
+pub struct XWorker {
     store: Store,
-    channel: Arc<C>,
+    channel: Arc<XClient>,
     sealer: Arc<Sealer>,
     notifier: Arc<Notifier>,
     site_url: String,
@@ -48,10 +48,10 @@ pub struct XWorker<C: Channel<Message = Tweet>> {
     trip: Option<super::TripWire>,
 }
 
-impl<C: Channel<Message = Tweet>> XWorker<C> {
+impl XWorker {
     pub fn new(
         store: Store,
-        channel: Arc<C>,
+        channel: Arc<XClient>,
         sealer: Arc<Sealer>,
         notifier: Arc<Notifier>,
         site_url: String,
@@ -195,7 +195,7 @@ impl<C: Channel<Message = Tweet>> XWorker<C> {
             reply_to,
             account: access,
         };
-        Ok(match self.channel.send(tweet).await {
+        Ok(match self.channel.post_tweet(&tweet).await {
             Ok(id) => {
                 tracing::info!(update.id = update_id, tweet.id = %id, "posted to X");
                 DeliveryOutcome::Sent { message_id: id }
@@ -208,6 +208,10 @@ impl<C: Channel<Message = Tweet>> XWorker<C> {
             Err(SendError::Unauthorized(error)) => {
                 self.refused(&error).await?;
                 DeliveryOutcome::Dead { error }
+            }
+            Err(SendError::RetryAfter { until, error }) => {
+                tracing::warn!(%until, %error, "X asks to wait");
+                DeliveryOutcome::Released { at: until }
             }
             Err(SendError::Transient(error) | SendError::Unreachable(error))
                 if delivery.attempts >= MAX_ATTEMPTS =>
@@ -223,7 +227,7 @@ impl<C: Channel<Message = Tweet>> XWorker<C> {
                     at: crate::domain::now() + backoff(delivery.attempts),
                 }
             }
-            Err(SendError::Permanent(error)) => {
+            Err(SendError::Permanent(error) | SendError::Gone(error)) => {
                 tracing::warn!(%error, update.id = update_id, "X refused the post");
                 DeliveryOutcome::Dead { error }
             }
