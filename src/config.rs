@@ -91,6 +91,9 @@ pub struct Config {
     /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated addresses or
     /// blocks such as `10.0.0.0/8`). Empty: the connecting address is the client.
     pub trusted_proxies: String,
+    /// Networks webhook receivers may be in although they are private (comma-separated blocks
+    /// such as `10.20.0.0/16`); by default Herald calls out to public addresses only.
+    pub webhook_allow_networks: String,
     /// Which setting chose the database (`HERALD_DATABASE_URL`, `data_dir in herald.toml`...),
     /// found by `load` for messages that say where Herald looked; empty when built in code.
     #[serde(skip)]
@@ -132,6 +135,7 @@ impl Default for Config {
             tripwire_export_rows: 5000,
             tripwire_new_source: true,
             trusted_proxies: String::new(),
+            webhook_allow_networks: String::new(),
             database_origin: String::new(),
         }
     }
@@ -203,6 +207,8 @@ impl Config {
         }
         crate::security::net::parse_blocks(&self.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("HERALD_TRUSTED_PROXIES: {e}"))?;
+        crate::security::net::parse_blocks(&self.webhook_allow_networks)
+            .map_err(|e| anyhow::anyhow!("HERALD_WEBHOOK_ALLOW_NETWORKS: {e}"))?;
         if self.smtp_concurrency == 0 || self.smtp_concurrency > 256 {
             anyhow::bail!("HERALD_SMTP_CONCURRENCY must be between 1 and 256");
         }

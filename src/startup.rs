@@ -10,11 +10,9 @@ use tokio::net::TcpListener;
 use std::path::Path;
 
 use crate::channels::dkim::DkimSigner;
-use crate::channels::email::{SmtpSettings, SmtpTransport};
+use crate::channels::email::{Email, SmtpSettings, SmtpTransport};
 use crate::channels::x::XClient;
 use crate::notify::compose::Composer;
-use crate::notify::worker::{Worker, WorkerSettings};
-use crate::notify::x::XWorker;
 use crate::notify::Notifier;
 use crate::security::keys::{KeyCheck, LinkSigner, MasterKey};
 use crate::security::seal::Sealer;
@@ -234,6 +232,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         .map(Arc::new);
     let notifier = Notifier::load(&store).await?;
     let rules = crate::security::tripwire::Rules::from_config(&config);
+    /*ALLOW*/
     let state = AppState {
         key_watch: Arc::new(crate::cluster::KeyWatch::new(&master)),
         store,
@@ -249,6 +248,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         composer,
         sealer: Arc::new(sealer),
         x,
+        /*HOOKHTTP*/
         signups: Arc::new(Throttle::new(SIGNUPS_PER_HOUR, Duration::from_secs(3600))),
     };
     if let Some(upgrade) = upgraded.filter(|u| !u.is_empty()) {
@@ -275,9 +275,6 @@ pub fn dkim_signer(config: &Config) -> anyhow::Result<Option<Arc<DkimSigner>>> {
     tracing::info!(algorithm = signer.algorithm(), record = %signer.dns_name(), "signing mail with DKIM");
     Ok(Some(Arc::new(signer)))
 }
-
-/// Delivery workers per process.
-const WORKERS: usize = 2;
 
 /// Public sign-ups accepted per client address per hour.
 const SIGNUPS_PER_HOUR: usize = 10;
@@ -320,52 +317,50 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
         state.store.clone(),
         state.notifier.clone(),
     ));
-    let trip = trip_wire(state);
-    match &state.x {
-        Some(client) => {
-            tracing::info!(api = %client.settings().api_base, "X worker started");
-            tokio::spawn(
-                XWorker::new(
-                    state.store.clone(),
-                    client.clone(),
-                    state.sealer.clone(),
-                    state.notifier.clone(),
-                    state.config.public_url(),
-                )
-                .tripping(trip.clone())
-                .run(),
-            );
-        }
-        None => tracing::info!("HERALD_X_CONSUMER_KEY is not set: the X channel is off"),
-    }
+    let shared = crate::notify::outbox::Shared {
+        store: state.store.clone(),
+        notifier: state.notifier.clone(),
+        sealer: state.sealer.clone(),
+        composer: state.composer.clone(),
+        trip: Some(trip_wire(state)),
+    };
     let config = &state.config;
+    // Every channel, one line each: its module in `channels`, drained by the one outbox.
     if config.smtp_url.is_empty() {
         tracing::warn!(
             "HERALD_SMTP_URL is not set: email deliveries wait in the queue until it is"
         );
-        return Ok(());
+    } else {
+        let settings = SmtpSettings::parse(&config.smtp_url, &config.smtp_helo())?;
+        tracing::info!(smtp = ?settings, "email channel started");
+        let transport = Arc::new(SmtpTransport::new(settings, config.smtp_concurrency));
+        start(
+            Email::new(transport, state.composer.clone(), config.smtp_concurrency),
+            &shared,
+            2,
+        );
     }
-    let settings = SmtpSettings::parse(&config.smtp_url, &config.smtp_helo())?;
-    tracing::info!(smtp = ?settings, "email delivery worker started");
-    let transport = Arc::new(SmtpTransport::new(settings, config.smtp_concurrency));
-    let worker = Worker::new(
-        state.store.clone(),
-        transport,
-        state.composer.clone(),
-        state.notifier.clone(),
-        WorkerSettings {
-            lease: chrono::Duration::seconds(config.delivery_lease as i64),
-            concurrency: config.smtp_concurrency,
-            ..WorkerSettings::default()
-        },
-    )
-    .tripping(trip);
-    // Two workers on the same queue and transport: the next batch is in flight while the
-    // previous one finishes, and the transport's semaphore still caps SMTP concurrency.
-    for _ in 0..WORKERS {
-        tokio::spawn(worker.clone().run());
+    match &state.x {
+        Some(client) => {
+            tracing::info!(api = %client.settings().api_base, "X channel started");
+            start(crate::channels::x::X::new(client.clone()), &shared, 1);
+        }
+        None => tracing::info!("HERALD_X_CONSUMER_KEY is not set: the X channel is off"),
     }
     Ok(())
+}
+
+/// Runs `loops` outbox loops for one channel: while one finishes the tail of its batch, the
+/// next batch is in flight; the channel's own places cap how many send at once.
+fn start<C: crate::channels::Channel>(
+    channel: C,
+    shared: &crate::notify::outbox::Shared,
+    loops: usize,
+) {
+    let outbox = crate::notify::outbox::Outbox::new(channel, shared.clone());
+    for _ in 0..loops {
+        tokio::spawn(outbox.clone().run());
+    }
 }
 
 /// The workers' way to trip the wire: `App::trip` as Herald itself.

@@ -207,7 +207,7 @@ impl App {
         if !draft.notify {
             return Ok(Vec::new());
         }
-        let tweet = draft.post_to_x.then(|| {
+        let tweet = draft.post_to_x().then(|| {
             self.post_on_x(
                 incident,
                 draft.status.label(),

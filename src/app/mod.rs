@@ -4,6 +4,7 @@
 //! to an act holds on every surface.
 
 pub mod guard;
+// pub mod hooks; (waits for channels::webhook)
 pub mod incidents;
 pub mod outbound;
 pub mod staff;
@@ -34,6 +35,8 @@ pub struct App {
     pub sealer: Arc<crate::security::seal::Sealer>,
     /// The X app, when a consumer key is configured.
     pub x: Option<Arc<crate::channels::x::XClient>>,
+    /// Calls out to webhook receivers, refusing private addresses (`HERALD_WEBHOOK_ALLOW_NETWORKS`).
+    // pub hook_http: crate::channels::webhook::safe_http::SafeClient,
     /// Per-client limits on public sign-ups.
     pub signups: Arc<crate::security::throttle::Throttle>,
     /// Keys the audit log's hash chain.
@@ -66,6 +69,9 @@ pub enum AppError {
     /// Screening the act tripped the wire: nothing was done and outbound is paused.
     #[error("{0}")]
     Tripped(String),
+    /// Outbound is paused, and this act would send now.
+    #[error("{0}")]
+    Paused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::{Actor, App, AppError, AppResult};
 use crate::channels::x::Connected;
-use crate::notify::x::{SECRET_PURPOSE, TOKEN_PURPOSE};
+use crate::security::seal::purpose::{X_SECRET as SECRET_PURPOSE, X_TOKEN as TOKEN_PURPOSE};
 use crate::store::XAccount;
 
 impl App {

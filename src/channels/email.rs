@@ -14,9 +14,118 @@ use lettre::Address;
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, Semaphore};
 
-use super::SendError;
+use super::{Channel, Contact, Message, Outgoing, Policy, Receipt, SendError};
+use crate::notify::compose::{Composed, Composer, UpdateMail};
 
-/// Sends one message; the worker is written against this so tests can swap in a double.
+/// The email channel: update notifications to subscribers, and the confirmation mails, admin
+/// alerts and subscription notices that share its transport.
+pub struct Email<T: MailTransport> {
+    transport: Arc<T>,
+    composer: Arc<Composer>,
+    concurrency: usize,
+    /// The shared part of each update's mail, built once per update (most recent few).
+    mails: std::sync::Mutex<std::collections::HashMap<i64, Arc<UpdateMail>>>,
+}
+
+impl<T: MailTransport> Email<T> {
+    /// `concurrency`: SMTP connections at once (`HERALD_SMTP_CONCURRENCY`).
+    pub fn new(transport: Arc<T>, composer: Arc<Composer>, concurrency: usize) -> Self {
+        Email {
+            transport,
+            composer,
+            concurrency,
+            mails: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn update_mail(&self, notice: &super::Notice) -> Arc<UpdateMail> {
+        let make = || {
+            Arc::new(UpdateMail::new(
+                &notice.page.url,
+                &notice.incident,
+                &notice.update,
+            ))
+        };
+        let Ok(mut mails) = self.mails.lock() else {
+            return make();
+        };
+        if mails.len() > 64 {
+            mails.clear();
+        }
+        mails.entry(notice.update.id).or_insert_with(make).clone()
+    }
+}
+
+impl<T: MailTransport> Channel for Email<T> {
+    type Rendered = Composed;
+
+    fn names(&self) -> &'static [&'static str] {
+        use super::names::{ALERT, CONFIRM, EMAIL, NOTICE};
+        &[EMAIL, CONFIRM, ALERT, NOTICE]
+    }
+
+    fn policy(&self) -> Policy {
+        Policy {
+            batch: 256,
+            concurrency: self.concurrency.max(1),
+            max_attempts: 8,
+            ordered: false,
+            lease: chrono::Duration::minutes(5),
+        }
+    }
+
+    async fn render(&self, out: &Outgoing) -> Result<Composed, SendError> {
+        let Contact::Email(address) = &out.contact else {
+            return Err(SendError::Permanent("not an email address".into()));
+        };
+        let composer = self.composer.clone();
+        let (recipient, address) = (out.recipient_id, address.clone());
+        let now = crate::domain::now();
+        let compose: Box<dyn FnOnce() -> anyhow::Result<Composed> + Send> = match &out.message {
+            Message::Update(notice) => {
+                let mail = self.update_mail(notice);
+                Box::new(move || composer.notification(&mail, recipient, &address))
+            }
+            Message::Confirmation => {
+                Box::new(move || composer.confirmation(recipient, &address, now))
+            }
+            Message::Alert { subject, body } => {
+                let (subject, body) = (subject.clone(), body.clone());
+                Box::new(move || composer.alert(&subject, &body, &address))
+            }
+            Message::Test(_) => {
+                return Err(SendError::Permanent("email has no test delivery".into()))
+            }
+        };
+        // DKIM signing costs about a millisecond of CPU: keep it off the async threads.
+        // Without it, composing is cheap enough to do in place.
+        let composed = if self.composer.signs() {
+            match tokio::task::spawn_blocking(compose).await {
+                Ok(result) => result,
+                Err(e) => Err(anyhow::anyhow!("the composing task failed: {e}")),
+            }
+        } else {
+            compose()
+        };
+        composed.map_err(|e| SendError::Permanent(e.to_string()))
+    }
+
+    async fn send(&self, out: &Outgoing, composed: Composed) -> Result<Receipt, SendError> {
+        let Contact::Email(address) = &out.contact else {
+            return Err(SendError::Permanent("not an email address".into()));
+        };
+        MailTransport::send(
+            &*self.transport,
+            &self.composer.from_address(),
+            address,
+            composed.bytes,
+        )
+        .await?;
+        Ok(composed.message_id)
+    }
+}
+
+/// Sends one message; the channel is written against this so tests can swap in a double.
 pub trait MailTransport: Send + Sync + 'static {
     /// Sends `message` (complete RFC 5322 bytes) from `from` to `to`; returns the server's reply.
     fn send(

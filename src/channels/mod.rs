@@ -49,7 +49,7 @@ pub const REGISTRY: &[ChannelInfo] = &[
     },
     ChannelInfo {
         name: names::X,
-        label: "X (Twitter)",
+        label: "X",
         audience: Audience::Account,
     },
 ];
@@ -149,7 +149,10 @@ pub enum Message {
     /// A double opt-in confirmation (email).
     Confirmation,
     /// A message to a person about Herald or their subscription: subject and plain text.
-    Alert { subject: String, body: String },
+    Alert {
+        subject: String,
+        body: String,
+    },
     /// The test delivery a new webhook must answer before it is active.
     Test(Arc<PageInfo>),
 }

@@ -3,13 +3,72 @@
 //! else. Also the three legs of connecting an account (request token, authorize, access token).
 //! Every URL derives from `HERALD_X_API_BASE`, so tests and proxies can stand in for X.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use oauth1_request as oauth;
 use serde::Deserialize;
 
-use super::SendError;
+use super::{Channel, Contact, Message, Outgoing, Policy, Receipt, SendError};
+
+/// The X channel: each update posted to the connected account, one at a time and in order, each
+/// answering the account's previous post about the same incident, so an incident reads as one
+/// thread. X's 429 holds the channel until its reset; its 401 refuses the channel until an
+/// admin reconnects the account.
+pub struct X {
+    client: Arc<XClient>,
+}
+
+impl X {
+    pub fn new(client: Arc<XClient>) -> Self {
+        X { client }
+    }
+}
+
+impl Channel for X {
+    type Rendered = Tweet;
+
+    fn names(&self) -> &'static [&'static str] {
+        &[super::names::X]
+    }
+
+    /// X outages can last hours, and the backoff reaches its one-hour cap after eight tries,
+    /// so twelve tries cover about four hours. A post takes seconds: a short lease.
+    fn policy(&self) -> Policy {
+        Policy {
+            batch: 1,
+            concurrency: 1,
+            max_attempts: 12,
+            ordered: true,
+            lease: chrono::Duration::minutes(2),
+        }
+    }
+
+    async fn render(&self, out: &Outgoing) -> Result<Tweet, SendError> {
+        let (Message::Update(notice), Contact::Account(account)) = (&out.message, &out.contact)
+        else {
+            return Err(SendError::Permanent(
+                "an X post is an update to the connected account".into(),
+            ));
+        };
+        Ok(Tweet {
+            text: crate::notify::compose::tweet_text(
+                &notice.page.url,
+                &notice.incident,
+                &notice.update,
+            ),
+            reply_to: out.reply_to.clone(),
+            account: account.clone(),
+        })
+    }
+
+    async fn send(&self, _out: &Outgoing, tweet: Tweet) -> Result<Receipt, SendError> {
+        let id = self.client.post_tweet(&tweet).await?;
+        tracing::info!(tweet.id = %id, "posted to X");
+        Ok(id)
+    }
+}
 
 /// How long one call to X may take before it counts as a timeout (and is retried).
 const TIMEOUT: Duration = Duration::from_secs(15);

@@ -278,10 +278,76 @@ pub struct UpdateDraft {
     pub body: String,
     pub components: ComponentChanges,
     pub notify: bool,
-    /// With `notify`, also post the update to the connected X account.
-    pub post_to_x: bool,
+    /// The channels it goes out on (empty without `notify`), in the order their fan-outs are
+    /// written: the connected account first, then webhooks, then email.
+    pub channels: Vec<&'static str>,
     pub custom_tweet: Option<String>,
     pub display_at: Option<DateTime<Utc>>,
+}
+
+impl UpdateDraft {
+    /// Whether the update goes out on this channel.
+    pub fn sends_on(&self, channel: &str) -> bool {
+        self.channels.contains(&channel)
+    }
+
+    /// Whether the update is posted to the connected X account.
+    pub fn post_to_x(&self) -> bool {
+        self.sends_on(crate::channels::names::X)
+    }
+}
+
+/// The channels an update goes out on: with `notify`, the ones asked for (by name, or every
+/// subscriber channel when none are named), plus X when `post_to_x`. Unknown names are errors.
+pub fn resolve_channels(
+    notify: bool,
+    asked: Option<&[&str]>,
+    post_to_x: bool,
+) -> Result<Vec<&'static str>, FieldError> {
+    use crate::channels::{Audience, REGISTRY};
+    if !notify {
+        return Ok(Vec::new());
+    }
+    let mut chosen: Vec<&'static crate::channels::ChannelInfo> = Vec::new();
+    match asked {
+        Some(names) => {
+            for name in names {
+                let name = name.trim();
+                match REGISTRY.iter().find(|c| c.name == name) {
+                    Some(c) => chosen.push(c),
+                    None => {
+                        return Err(FieldError::new(
+                            "channels",
+                            format!(
+                                "\"{name}\" is not a channel; the channels are {}",
+                                REGISTRY
+                                    .iter()
+                                    .map(|c| c.name)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+        None => chosen.extend(REGISTRY.iter().filter(|c| c.audience != Audience::Account)),
+    }
+    if post_to_x {
+        chosen.extend(
+            REGISTRY
+                .iter()
+                .filter(|c| c.name == crate::channels::names::X),
+        );
+    }
+    let rank = |c: &crate::channels::ChannelInfo| match c.audience {
+        Audience::Account => 0,
+        Audience::Hooks(_) => 1,
+        Audience::Subscribers => 2,
+    };
+    chosen.sort_by_key(|c| (rank(c), c.name));
+    chosen.dedup_by_key(|c| c.name);
+    Ok(chosen.into_iter().map(|c| c.name).collect())
 }
 
 /// Raw fields of an update, as typed by a person or sent by a script.
@@ -291,7 +357,10 @@ pub struct RawUpdate<'a> {
     pub body: &'a str,
     pub components: Vec<(&'a str, &'a str)>,
     pub notify: bool,
+    /// Also post to X (the API's `post_to_x`; adds "x" to the channels).
     pub post_to_x: bool,
+    /// The channels by name (`None`: every subscriber channel).
+    pub channels: Option<Vec<&'a str>>,
     /// The responder's own post text, instead of the composed one.
     pub tweet: Option<&'a str>,
     pub display_at: Option<&'a str>,
@@ -354,12 +423,17 @@ impl UpdateDraft {
             }
         };
         let display_at = problems.take(parse_display_at(raw.display_at, now));
+        let channels = problems.take(resolve_channels(
+            raw.notify,
+            raw.channels.as_deref(),
+            raw.post_to_x,
+        ));
         Some(UpdateDraft {
             status: status?,
             body: body?,
             components: components?,
             notify: raw.notify,
-            post_to_x: raw.post_to_x,
+            channels: channels?,
             custom_tweet: custom_tweet?,
             display_at: display_at?,
         })

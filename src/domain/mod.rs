@@ -13,6 +13,7 @@ pub mod tweet;
 
 pub use choice::Choice;
 pub use component::{Component, ComponentDraft, ComponentStatus};
+pub use incident::resolve_channels;
 pub use incident::{
     AffectedComponent, Impact, Incident, IncidentDraft, IncidentKind, IncidentStatus,
     IncidentUpdate, MaintenanceDraft, UpdateDraft,

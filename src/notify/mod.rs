@@ -2,8 +2,7 @@
 
 pub mod compose;
 pub mod fanout;
-pub mod worker;
-pub mod x;
+pub mod outbox;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -56,7 +55,10 @@ struct Reading {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Send,
+    /// Paused by hand: nothing goes out but an open breach's statement.
     Paused,
+    /// Paused by the tripwire, or this process is fenced: nothing goes out at all.
+    Held,
     /// The stored state is not one Herald wrote (no valid stamp, or an older serial than one
     /// already seen): nothing goes out, and the caller trips the wire.
     Forged,
@@ -159,11 +161,13 @@ impl Notifier {
     /// What a stored state means for sending, remembering its serial and updating the cache.
     fn judge(&self, state: &OutboundState) -> Verdict {
         if self.is_fenced() {
-            return Verdict::Paused;
+            return Verdict::Held;
         }
         let replayed = state.serial < self.highest_serial.load(Ordering::SeqCst);
         let verdict = if !state.genuine || replayed {
             Verdict::Forged
+        } else if state.paused && !state.tripped_rule.is_empty() {
+            Verdict::Held
         } else if state.paused {
             Verdict::Paused
         } else {
@@ -183,7 +187,7 @@ impl Notifier {
     /// mail goes out.
     pub async fn may_send(&self, store: &Store) -> StoreResult<Verdict> {
         if self.is_fenced() {
-            return Ok(Verdict::Paused);
+            return Ok(Verdict::Held);
         }
         let asked = Instant::now();
         let mut last = self.reading.lock().await;

@@ -25,6 +25,16 @@ pub mod purpose {
     /// The key of stored secret hashes and access-row stamps (`secret::DigestKey`).
     pub const DIGEST_KEY: &str = "digest.key";
 
+    /// A webhook subscription's URL (a chat webhook's URL is a credential to post).
+    pub fn hook_url(hook_id: i64) -> String {
+        format!("hook.url:{hook_id}")
+    }
+
+    /// A webhook subscription's signing secret.
+    pub fn hook_secret(hook_id: i64) -> String {
+        format!("hook.secret:{hook_id}")
+    }
+
     /// One staff member's TOTP seed.
     pub fn totp(staff_id: i64) -> String {
         format!("totp.seed:{staff_id}")

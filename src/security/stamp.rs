@@ -104,6 +104,16 @@ impl Stamper {
         ])
     }
 
+    /// An open breach: the update it pins and sends despite the pause.
+    pub fn breach(&self, breach_id: i64, update_id: i64, started_by: &str) -> String {
+        self.mac(&[
+            "breach",
+            &breach_id.to_string(),
+            &update_id.to_string(),
+            started_by,
+        ])
+    }
+
     pub fn alert(&self, alert_id: i64, subject: &str, body: &str) -> String {
         self.mac(&["alert", &alert_id.to_string(), subject, body])
     }

@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::notify::{queue_deliveries, NewDelivery};
 use super::rows::{
     assemble, AffectedRow, ComponentRow, IncidentComponentRow, IncidentRow, UpdateRow,
 };
@@ -242,7 +241,7 @@ impl Store {
             body: draft.body.clone(),
             components: Vec::new(),
             notify: draft.notify,
-            post_to_x: draft.notify,
+            channels: crate::domain::resolve_channels(draft.notify, None, true).unwrap_or_default(),
             custom_tweet: None,
             display_at: None,
         };
@@ -281,7 +280,7 @@ impl Store {
                         .to_string(),
                     components: Vec::new(),
                     notify: m.notify,
-                    post_to_x: m.notify,
+                    channels: crate::domain::resolve_channels(m.notify, None, true).unwrap_or_default(),
                     custom_tweet: None,
                     display_at: Some(m.scheduled_for),
                 };
@@ -300,7 +299,8 @@ impl Store {
                     body: "The scheduled maintenance has been completed.".to_string(),
                     components: Vec::new(),
                     notify: m.notify,
-                    post_to_x: m.notify,
+                    channels: crate::domain::resolve_channels(m.notify, None, true)
+                        .unwrap_or_default(),
                     custom_tweet: None,
                     display_at: Some(m.scheduled_until),
                 };
@@ -541,34 +541,27 @@ impl Store {
                 stamp_component!(self, tx, component_id);
             }
 
-            // The outbox: the update's email audience is recorded here as one fan-out row,
-            // written with the update so neither exists without the other; the worker expands
-            // it into one delivery per subscriber (`expand_fanout`).
-            if draft.notify {
-                sqlx::query("INSERT INTO fanouts (update_id, incident_id, created_at) VALUES ($1, $2, $3)")
-                    .bind(update_id)
-                    .bind(incident_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+            // The outbox: the update's audience on every channel it goes out on is recorded
+            // here as one fan-out row, written with the update so neither exists without the
+            // other; the worker expands it into one delivery per recipient (`expand_fanout`).
+            if let Some((first, rest)) = draft.channels.split_first() {
+                sqlx::query(
+                    "INSERT INTO fanouts (update_id, incident_id, created_at, channel, remaining) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(update_id)
+                .bind(incident_id)
+                .bind(now)
+                .bind(*first)
+                .bind(rest.join(","))
+                .execute(&mut *tx)
+                .await?;
             }
-            // And one post to the connected X account, if there is one.
-            if draft.notify && draft.post_to_x {
-                let account: Option<String> =
-                    sqlx::query_scalar("SELECT '@' || username FROM x_account WHERE id = 1")
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if let Some(address) = &account {
-                    let post = [NewDelivery {
-                        update_id: Some(update_id),
-                        alert_id: None,
-                        channel: super::channel::X,
-                        recipient_id: 0,
-                        address,
-                    }];
-                    queue_deliveries!(self, tx, post, now);
-                }
-            }
+            sqlx::query("UPDATE incident_updates SET channels = $1 WHERE id = $2")
+                .bind(draft.channels.join(","))
+                .bind(update_id)
+                .execute(&mut *tx)
+                .await?;
 
             let monitoring_at = match (monitoring_at, draft.status) {
                 (None, IncidentStatus::Monitoring) => Some(display_at),

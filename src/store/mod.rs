@@ -8,6 +8,7 @@
 mod audit;
 mod digest;
 mod events;
+mod hooks;
 mod incidents;
 mod notify;
 mod rows;
@@ -30,10 +31,11 @@ use crate::domain::Invalid;
 pub use audit::{AuditEvent, AuditFilter, AuditHead};
 pub use digest::KeyedUpgrade;
 pub use events::{Change, ChangeListener, EVENTS_CHANNEL};
+pub use hooks::{Disabled, HookRow, NewHook};
 pub use incidents::Published;
 pub use notify::{
-    channel, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, FanoutChunk, OutboundState, SignUp,
-    Subscriber, CONFIRM_RESEND_AFTER,
+    channel, ChannelHold, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, FanoutChunk,
+    OutboundState, SignUp, Subscriber, CONFIRM_RESEND_AFTER,
 };
 pub use security::{RecentPosts, SealedValue};
 pub use staff::{

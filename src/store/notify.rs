@@ -7,20 +7,12 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::{on_constraint, on_pool, Store, StoreError, StoreResult};
+use crate::channels::Audience;
 use crate::domain::{self, SubscriberEmail};
 use crate::security::stamp::{DeliveryText, OutboundText, Stamper};
 
 /// Channels a delivery can go out on.
-pub mod channel {
-    /// An update's notification to one email subscriber.
-    pub const EMAIL: &str = "email";
-    /// A double opt-in confirmation mail.
-    pub const CONFIRM: &str = "confirm";
-    /// An update posted to the connected X account (recipient 0).
-    pub const X: &str = "x";
-    /// A message about Herald itself to one admin; the kill switch does not hold it.
-    pub const ALERT: &str = "alert";
-}
+pub use crate::channels::names as channel;
 
 /// The kill switch as every claim reads it, in the claim's own statement: `NOT (SELECT paused
 /// FROM switch)` holds every row but alerts. On PostgreSQL the row is read `FOR SHARE`, so a
@@ -28,9 +20,9 @@ pub mod channel {
 /// sees it: once a pause has committed, nothing more is claimed anywhere.
 pub(crate) fn switch_cte(backend: &str) -> &'static str {
     if backend == "postgres" {
-        "WITH switch AS (SELECT paused FROM outbound WHERE id = 1 FOR SHARE) "
+        "WITH switch AS (SELECT paused, tripped_rule FROM outbound WHERE id = 1 FOR SHARE) "
     } else {
-        "WITH switch AS (SELECT paused FROM outbound WHERE id = 1) "
+        "WITH switch AS (SELECT paused, tripped_rule FROM outbound WHERE id = 1) "
     }
 }
 
@@ -108,6 +100,38 @@ macro_rules! queue_deliveries {
     }};
 }
 pub(crate) use queue_deliveries;
+
+/// One channel's audience for one chunk of a fan-out: recipients with ids in ($1, $2], there
+/// (confirmed, or active) when the update was posted ($3), following the incident ($4)'s
+/// components; $5 is the channel name. Each row is (recipient id, address).
+const AUDIENCE_SUBSCRIBERS: &str = "SELECT s.id, s.email FROM subscribers s \
+     WHERE s.id > $1 AND s.id <= $2 AND s.confirmed_at IS NOT NULL AND s.confirmed_at <= $3 \
+       AND (s.all_components OR EXISTS ( \
+         SELECT 1 FROM subscriber_components sc JOIN incident_components ic \
+         ON ic.component_id = sc.component_id \
+         WHERE sc.subscriber_id = s.id AND ic.incident_id = $4)) \
+       AND $5 <> '' \
+     ORDER BY s.id";
+
+/// The same for webhook subscriptions of the channel's kind; the address is the receiver's host.
+const AUDIENCE_HOOKS: &str = "SELECT h.id, h.host FROM hooks h \
+     WHERE h.id > $1 AND h.id <= $2 AND h.activated_at IS NOT NULL AND h.activated_at <= $3 \
+       AND h.disabled_at IS NULL AND h.kind = $5 \
+       AND (h.all_components OR EXISTS ( \
+         SELECT 1 FROM hook_components hc JOIN incident_components ic \
+         ON ic.component_id = hc.component_id \
+         WHERE hc.hook_id = h.id AND ic.incident_id = $4)) \
+     ORDER BY h.id";
+
+#[derive(sqlx::FromRow)]
+struct FanoutRow {
+    update_id: i64,
+    incident_id: i64,
+    after_id: i64,
+    created_at: DateTime<Utc>,
+    channel: String,
+    remaining: String,
+}
 
 /// Links a subscriber ($1) to a component ($2), if that component exists.
 const LINK_COMPONENT: &str = "INSERT INTO subscriber_components (subscriber_id, component_id) \
@@ -217,6 +241,16 @@ pub struct OutboundState {
     /// Whether the stored state carries Herald's stamp. One that does not was written around
     /// Herald (straight into the database) and holds every channel as if paused.
     pub genuine: bool,
+}
+
+/// A channel held back on every instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct ChannelHold {
+    /// Nothing goes out before this (a rate limit's reset).
+    pub hold_until: Option<DateTime<Utc>>,
+    /// The channel's credentials were refused then: nothing goes out until an admin reconnects.
+    pub refused_at: Option<DateTime<Utc>>,
+    pub refused_error: Option<String>,
 }
 
 /// (id, confirmed_at, confirm_sent_at) of an existing subscriber.
@@ -505,20 +539,24 @@ impl Store {
         .await)?;
         Ok((confirmed, total - confirmed))
     }
-    /// Writes the next chunk (up to `chunk` subscriber ids) of the oldest waiting fan-out into
-    /// deliveries, and moves its cursor, in one transaction. `None` when nothing waits.
+    /// Writes the next chunk (up to `chunk` recipients) of the oldest waiting fan-out into
+    /// deliveries, and moves its cursor, in one transaction. A fan-out walks its update's
+    /// channels one after another, each over that channel's audience. `None` when nothing waits.
     pub async fn expand_fanout(&self, chunk: i64) -> StoreResult<Option<FanoutChunk>> {
         let lock = if self.backend() == "postgres" {
             "FOR UPDATE OF fanouts SKIP LOCKED"
         } else {
             ""
         };
-        // Held by the kill switch like every claim of outbound work. Without FOR SHARE: this
-        // transaction runs for a whole chunk, and it only queues; the claims that send read
-        // the switch exactly.
+        // Held by the kill switch like every claim of outbound work (a breach statement passes a
+        // pause made by hand). Without FOR SHARE: this transaction runs for a whole chunk, and
+        // it only queues; the claims that send read the switch exactly.
         let pick = format!(
-            "SELECT update_id, incident_id, after_id, created_at FROM fanouts \
-             WHERE NOT (SELECT paused FROM outbound WHERE id = 1) ORDER BY update_id LIMIT 1 {lock}"
+            "SELECT update_id, incident_id, after_id, created_at, channel, remaining FROM fanouts \
+             WHERE NOT (SELECT paused FROM outbound WHERE id = 1) \
+                OR ((SELECT tripped_rule FROM outbound WHERE id = 1) = '' \
+                    AND update_id IN (SELECT update_id FROM breaches WHERE ended_at IS NULL)) \
+             ORDER BY update_id LIMIT 1 {lock}"
         );
         // PostgreSQL plans the claim query from table statistics, which autovacuum refreshes
         // only a minute or more after a burst. Until then it believes few rows are pending and
@@ -527,70 +565,98 @@ impl Store {
         let analyze = self.backend() == "postgres";
         on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
-            let waiting: Option<(i64, i64, i64, DateTime<Utc>)> =
-                sqlx::query_as(&pick).fetch_optional(&mut *tx).await?;
-            let Some((update_id, incident_id, after_id, created_at)) = waiting else {
+            let waiting: Option<FanoutRow> = sqlx::query_as(&pick).fetch_optional(&mut *tx).await?;
+            let Some(f) = waiting else {
                 // End it here: a dropped transaction rolls back only when its connection is
                 // next used, and meanwhile holds whatever it locked.
                 tx.commit().await?;
                 return Ok(None);
             };
-            let (upto, covered): (Option<i64>, i64) = sqlx::query_as(
-                "SELECT MAX(id), COUNT(*) FROM (SELECT id FROM subscribers WHERE id > $1 ORDER BY id LIMIT $2) AS chunk",
-            )
-            .bind(after_id)
-            .bind(chunk)
-            .fetch_one(&mut *tx)
-            .await?;
+            let audience = crate::channels::info(&f.channel).map(|c| c.audience);
+            let (table, audience_sql) = match audience {
+                Some(Audience::Subscribers) => ("subscribers", AUDIENCE_SUBSCRIBERS),
+                Some(Audience::Hooks(_)) => ("hooks", AUDIENCE_HOOKS),
+                // The connected account, or a channel this version does not know: no chunks.
+                _ => ("", ""),
+            };
             let mut deliveries = 0;
-            if let Some(upto) = upto {
-                let audience: Vec<(i64, String)> = sqlx::query_as(
-                    "SELECT s.id, s.email FROM subscribers s \
-                     WHERE s.id > $1 AND s.id <= $2 AND s.confirmed_at IS NOT NULL AND s.confirmed_at <= $3 \
-                       AND (s.all_components OR EXISTS ( \
-                         SELECT 1 FROM subscriber_components sc JOIN incident_components ic \
-                         ON ic.component_id = sc.component_id \
-                         WHERE sc.subscriber_id = s.id AND ic.incident_id = $4)) \
-                     ORDER BY s.id",
-                )
-                .bind(after_id)
-                .bind(upto)
-                .bind(created_at)
-                .bind(incident_id)
-                .fetch_all(&mut *tx)
-                .await?;
+            let (upto, covered): (Option<i64>, i64) = if table.is_empty() {
+                (None, 0)
+            } else {
+                sqlx::query_as(&format!(
+                    "SELECT MAX(id), COUNT(*) FROM (SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT $2) AS chunk",
+                ))
+                .bind(f.after_id)
+                .bind(chunk)
+                .fetch_one(&mut *tx)
+                .await?
+            };
+            if audience == Some(Audience::Account) {
+                let account: Option<String> =
+                    sqlx::query_scalar("SELECT '@' || username FROM x_account WHERE id = 1")
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some(address) = &account {
+                    let post = [NewDelivery {
+                        update_id: Some(f.update_id),
+                        alert_id: None,
+                        channel: &f.channel,
+                        recipient_id: 0,
+                        address,
+                    }];
+                    deliveries = queue_deliveries!(self, tx, post, f.created_at);
+                }
+            } else if let Some(upto) = upto {
+                let audience: Vec<(i64, String)> = sqlx::query_as(audience_sql)
+                    .bind(f.after_id)
+                    .bind(upto)
+                    .bind(f.created_at)
+                    .bind(f.incident_id)
+                    .bind(&f.channel)
+                    .fetch_all(&mut *tx)
+                    .await?;
                 let rows: Vec<NewDelivery<'_>> = audience
                     .iter()
-                    .map(|(id, email)| NewDelivery {
-                        update_id: Some(update_id),
+                    .map(|(id, address)| NewDelivery {
+                        update_id: Some(f.update_id),
                         alert_id: None,
-                        channel: channel::EMAIL,
+                        channel: &f.channel,
                         recipient_id: *id,
-                        address: email,
+                        address,
                     })
                     .collect();
-                deliveries = queue_deliveries!(self, tx, rows, created_at);
+                deliveries = queue_deliveries!(self, tx, rows, f.created_at);
             }
-            let done = covered < chunk;
+            let channel_done = covered < chunk;
+            let mut remaining = f.remaining.split(',').filter(|c| !c.is_empty());
+            let next = if channel_done { remaining.next() } else { None };
+            let done = channel_done && next.is_none();
             if done {
                 sqlx::query("DELETE FROM fanouts WHERE update_id = $1")
-                    .bind(update_id)
+                    .bind(f.update_id)
+                    .execute(&mut *tx)
+                    .await?;
+            } else if let Some(next) = next {
+                sqlx::query("UPDATE fanouts SET channel = $1, remaining = $2, after_id = 0 WHERE update_id = $3")
+                    .bind(next)
+                    .bind(remaining.collect::<Vec<_>>().join(","))
+                    .bind(f.update_id)
                     .execute(&mut *tx)
                     .await?;
             } else {
                 sqlx::query("UPDATE fanouts SET after_id = $1 WHERE update_id = $2")
                     .bind(upto)
-                    .bind(update_id)
+                    .bind(f.update_id)
                     .execute(&mut *tx)
                     .await?;
             }
             tx.commit().await?;
-            if analyze && after_id == 0 && deliveries >= 1_000 {
+            if analyze && f.after_id == 0 && deliveries >= 1_000 {
                 if let Err(e) = sqlx::query("ANALYZE deliveries").execute(pool).await {
                     tracing::warn!(error = %e, "refreshing the outbox's statistics failed");
                 }
             }
-            Ok(Some(FanoutChunk { update_id, deliveries, done }))
+            Ok(Some(FanoutChunk { update_id: f.update_id, deliveries, done }))
         })
     }
 
@@ -606,16 +672,22 @@ impl Store {
     }
 
     /// Claims up to `limit` due deliveries on `channels` for `lease`, in the name of
-    /// `instance`; another worker cannot take them meanwhile. The kill switch is read in the
-    /// same statement: while it is on, only alerts are claimed.
-    pub async fn claim_due_deliveries(
+    /// `instance`; another worker cannot take them meanwhile. With `ordered`, claims only the
+    /// first delivery of the channel still unsent, and only once it is due: nothing overtakes
+    /// an earlier one that is in flight or waiting for its retry.
+    ///
+    /// The kill switch is read in the same statement (see `switch_cte`): while it is on, only
+    /// alerts to the admins are claimed, and, while the pause is one made by hand (not a
+    /// tripwire's), the deliveries of an open breach statement.
+    pub async fn claim_deliveries(
         &self,
         channels: &[&'static str],
         limit: i64,
+        ordered: bool,
         lease: Duration,
         instance: &str,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        // Channel names are this module's constants, never input.
+        // Channel names are the registry's constants, never input.
         let channels = channels
             .iter()
             .map(|c| format!("'{c}'"))
@@ -627,16 +699,31 @@ impl Store {
         } else {
             ""
         };
-        let sql = format!(
-            "{switch}UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1, claimed_by = $4 \
-             WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $2 \
-                          AND channel IN ({channels}) \
-                          AND (channel = '{alert}' OR NOT (SELECT paused FROM switch)) \
-                          ORDER BY next_attempt_at LIMIT $3 {lock}) \
-             RETURNING {CLAIMED_COLUMNS}",
-            switch = switch_cte(self.backend()),
-            alert = channel::ALERT,
+        let held = format!(
+            "(channel = '{alert}' OR NOT (SELECT paused FROM switch) \
+              OR ((SELECT tripped_rule FROM switch) = '' \
+                  AND update_id IN (SELECT update_id FROM breaches WHERE ended_at IS NULL)))",
+            alert = crate::channels::names::ALERT,
         );
+        let sql = if ordered {
+            format!(
+                "{switch}UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1, claimed_by = $4 \
+                 WHERE id = (SELECT id FROM deliveries WHERE channel IN ({channels}) AND state IN ('pending', 'sending') \
+                             ORDER BY id LIMIT 1) \
+                   AND state = 'pending' AND next_attempt_at <= $2 AND {held} AND $3 > 0 \
+                 RETURNING {CLAIMED_COLUMNS}",
+                switch = switch_cte(self.backend()),
+            )
+        } else {
+            format!(
+                "{switch}UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1, claimed_by = $4 \
+                 WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $2 \
+                              AND channel IN ({channels}) AND {held} \
+                              ORDER BY next_attempt_at LIMIT $3 {lock}) \
+                 RETURNING {CLAIMED_COLUMNS}",
+                switch = switch_cte(self.backend()),
+            )
+        };
         let claimed: Vec<ClaimedDelivery> = on_pool!(self, write pool => sqlx::query_as(&sql)
             .bind(now + lease)
             .bind(now)
@@ -645,6 +732,103 @@ impl Store {
             .fetch_all(pool)
             .await)?;
         Ok(claimed)
+    }
+
+    /// Whether an update is the statement of an open breach, with a valid stamp. `None` when it
+    /// is not one; `Some(false)` when a breach row names it but Herald did not write that row.
+    pub async fn statement_of(&self, update_id: i64) -> StoreResult<Option<bool>> {
+        let row: Option<(i64, String, Option<String>)> = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT id, started_by, stamp FROM breaches WHERE update_id = $1 AND ended_at IS NULL",
+        )
+        .bind(update_id)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.map(|(id, by, stamp)| {
+            self.stamper()
+                .is_none_or(|s| Stamper::verify(&s.breach(id, update_id, &by), stamp.as_deref()))
+        }))
+    }
+
+    /// The receipt (post id) of the channel's last post about the same incident before this
+    /// update: what an ordered channel's post answers, so an incident reads as one thread.
+    pub async fn thread_receipt(
+        &self,
+        channel: &str,
+        update_id: i64,
+    ) -> StoreResult<Option<String>> {
+        Ok(on_pool!(self, read pool => sqlx::query_scalar(
+            "SELECT d.message_id FROM incident_updates u \
+             JOIN incident_updates p ON p.incident_id = u.incident_id AND p.id < u.id \
+             JOIN deliveries d ON d.update_id = p.id AND d.channel = $1 AND d.state = 'sent' \
+             WHERE u.id = $2 AND d.message_id IS NOT NULL ORDER BY p.id DESC LIMIT 1",
+        )
+        .bind(channel)
+        .bind(update_id)
+        .fetch_optional(pool)
+        .await)?)
+    }
+
+    /// A post on the connected account went out: the update shows its id (`tweet_id`).
+    pub async fn record_post_id(&self, update_id: i64, post_id: &str) -> StoreResult<()> {
+        on_pool!(self, write pool => sqlx::query("UPDATE incident_updates SET tweet_id = $1 WHERE id = $2")
+            .bind(post_id)
+            .bind(update_id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Whether a channel is held: refused (until an admin reconnects it) or asked to wait.
+    pub async fn channel_hold(&self, channel: &str) -> StoreResult<ChannelHold> {
+        let row: Option<ChannelHold> = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT hold_until, refused_at, refused_error FROM channel_holds WHERE channel = $1",
+        )
+        .bind(channel)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(row.unwrap_or_default())
+    }
+
+    /// Every delivery of `channel`, on every instance, waits until `until` (a rate limit).
+    pub async fn hold_channel(&self, channel: &str, until: DateTime<Utc>) -> StoreResult<()> {
+        on_pool!(self, write pool => sqlx::query(
+            "INSERT INTO channel_holds (channel, hold_until) VALUES ($1, $2) \
+             ON CONFLICT (channel) DO UPDATE SET hold_until = excluded.hold_until",
+        )
+        .bind(channel)
+        .bind(until)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The channel's credentials were refused: nothing of it goes out until `clear_channel_hold`.
+    /// Returns false when it was already refused (so the admins are alerted once).
+    pub async fn refuse_channel(&self, channel: &str, error: &str) -> StoreResult<bool> {
+        let changed = on_pool!(self, write pool => sqlx::query(
+            "INSERT INTO channel_holds (channel, refused_at, refused_error) VALUES ($1, $2, $3) \
+             ON CONFLICT (channel) DO UPDATE SET refused_at = excluded.refused_at, refused_error = excluded.refused_error \
+             WHERE channel_holds.refused_at IS NULL",
+        )
+        .bind(channel)
+        .bind(domain::now())
+        .bind(error)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(changed > 0)
+    }
+
+    /// Lifts a channel's hold and refusal (an account reconnected).
+    pub async fn clear_channel_hold(&self, channel: &str) -> StoreResult<()> {
+        on_pool!(self, write pool => sqlx::query("DELETE FROM channel_holds WHERE channel = $1")
+            .bind(channel)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 
     /// Whether a claimed delivery is one Herald queued and has not sent yet: its stamp binds

@@ -64,6 +64,21 @@ macro_rules! restamp {
             }
         }
 
+        let breaches: Vec<(i64, i64, String, Option<String>)> =
+            sqlx::query_as("SELECT id, update_id, started_by, stamp FROM breaches WHERE ended_at IS NULL")
+                .fetch_all(&mut *$tx)
+                .await?;
+        for (id, update_id, by, stamp) in breaches {
+            if keep(old.map(|o| o.breach(id, update_id, &by)), stamp.as_deref()) {
+                sqlx::query("UPDATE breaches SET stamp = $1 WHERE id = $2")
+                    .bind(new.breach(id, update_id, &by))
+                    .bind(id)
+                    .execute(&mut *$tx)
+                    .await?;
+                stamped += 1;
+            }
+        }
+
         #[allow(clippy::type_complexity)]
         let deliveries: Vec<(i64, Option<i64>, Option<i64>, String, i64, String, Option<String>)> = sqlx::query_as(
             "SELECT id, update_id, alert_id, channel, recipient_id, address, stamp FROM deliveries \

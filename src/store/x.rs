@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::notify::{
-    channel, queue_deliveries, switch_cte, ClaimedDelivery, NewDelivery, CLAIMED_COLUMNS,
-};
+use super::notify::{channel, queue_deliveries, NewDelivery};
 use super::{on_pool, Store, StoreResult};
 use crate::domain;
 
@@ -28,9 +26,11 @@ pub struct XAccount {
     pub refused_error: Option<String>,
 }
 
+/// The account, with the X channel's hold (`channel_holds`), which the outbox keeps.
 const ACCOUNT_COLUMNS: &str =
-    "SELECT user_id, username, token_sealed, secret_sealed, connected_at, \
-     connected_by, hold_until, refused_at, refused_error FROM x_account WHERE id = 1";
+    "SELECT a.user_id, a.username, a.token_sealed, a.secret_sealed, a.connected_at, \
+     a.connected_by, h.hold_until, h.refused_at, h.refused_error \
+     FROM x_account a LEFT JOIN channel_holds h ON h.channel = 'x' WHERE a.id = 1";
 
 impl Store {
     pub async fn x_account(&self) -> StoreResult<Option<XAccount>> {
@@ -46,7 +46,10 @@ impl Store {
         secret_sealed: &str,
         by: &str,
     ) -> StoreResult<XAccount> {
-        on_pool!(self, write pool => sqlx::query(
+        on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM channel_holds WHERE channel = 'x'").execute(&mut *tx).await?;
+            sqlx::query(
             "INSERT INTO x_account (id, user_id, username, token_sealed, secret_sealed, connected_at, connected_by) \
              VALUES (1, $1, $2, $3, $4, $5, $6) \
              ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, username = excluded.username, \
@@ -60,9 +63,11 @@ impl Store {
         .bind(secret_sealed)
         .bind(domain::now())
         .bind(by)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .execute(&mut *tx)
+        .await?;
+            tx.commit().await?;
+            Ok::<(), super::StoreError>(())
+        })?;
         self.x_account()
             .await?
             .ok_or(super::StoreError::NotFound("X account"))
@@ -86,30 +91,6 @@ impl Store {
             tx.commit().await?;
             Ok(cancelled)
         })
-    }
-
-    /// Every X post waits until `until` (a 429's reset time).
-    pub async fn hold_x_until(&self, until: DateTime<Utc>) -> StoreResult<()> {
-        on_pool!(self, write pool => sqlx::query("UPDATE x_account SET hold_until = $1 WHERE id = 1")
-            .bind(until)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
-
-    /// X refused the account's token; posts wait for a reconnect. Returns false when it was
-    /// already marked (so the admins are alerted once).
-    pub async fn refuse_x(&self, error: &str) -> StoreResult<bool> {
-        let changed = on_pool!(self, write pool => sqlx::query(
-            "UPDATE x_account SET refused_at = $1, refused_error = $2 WHERE id = 1 AND refused_at IS NULL",
-        )
-        .bind(domain::now())
-        .bind(error)
-        .execute(pool)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(changed > 0)
     }
 
     /// Keeps leg one's request token (secret sealed) until the callback.
@@ -155,75 +136,6 @@ impl Store {
         Ok(row
             .filter(|(_, _, at)| *at >= domain::now() - CONNECT_REQUEST_TTL)
             .map(|(secret, by, _)| (secret, by)))
-    }
-
-    /// Claims the next X post, strictly in order: nothing is claimed while an earlier one is in
-    /// flight or waiting for its retry, so every reply finds the post it answers.
-    pub async fn claim_x_delivery(
-        &self,
-        lease: Duration,
-        instance: &str,
-    ) -> StoreResult<Option<ClaimedDelivery>> {
-        let now = domain::now();
-        // The kill switch is read in the claim's own statement (see `switch_cte`).
-        let sql = format!(
-            "{}UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1, claimed_by = $4 \
-             WHERE id = (SELECT id FROM deliveries WHERE channel = $2 AND state IN ('pending', 'sending') \
-                         ORDER BY id LIMIT 1) \
-               AND state = 'pending' AND next_attempt_at <= $3 AND NOT (SELECT paused FROM switch) \
-             RETURNING {CLAIMED_COLUMNS}",
-            switch_cte(self.backend())
-        );
-        let claimed: Option<ClaimedDelivery> = on_pool!(self, write pool => sqlx::query_as(&sql)
-        .bind(now + lease)
-        .bind(channel::X)
-        .bind(now)
-        .bind(instance)
-        .fetch_optional(pool)
-        .await)?;
-        Ok(claimed)
-    }
-
-    /// The post an update's post answers: the latest earlier update of the same incident that
-    /// was posted. `None` starts a new thread.
-    pub async fn x_reply_target(&self, update_id: i64) -> StoreResult<Option<String>> {
-        Ok(on_pool!(self, read pool => sqlx::query_scalar(
-            "SELECT p.tweet_id FROM incident_updates u JOIN incident_updates p \
-               ON p.incident_id = u.incident_id AND p.id < u.id \
-             WHERE u.id = $1 AND p.tweet_id IS NOT NULL ORDER BY p.id DESC LIMIT 1",
-        )
-        .bind(update_id)
-        .fetch_optional(pool)
-        .await)?)
-    }
-
-    /// A post went out: the delivery is sent and the update carries the post's id.
-    pub async fn record_tweet(
-        &self,
-        delivery_id: i64,
-        update_id: i64,
-        tweet_id: &str,
-    ) -> StoreResult<()> {
-        on_pool!(self, write pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "UPDATE deliveries SET state = 'sent', message_id = $1, sent_at = $2, claimed_until = NULL, \
-                 last_error = NULL, stamp = NULL WHERE id = $3",
-            )
-            .bind(tweet_id)
-            .bind(domain::now())
-            .bind(delivery_id)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE incident_updates SET tweet_id = $1 WHERE id = $2")
-                .bind(tweet_id)
-                .bind(update_id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok::<(), super::StoreError>(())
-        })?;
-        Ok(())
     }
 
     /// Records an alert and queues it to every active admin, in one transaction.

@@ -50,6 +50,7 @@ impl From<AppError> for ApiError {
             AppError::Store(e) => e.into(),
             AppError::Internal(e) => ApiError::Internal(e),
             AppError::Tripped(message) => ApiError::Forbidden(message),
+            AppError::Paused(message) => ApiError::Conflict(message),
             AppError::NeedsFreshCode { reason } => ApiError::Forbidden(format!(
                 "this needs an admin who gave their two-factor code again just now, on the \
                  admin pages ({reason})"
@@ -137,7 +138,7 @@ impl From<AppError> for PageError {
         match e {
             AppError::Store(e) => e.into(),
             AppError::Internal(e) => PageError::Internal(e),
-            AppError::Tripped(message) => PageError::Forbidden(message),
+            AppError::Tripped(message) | AppError::Paused(message) => PageError::Forbidden(message),
             AppError::NeedsFreshCode { .. } => PageError::Reauthenticate("/admin".into()),
         }
     }

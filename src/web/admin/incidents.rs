@@ -223,6 +223,7 @@ impl UpdateForm {
             components: fields.with_prefix("component_").collect(),
             notify: fields.has("notify"),
             post_to_x: fields.has("post_to_x"),
+            channels: None,
             tweet: Some(fields.get("custom_tweet")),
             display_at: Some(fields.get("display_at")),
         }

@@ -240,9 +240,12 @@ struct NewUpdate {
     components: BTreeMap<String, String>,
     #[serde(default)]
     notify: bool,
-    /// With `notify`, post to X too (when an account is connected). Default true.
-    #[serde(default = "yes")]
-    post_to_x: bool,
+    /// With `notify`, post to X too (when an account is connected). Default true, unless
+    /// `channels` names the channels.
+    post_to_x: Option<bool>,
+    /// With `notify`, the channels to send on by name (email, x, webhook, slack, discord,
+    /// teams). Default: every subscriber channel, and X per `post_to_x`.
+    channels: Option<Vec<String>>,
     /// The post's own text instead of the composed one (`tweet` is accepted too).
     #[serde(alias = "tweet")]
     custom_tweet: Option<String>,
@@ -264,15 +267,15 @@ impl NewUpdate {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
             notify: self.notify,
-            post_to_x: self.post_to_x,
+            post_to_x: self.post_to_x.unwrap_or(self.channels.is_none()),
+            channels: self
+                .channels
+                .as_ref()
+                .map(|c| c.iter().map(String::as_str).collect()),
             tweet: self.custom_tweet.as_deref(),
             display_at: self.display_at.as_deref(),
         }
     }
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Deserialize)]
@@ -286,9 +289,12 @@ struct NewIncident {
     components: BTreeMap<String, String>,
     #[serde(default)]
     notify: bool,
-    /// With `notify`, post to X too (when an account is connected). Default true.
-    #[serde(default = "yes")]
-    post_to_x: bool,
+    /// With `notify`, post to X too (when an account is connected). Default true, unless
+    /// `channels` names the channels.
+    post_to_x: Option<bool>,
+    /// With `notify`, the channels to send on by name (email, x, webhook, slack, discord,
+    /// teams). Default: every subscriber channel, and X per `post_to_x`.
+    channels: Option<Vec<String>>,
     /// The post's own text instead of the composed one (`tweet` is accepted too).
     #[serde(alias = "tweet")]
     custom_tweet: Option<String>,
@@ -309,7 +315,11 @@ impl NewIncident {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
             notify: self.notify,
-            post_to_x: self.post_to_x,
+            post_to_x: self.post_to_x.unwrap_or(self.channels.is_none()),
+            channels: self
+                .channels
+                .as_ref()
+                .map(|c| c.iter().map(String::as_str).collect()),
             tweet: self.custom_tweet.as_deref(),
             display_at: self.display_at.as_deref(),
         }
@@ -382,7 +392,7 @@ async fn dry_run(
         .iter()
         .map(|t| json!({ "rule": t.rule.as_str(), "title": t.rule.title(), "detail": t.detail }))
         .collect();
-    let tweet = (draft.notify && draft.post_to_x).then(|| {
+    let tweet = draft.post_to_x().then(|| {
         state.post_on_x(
             incident,
             domain::Choice::label(draft.status),
@@ -396,6 +406,7 @@ async fn dry_run(
         "would_trip": !trips.is_empty(),
         "reasons": reasons,
         "notify": draft.notify,
+        "channels": draft.channels,
         "name": name,
         "body_html": crate::domain::markdown::to_safe_html(&draft.body, &state.config.public_url()),
         "tweet": tweet,
