@@ -15,6 +15,7 @@ use crate::domain::{Component, Incident, IncidentUpdate};
 
 pub mod dkim;
 pub mod email;
+pub mod webhook;
 pub mod x;
 
 /// Who a channel's deliveries go to: the fan-out expands an update into one delivery per
