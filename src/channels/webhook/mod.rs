@@ -13,6 +13,7 @@ use chrono::Utc;
 use url::Url;
 
 use super::{Channel, Contact, HookContact, Message, Outgoing, Policy, Receipt, SendError};
+use crate::domain::ComponentStatus;
 pub use safe_http::SafeClient;
 
 /// The generic webhook channel: POSTs Statuspage's JSON envelopes, signed.
@@ -152,6 +153,25 @@ impl Channel for Webhook {
     async fn send(&self, out: &Outgoing, rendered: HttpPost) -> Result<Receipt, SendError> {
         let answer = post(&self.http, out, rendered).await?;
         safe_http::classify(&answer, Utc::now())
+    }
+}
+
+/// The components an update names with their new status: those it changed, else those the
+/// incident names as they stand.
+pub(crate) fn listed_components(notice: &super::Notice) -> Vec<(String, ComponentStatus)> {
+    if notice.update.affected.is_empty() {
+        notice
+            .components
+            .iter()
+            .map(|c| (c.name.clone(), c.status))
+            .collect()
+    } else {
+        notice
+            .update
+            .affected
+            .iter()
+            .map(|a| (a.name.clone(), a.new_status))
+            .collect()
     }
 }
 
