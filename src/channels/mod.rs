@@ -13,8 +13,12 @@ use std::sync::Arc;
 
 use crate::domain::{Component, Incident, IncidentUpdate};
 
+pub mod discord;
 pub mod dkim;
 pub mod email;
+pub mod slack;
+pub mod teams;
+pub mod webhook;
 pub mod x;
 
 /// Who a channel's deliveries go to: the fan-out expands an update into one delivery per
