@@ -232,7 +232,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         .map(Arc::new);
     let notifier = Notifier::load(&store).await?;
     let rules = crate::security::tripwire::Rules::from_config(&config);
-    /*ALLOW*/
+    let config_allow = config.webhook_allow_networks.clone();
     let state = AppState {
         key_watch: Arc::new(crate::cluster::KeyWatch::new(&master)),
         store,
@@ -248,7 +248,10 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         composer,
         sealer: Arc::new(sealer),
         x,
-        /*HOOKHTTP*/
+        hook_http: crate::channels::webhook::safe_http::SafeClient::new(
+            crate::security::net::parse_blocks(&config_allow)
+                .map_err(|e| anyhow::anyhow!("HERALD_WEBHOOK_ALLOW_NETWORKS: {e}"))?,
+        )?,
         signups: Arc::new(Throttle::new(SIGNUPS_PER_HOUR, Duration::from_secs(3600))),
     };
     if let Some(upgrade) = upgraded.filter(|u| !u.is_empty()) {
@@ -340,6 +343,19 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
             2,
         );
     }
+    let http = state.hook_http.clone();
+    start(
+        crate::channels::webhook::Webhook::new(http.clone()),
+        &shared,
+        2,
+    );
+    start(crate::channels::slack::Slack::new(http.clone()), &shared, 1);
+    start(
+        crate::channels::discord::Discord::new(http.clone()),
+        &shared,
+        1,
+    );
+    start(crate::channels::teams::Teams::new(http), &shared, 1);
     match &state.x {
         Some(client) => {
             tracing::info!(api = %client.settings().api_base, "X channel started");

@@ -4,7 +4,7 @@
 //! to an act holds on every surface.
 
 pub mod guard;
-// pub mod hooks; (waits for channels::webhook)
+pub mod hooks;
 pub mod incidents;
 pub mod outbound;
 pub mod staff;
@@ -36,7 +36,7 @@ pub struct App {
     /// The X app, when a consumer key is configured.
     pub x: Option<Arc<crate::channels::x::XClient>>,
     /// Calls out to webhook receivers, refusing private addresses (`HERALD_WEBHOOK_ALLOW_NETWORKS`).
-    // pub hook_http: crate::channels::webhook::safe_http::SafeClient,
+    pub hook_http: crate::channels::webhook::safe_http::SafeClient,
     /// Per-client limits on public sign-ups.
     pub signups: Arc<crate::security::throttle::Throttle>,
     /// Keys the audit log's hash chain.

@@ -56,6 +56,26 @@ pub const REGISTRY: &[ChannelInfo] = &[
         label: "X",
         audience: Audience::Account,
     },
+    ChannelInfo {
+        name: "webhook",
+        label: "Webhooks",
+        audience: Audience::Hooks("webhook"),
+    },
+    ChannelInfo {
+        name: "slack",
+        label: "Slack",
+        audience: Audience::Hooks("slack"),
+    },
+    ChannelInfo {
+        name: "discord",
+        label: "Discord",
+        audience: Audience::Hooks("discord"),
+    },
+    ChannelInfo {
+        name: "teams",
+        label: "Microsoft Teams",
+        audience: Audience::Hooks("teams"),
+    },
 ];
 
 /// A channel by name.

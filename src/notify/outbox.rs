@@ -724,6 +724,24 @@ impl<C: Channel> Outbox<C> {
     }
 }
 
+/// Renders and sends one message at once, outside the queue (a webhook's test delivery), by
+/// the channel its `channel` names.
+pub async fn send_once(
+    http: &crate::channels::webhook::safe_http::SafeClient,
+    out: &Outgoing,
+) -> Result<channels::Receipt, SendError> {
+    async fn go<C: Channel>(channel: C, out: &Outgoing) -> Result<channels::Receipt, SendError> {
+        let rendered = channel.render(out).await?;
+        channel.send(out, rendered).await
+    }
+    match out.channel.as_str() {
+        "slack" => go(channels::slack::Slack::new(http.clone()), out).await,
+        "discord" => go(channels::discord::Discord::new(http.clone()), out).await,
+        "teams" => go(channels::teams::Teams::new(http.clone()), out).await,
+        _ => go(channels::webhook::Webhook::new(http.clone()), out).await,
+    }
+}
+
 /// The page as a message describes it.
 pub fn page_info(site: &Site, indicator: Indicator) -> PageInfo {
     PageInfo {

@@ -20,6 +20,11 @@ use crate::store::SignUp;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/subscribe", post(sign_up))
+        .route("/subscribe/webhook", post(sign_up_hook))
+        .route(
+            "/webhooks/unsubscribe/{token}",
+            get(hook_unsubscribe_page).post(hook_unsubscribe),
+        )
         .route("/subscribe/confirm/{token}", get(confirm))
         .route("/subscribe/manage/{token}", get(manage_page).post(manage))
         .route(
@@ -164,6 +169,136 @@ async fn sign_up(
     }
     // The same answer whether the address was new, unconfirmed or already subscribed.
     page(&state, StatusCode::OK, "Check your inbox", CHECK_INBOX)
+}
+
+/// A webhook subscription from the status page: its test delivery must answer 2xx before
+/// anything is stored.
+async fn sign_up_hook(
+    State(state): State<AppState>,
+    client: Client,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !same_origin(&state, &headers) {
+        return page(
+            &state,
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Subscribe from the status page itself.",
+        );
+    }
+    let Ok(fields) = Fields::parse(&body) else {
+        return unreadable_form(&state);
+    };
+    let mut components = Vec::new();
+    for raw in fields.all("components") {
+        match raw.parse::<i64>() {
+            Ok(id) => components.push(id),
+            Err(_) => {
+                return page(
+                    &state,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Please check the form",
+                    "An unknown component was chosen.",
+                )
+            }
+        }
+    }
+    if !state.signups.allow(&client.ip) {
+        return page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ups",
+            "Too many sign-ups came from your network. Please try again in an hour.",
+        );
+    }
+    let actor = crate::app::Actor::anonymous(&client.ip, &client.user_agent);
+    let request = crate::app::hooks::HookRequest {
+        url: fields.get("url"),
+        kind: Some(fields.get("kind")),
+        email: Some(fields.get("email")),
+        components: (!components.is_empty()).then_some(components.as_slice()),
+        company: false,
+        public: true,
+    };
+    match state.add_hook(&actor, &request).await {
+        Ok(added) => {
+            let message = match &added.secret {
+                Some(secret) => format!(
+                    "Your endpoint answered the test, so it will receive every update from now                      on, in Statuspage's webhook format, signed per the Standard Webhooks                      specification. Your signing secret, shown only this once: {secret}"
+                ),
+                None => "Your channel answered the test, so it will receive every update from                          now on. Each message has a link to remove the subscription."
+                    .to_string(),
+            };
+            page(&state, StatusCode::CREATED, "Subscribed", &message)
+        }
+        Err(crate::app::AppError::Store(crate::store::StoreError::Invalid(invalid))) => {
+            let message = invalid
+                .0
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            page(
+                &state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Not subscribed",
+                &message,
+            )
+        }
+        Err(crate::app::AppError::Paused(message)) => page(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not subscribed",
+            &format!("{message}. Please try again later."),
+        ),
+        Err(e) => PageError::from(e).into_response(),
+    }
+}
+
+fn hook_token(state: &AppState, token: &str) -> Option<i64> {
+    state.composer.links().verify(
+        crate::notify::outbox::HOOK_UNSUBSCRIBE,
+        token,
+        crate::domain::now().timestamp(),
+    )
+}
+
+async fn hook_unsubscribe_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Response {
+    if hook_token(&state, &token).is_none() {
+        return invalid_link(&state);
+    }
+    let page = MessagePage {
+        site: state.cache.site(),
+        heading: "Remove this webhook subscription?",
+        message: "Nothing more will be sent to it.",
+        button_action: Some(format!("/webhooks/unsubscribe/{token}")),
+        button_label: "Remove",
+    };
+    html(StatusCode::OK, &page)
+}
+
+async fn hook_unsubscribe(
+    State(state): State<AppState>,
+    client: Client,
+    Path(token): Path<String>,
+) -> Response {
+    let Some(id) = hook_token(&state, &token) else {
+        return invalid_link(&state);
+    };
+    let actor = crate::app::Actor::anonymous(&client.ip, &client.user_agent);
+    match state.remove_hook(&actor, id).await {
+        Ok(_) => page(
+            &state,
+            StatusCode::OK,
+            "Removed",
+            "This webhook subscription is removed. Nothing more will be sent to it.",
+        ),
+        Err(e) => PageError::from(e).into_response(),
+    }
 }
 
 const LINK_GONE: &str =

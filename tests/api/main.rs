@@ -24,4 +24,5 @@ mod smtp;
 mod statuspage_api;
 mod tampering;
 mod tripwire;
+mod webhooks;
 mod x;
