@@ -113,6 +113,8 @@ struct UpdateForm {
     components: Vec<ComponentChoice>,
     display_at: String,
     notify: bool,
+    /// The subscriber channels to notify on: (name, label, checked).
+    channels: Vec<(&'static str, &'static str, bool)>,
     post_to_x: bool,
     custom_tweet: String,
     /// The post as X would get it, with its weighted length, after "Preview".
@@ -209,6 +211,15 @@ impl UpdateForm {
             display_at: fields.get("display_at").to_string(),
             // A new form notifies by default; a re-shown one keeps the choice.
             notify: fields.has("notify") || !fields.has("csrf"),
+            channels: crate::channels::REGISTRY
+                .iter()
+                .filter(|c| c.audience != crate::channels::Audience::Account)
+                .map(|c| {
+                    let checked =
+                        !fields.has("channels_shown") || fields.all("channel").contains(&c.name);
+                    (c.name, c.label, checked)
+                })
+                .collect(),
             post_to_x: fields.has("post_to_x") || !fields.has("csrf"),
             custom_tweet: fields.get("custom_tweet").to_string(),
             tweet_preview: None,
@@ -223,7 +234,9 @@ impl UpdateForm {
             components: fields.with_prefix("component_").collect(),
             notify: fields.has("notify"),
             post_to_x: fields.has("post_to_x"),
-            channels: None,
+            // Forms from before the channel boxes (or scripts posting the form) send on every
+            // subscriber channel, as before.
+            channels: fields.has("channels_shown").then(|| fields.all("channel")),
             tweet: Some(fields.get("custom_tweet")),
             display_at: Some(fields.get("display_at")),
         }
