@@ -89,6 +89,10 @@ impl<T: MailTransport> Channel for Email<T> {
             Message::Confirmation => {
                 Box::new(move || composer.confirmation(recipient, &address, now))
             }
+            Message::Alert { subject, body } if out.channel == super::names::NOTICE => {
+                let (subject, body) = (subject.clone(), body.clone());
+                Box::new(move || composer.notice(&subject, &body, &address))
+            }
             Message::Alert { subject, body } => {
                 let (subject, body) = (subject.clone(), body.clone());
                 Box::new(move || composer.alert(&subject, &body, &address))

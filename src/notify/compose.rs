@@ -303,6 +303,25 @@ impl Composer {
 }
 
 impl Composer {
+    /// A message to a subscriber about their subscription (plain text), such as a webhook
+    /// subscription being disabled.
+    pub fn notice(&self, subject: &str, body: &str, address: &str) -> anyhow::Result<Composed> {
+        let message_id = self.message_id();
+        let text = format!("{body}\n\n-- \n{}: {}\n", self.site.name, self.site.url);
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(recipient(address)?)
+            .subject(subject)
+            .date_now()
+            .message_id(Some(message_id.clone()))
+            .header(lettre::message::header::ContentType::TEXT_PLAIN)
+            .body(text)?;
+        Ok(Composed {
+            message_id,
+            bytes: self.finish(&message)?,
+        })
+    }
+
     /// A message about Herald itself to one admin (plain text).
     pub fn alert(&self, subject: &str, body: &str, address: &str) -> anyhow::Result<Composed> {
         let message_id = self.message_id();

@@ -29,7 +29,8 @@ impl Received {
         for line in head.split("\r\n") {
             if let Some(v) = value.as_mut() {
                 if line.starts_with(' ') || line.starts_with('\t') {
-                    v.push_str(line.trim_start());
+                    // RFC 5322 unfolding: only the line break goes.
+                    v.push_str(line);
                     continue;
                 }
                 break;
