@@ -318,6 +318,9 @@ const API_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/api/admin/v1/pause", Role::Responder),
     ("POST", "/api/admin/v1/resume", Role::Admin),
     ("GET", "/api/admin/v1/status", Role::Viewer),
+    ("GET", "/api/admin/v1/webhooks", Role::Admin),
+    ("POST", "/api/admin/v1/webhooks", Role::Admin),
+    ("POST", "/api/admin/v1/webhooks/{id}/test", Role::Admin),
 ];
 
 /// `(method, path)` of every route a router source file declares.
@@ -341,9 +344,11 @@ fn the_role_matrix_covers_every_declared_route() {
     let root = env!("CARGO_MANIFEST_DIR");
     let pages = std::fs::read_to_string(format!("{root}/src/web/admin/mod.rs")).unwrap();
     let api = std::fs::read_to_string(format!("{root}/src/web/api/mod.rs")).unwrap();
+    let hooks = std::fs::read_to_string(format!("{root}/src/web/api/webhooks.rs")).unwrap();
     let declared: Vec<_> = declared_routes(&pages)
         .into_iter()
         .chain(declared_routes(&api))
+        .chain(declared_routes(&hooks))
         .collect();
     assert!(declared.len() > 40, "{declared:?}");
     for (method, path) in &declared {
@@ -425,6 +430,8 @@ async fn every_page_and_api_route_enforces_its_role() {
                 "/api/admin/v1/subscribers" => {
                     json!({"email": format!("s{n}{role:?}@example.com"), "confirmed": true})
                 }
+                // A documentation address: refused at once, stored inactive.
+                "/api/admin/v1/webhooks" => json!({"url": "http://192.0.2.1/hook"}),
                 _ => json!({}),
             };
             let request = if *method == "GET" {
