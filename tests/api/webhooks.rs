@@ -601,3 +601,52 @@ async fn a_subscription_that_keeps_failing_is_disabled_and_its_owner_told_by_ema
         "the test and the refused one only"
     );
 }
+
+#[tokio::test]
+async fn a_subscription_to_some_components_hears_only_of_those() {
+    let receiver = Receiver::start().await;
+    let app = app_for_loopback().await;
+    let api = app.create_component("API").await;
+    let web = app.create_component("Website").await;
+    let hook = add_hook(
+        &app,
+        json!({"url": receiver.url("api-only"), "kind": "discord", "components": [api.clone()]}),
+    )
+    .await;
+    assert_eq!(hook["components"], json!([api.clone()]));
+    add_hook(&app, json!({"url": receiver.url("all"), "kind": "discord"})).await;
+    let other = app
+        .open_incident(json!({"name": "Website slow", "status": "investigating",
+            "impact": "minor", "body": "Body.", "notify": true,
+            "components": {web.clone(): "degraded_performance"}}))
+        .await;
+    app.open_incident(json!({"name": "API down", "status": "investigating",
+        "impact": "major", "body": "Body.", "notify": true,
+        "components": {api.clone(): "major_outage"}}))
+        .await;
+    let all = receiver.wait_for("all", 3, Duration::from_secs(15)).await;
+    let mine = receiver
+        .wait_for("api-only", 2, Duration::from_secs(15))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mine_now = receiver.received("api-only");
+    assert_eq!(mine_now.len(), 2, "the test and the API incident only");
+    assert!(mine[1].json()["embeds"][0]["title"]
+        .as_str()
+        .unwrap()
+        .contains("API down"));
+    assert_eq!(all.len(), 3);
+    let update = other["update_id"].as_str().unwrap().to_string();
+    let counts = app.delivery_counts(&update).await;
+    assert_eq!(counts["channels"]["discord"]["total"], 1, "{counts}");
+    // A bad component id is a clear error that stores nothing.
+    let r = app
+        .api(
+            "/api/admin/v1/webhooks",
+            json!({"url": receiver.url("x"), "components": ["999"]}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let list = app.api_get("/api/admin/v1/webhooks").await;
+    assert_eq!(list["webhooks"].as_array().unwrap().len(), 2);
+}
