@@ -264,6 +264,10 @@ const PAGE_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/admin/maintenances", Role::Responder),
     ("POST", "/admin/pause", Role::Responder),
     ("POST", "/admin/resume", Role::Admin),
+    ("GET", "/admin/breach", Role::Admin),
+    ("POST", "/admin/breach/preview", Role::Admin),
+    ("POST", "/admin/breach/start", Role::Admin),
+    ("POST", "/admin/breach/end", Role::Admin),
     ("GET", "/admin/updates/{id}/deliveries.json", Role::Viewer),
     ("POST", "/admin/updates/{id}/retry", Role::Responder),
     ("GET", "/admin/subscribers", Role::Viewer),
@@ -318,6 +322,7 @@ const API_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/api/admin/v1/pause", Role::Responder),
     ("POST", "/api/admin/v1/resume", Role::Admin),
     ("GET", "/api/admin/v1/status", Role::Viewer),
+    ("POST", "/api/admin/v1/breach", Role::Admin),
 ];
 
 /// `(method, path)` of every route a router source file declares.
@@ -424,6 +429,9 @@ async fn every_page_and_api_route_enforces_its_role() {
                 }
                 "/api/admin/v1/subscribers" => {
                     json!({"email": format!("s{n}{role:?}@example.com"), "confirmed": true})
+                }
+                "/api/admin/v1/breach" => {
+                    json!({"title": "Matrix", "statement": "s", "dry_run": true})
                 }
                 _ => json!({}),
             };
