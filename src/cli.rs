@@ -64,8 +64,13 @@ pub enum Command {
     },
     /// Let outbound sending continue where it stopped.
     Resume,
-    /// Show whether outbound is paused, and the delivery queue.
+    /// Show whether outbound is paused, breach mode, and the delivery queue.
     Status,
+    /// Breach mode: pause everything, pin one statement and send it on every channel.
+    Breach {
+        #[command(subcommand)]
+        command: BreachCommand,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -128,6 +133,25 @@ pub enum TweetCommand {
     /// Reads text on stdin; prints {"weighted_length":N,"valid":bool,"permillage":N} by
     /// twitter-text v3's rules (URLs count 23, emoji 2, CJK 2).
     Check,
+}
+
+#[derive(Subcommand)]
+pub enum BreachCommand {
+    /// Pause every channel, pin the statement on the status page and every customer banner,
+    /// and send it once to every subscriber and to X despite the pause.
+    Start {
+        /// The statement's title (the incident's name).
+        #[arg(long)]
+        title: String,
+        /// The statement (Markdown); read from stdin when not given.
+        #[arg(long)]
+        message: Option<String>,
+        /// Show what would be sent, to whom, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Unpin the statement. Outbound stays paused until `herald resume`.
+    End,
 }
 
 #[derive(Subcommand)]
@@ -237,6 +261,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::X { command } => x_command(command, config).await,
+        Command::Breach { command } => breach_command(command, config).await,
         Command::Resume => {
             // Whoever runs the command holds the host and its key file: that is the fresh
             // proof a resume after a tripwire asks for.
@@ -267,6 +292,21 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 );
             } else {
                 println!("outbound: sending");
+            }
+            match store.open_breach().await? {
+                Some(b) if b.genuine => println!(
+                    "breach mode: ON since {} (by {}): \"{}\", incident {}",
+                    crate::domain::rfc3339(&b.started_at),
+                    b.started_by,
+                    b.title,
+                    b.incident_id
+                ),
+                Some(b) => println!(
+                    "breach mode: a breach row ({}) was not written by Herald: it is neither \
+                     pinned nor sent",
+                    b.id
+                ),
+                None => {}
             }
             println!("queue: {pending} pending, {sending} in flight");
             println!("subscribers: {confirmed} confirmed, {unconfirmed} awaiting confirmation");
@@ -480,6 +520,68 @@ async fn open_with_key(config: &Config) -> anyhow::Result<(Store, MasterKey)> {
     let key = cluster_key(config, &store, KeyUse::Existing).await?;
     let store = store.with_stamper(crate::security::stamp::Stamper::new(&key));
     Ok((store, key))
+}
+
+async fn breach_command(command: BreachCommand, config: Config) -> anyhow::Result<()> {
+    match command {
+        BreachCommand::Start {
+            title,
+            message,
+            dry_run,
+        } => {
+            let statement = match message {
+                Some(m) => m,
+                None => {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+                    text
+                }
+            };
+            let app = open_app(config).await?;
+            let preview = app.preview_breach(&title, &statement).await?;
+            if dry_run {
+                println!("Dry run: nothing was changed. Breach mode would:");
+                println!("  pause every outbound channel;");
+                println!(
+                    "  pin \"{}\" on the status page and in banner.js;",
+                    preview.title
+                );
+                println!("  send this statement despite the pause on:");
+                for c in &preview.channels {
+                    println!("    {}: {} recipients", c.channel, c.recipients);
+                }
+                println!("--- HTML ---\n{}", preview.html);
+                println!("--- post on X ---\n{}", preview.x_text);
+                return Ok(());
+            }
+            let breach = app.start_breach(&Actor::cli(), &title, &statement).await?;
+            println!(
+                "Breach mode is ON: outbound is paused, \"{}\" is pinned ({}/incidents/{}).",
+                breach.title,
+                app.config.public_url(),
+                breach.incident_id
+            );
+            for c in &preview.channels {
+                println!(
+                    "  sending the statement on {}: {} recipients",
+                    c.channel, c.recipients
+                );
+            }
+            println!("`herald breach end` unpins it; outbound stays paused until `herald resume`.");
+            Ok(())
+        }
+        BreachCommand::End => {
+            let app = open_app(config).await?;
+            match app.end_breach(&Actor::cli()).await? {
+                Some(b) => {
+                    println!("Breach mode ended: \"{}\" is no longer pinned.", b.title);
+                    println!("Outbound stays PAUSED until `herald resume`.");
+                }
+                None => println!("Breach mode was not on; nothing changed."),
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The application an instance runs, on the existing database and the key it records, so

@@ -41,6 +41,7 @@
     '.maintenance{background:#1d4ed8}.none{background:#475467}' +
     'p{flex:1;margin:0;padding:2px 0}' +
     'b{margin-right:8px}' +
+    'q{display:block;margin:4px 0;quotes:none;white-space:pre-line}' +
     'span{display:inline-block;margin-right:8px;padding:0 8px;border:1px solid;border-radius:99px;font-size:12px;line-height:18px}' +
     'a{color:inherit;font-weight:600;white-space:nowrap}' +
     'a:focus-visible,button:focus-visible{outline:2px solid currentColor;outline-offset:2px}' +
@@ -70,6 +71,7 @@
         var p = li.appendChild(el('p'));
         p.appendChild(el('b', '', i.name));
         if (i.status_label) p.appendChild(el('span', '', i.status_label));
+        if (i.kind === 'statement' && i.text) p.appendChild(el('q', '', String(i.text).slice(0, 600)));
         var a = p.appendChild(el('a', '', 'View details'));
         a.href = safeUrl(i.url);
         a.target = '_blank';

@@ -1,8 +1,9 @@
-//! The application layer: the acts (publish, edit, pause, resume, staff and token changes,
+//! The application layer: the acts (publish, edit, pause, resume, breach mode, staff and token changes,
 //! subscriber imports), one function each, called alike by the admin pages, the admin API, the
 //! CLI and the scheduler. It owns screening by the tripwire and the audit log, so a rule added
 //! to an act holds on every surface.
 
+pub mod breach;
 pub mod guard;
 pub mod hooks;
 pub mod incidents;

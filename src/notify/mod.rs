@@ -212,6 +212,23 @@ impl Notifier {
         Ok(state)
     }
 
+    /// Pauses by hand for breach mode: like `pause`, but it also replaces a tripwire's pause
+    /// (writing `tripped_rule = ''`), because only a pause made by hand lets the breach
+    /// statement through, and the admin starting breach mode has just given a fresh code.
+    pub async fn pause_for_breach(
+        &self,
+        store: &Store,
+        reason: &str,
+        by: &str,
+    ) -> StoreResult<OutboundState> {
+        let state = store
+            .write_outbound(true, reason, by, Some(""), self.next_serial())
+            .await?;
+        self.judge(&state);
+        tracing::warn!(reason, by, "outbound sending paused for breach mode");
+        Ok(state)
+    }
+
     /// Pauses because a tripwire rule tripped.
     pub async fn trip(
         &self,

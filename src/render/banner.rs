@@ -28,6 +28,9 @@ struct BannerItem {
     updated_at: String,
     /// Changes with every update, so a dismissed banner returns when there is news.
     key: String,
+    /// A breach statement's text (plain), shown in full on customer sites.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -36,11 +39,14 @@ struct Banner<'a> {
     active: Vec<BannerItem>,
 }
 
-/// Open incidents (worst impact first) and maintenances in progress.
+/// An open breach's statement first (`kind: "statement"`), then open incidents (worst impact
+/// first) and maintenances in progress.
 fn banner<'a>(m: &'a Model<'a>) -> Banner<'a> {
+    let pinned = m.statement.as_ref().map(|s| s.incident_id);
     let mut shown: Vec<&Incident> = m
         .incidents
         .iter()
+        .filter(|i| Some(i.id) != pinned)
         .filter(|i| (i.kind == IncidentKind::Incident && i.is_open()) || i.is_active_maintenance())
         .collect();
     shown.sort_by(|a, b| {
@@ -53,9 +59,22 @@ fn banner<'a>(m: &'a Model<'a>) -> Banner<'a> {
             name: &m.site.name,
             url: &m.site.url,
         },
-        active: shown
-            .into_iter()
-            .map(|i| {
+        active: m
+            .statement
+            .iter()
+            .map(|s| BannerItem {
+                kind: "statement",
+                id: s.incident_id.to_string(),
+                name: s.title.clone(),
+                status: "statement",
+                status_label: "Security notice",
+                impact: "critical",
+                url: s.url.clone(),
+                updated_at: s.started.iso.clone(),
+                key: format!("statement:{}", s.incident_id),
+                text: Some(s.text.clone()),
+            })
+            .chain(shown.into_iter().map(|i| {
                 let latest = i.latest_update();
                 BannerItem {
                     kind: i.kind.as_str(),
@@ -67,8 +86,9 @@ fn banner<'a>(m: &'a Model<'a>) -> Banner<'a> {
                     url: format!("{}/incidents/{}", m.site.url, i.id),
                     updated_at: rfc3339(&latest.map_or(i.updated_at, |u| u.created_at)),
                     key: format!("{}:{}", i.id, latest.map_or(0, |u| u.id)),
+                    text: None,
                 }
-            })
+            }))
             .collect(),
     }
 }

@@ -37,6 +37,18 @@ pub struct Snapshot {
     /// Newest first.
     pub incidents: Vec<Incident>,
     pub now: DateTime<Utc>,
+    /// The open breach's statement, pinned above everything; only one Herald stamped.
+    pub statement: Option<Pinned>,
+}
+
+/// A breach statement pinned at the top of the status page and first in the banner.
+#[derive(Debug, Clone)]
+pub struct Pinned {
+    pub incident_id: i64,
+    pub title: String,
+    /// Markdown, as written.
+    pub body: String,
+    pub started_at: DateTime<Utc>,
 }
 
 /// Site-wide facts the templates need.
@@ -174,10 +186,25 @@ impl PageCache {
         if self.frozen.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let (components, incidents, tampered) = public_only(
+        let (components, incidents, mut tampered) = public_only(
             self.store.components().await?,
             self.store.incidents().await?,
         );
+        // Only a breach Herald stamped, whose statement is itself on the public pages, is
+        // pinned; a row written straight into the database trips the wire instead.
+        let statement = match self.store.open_breach().await? {
+            Some(b) if !b.genuine => {
+                tampered.push(format!("breach {}", b.id));
+                None
+            }
+            Some(b) if incidents.iter().any(|i| i.id == b.incident_id) => Some(Pinned {
+                incident_id: b.incident_id,
+                title: b.title,
+                body: b.body,
+                started_at: b.started_at,
+            }),
+            _ => None,
+        };
         self.report_tampered(tampered).await;
         if self.frozen.load(Ordering::SeqCst) {
             return Ok(());
@@ -186,6 +213,7 @@ impl PageCache {
             components,
             incidents,
             now: crate::domain::now(),
+            statement,
         };
         let site = self.site.clone();
         let previous = self.pages.load_full();

@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use super::views::{GroupView, IncidentView, Model};
+use super::views::{GroupView, IncidentView, Model, StatementView};
 use super::{PagesBuilder, Site, HISTORY_PAGE_SIZE};
 use crate::domain::Choice;
 
@@ -15,6 +15,8 @@ pub const NOT_FOUND_KEY: &str = "404";
 #[template(path = "public/index.html")]
 struct IndexPage<'a> {
     site: &'a Site,
+    /// An open breach's statement, pinned above everything.
+    statement: Option<&'a StatementView>,
     indicator: &'static str,
     indicator_text: &'static str,
     groups: &'a [GroupView],
@@ -66,6 +68,7 @@ pub fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
     };
     let index = IndexPage {
         site: m.site,
+        statement: m.statement.as_ref(),
         indicator: m.indicator.as_str(),
         indicator_text: m.indicator.description(),
         groups: &m.groups,

@@ -83,6 +83,18 @@ pub struct DayView {
     pub incidents: Vec<usize>,
 }
 
+/// A pinned breach statement as the page and the banner show it.
+pub struct StatementView {
+    pub incident_id: i64,
+    pub title: String,
+    pub body_html: String,
+    /// Plain text, for the banner on customer sites.
+    pub text: String,
+    /// Absolute URL of the statement's incident page.
+    pub url: String,
+    pub started: TimeView,
+}
+
 /// The whole public picture at one moment.
 pub struct Model<'a> {
     pub site: &'a Site,
@@ -95,6 +107,8 @@ pub struct Model<'a> {
     /// Views of `incidents`, same order.
     pub views: Vec<IncidentView>,
     pub component_names: HashMap<i64, &'a str>,
+    /// The open breach's statement, shown first everywhere.
+    pub statement: Option<StatementView>,
 }
 
 impl<'a> Model<'a> {
@@ -118,6 +132,14 @@ impl<'a> Model<'a> {
             incidents: &snapshot.incidents,
             views,
             component_names,
+            statement: snapshot.statement.as_ref().map(|p| StatementView {
+                incident_id: p.incident_id,
+                title: p.title.clone(),
+                body_html: to_safe_html(&p.body, &site.url),
+                text: crate::domain::markdown::to_plain_text(&p.body),
+                url: format!("{}/incidents/{}", site.url, p.incident_id),
+                started: TimeView::new(&p.started_at),
+            }),
         }
     }
 

@@ -6,6 +6,7 @@
 //! macro writes each method body once and type-checks it against both pools.
 
 mod audit;
+mod breach;
 mod digest;
 mod events;
 mod hooks;
@@ -29,6 +30,7 @@ use sqlx::sqlite::{
 use crate::domain::Invalid;
 
 pub use audit::{AuditEvent, AuditFilter, AuditHead};
+pub use breach::{Breach, ChannelReach};
 pub use digest::KeyedUpgrade;
 pub use events::{Change, ChangeListener, EVENTS_CHANNEL};
 pub use hooks::{Disabled, HookRow, NewHook};

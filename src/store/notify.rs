@@ -103,13 +103,16 @@ pub(crate) use queue_deliveries;
 
 /// One channel's audience for one chunk of a fan-out: recipients with ids in ($1, $2], there
 /// (confirmed, or active) when the update was posted ($3), following the incident ($4)'s
-/// components; $5 is the channel name. Each row is (recipient id, address).
+/// components, or any of them when the incident is a breach statement's (it is for everyone);
+/// $5 is the channel name. Each row is (recipient id, address).
 const AUDIENCE_SUBSCRIBERS: &str = "SELECT s.id, s.email FROM subscribers s \
      WHERE s.id > $1 AND s.id <= $2 AND s.confirmed_at IS NOT NULL AND s.confirmed_at <= $3 \
        AND (s.all_components OR EXISTS ( \
          SELECT 1 FROM subscriber_components sc JOIN incident_components ic \
          ON ic.component_id = sc.component_id \
-         WHERE sc.subscriber_id = s.id AND ic.incident_id = $4)) \
+         WHERE sc.subscriber_id = s.id AND ic.incident_id = $4) \
+         OR EXISTS (SELECT 1 FROM breaches b JOIN incident_updates bu ON bu.id = b.update_id \
+                    WHERE bu.incident_id = $4)) \
        AND $5 <> '' \
      ORDER BY s.id";
 
@@ -120,7 +123,9 @@ const AUDIENCE_HOOKS: &str = "SELECT h.id, h.host FROM hooks h \
        AND (h.all_components OR EXISTS ( \
          SELECT 1 FROM hook_components hc JOIN incident_components ic \
          ON ic.component_id = hc.component_id \
-         WHERE hc.hook_id = h.id AND ic.incident_id = $4)) \
+         WHERE hc.hook_id = h.id AND ic.incident_id = $4) \
+         OR EXISTS (SELECT 1 FROM breaches b JOIN incident_updates bu ON bu.id = b.update_id \
+                    WHERE bu.incident_id = $4)) \
      ORDER BY h.id";
 
 #[derive(sqlx::FromRow)]

@@ -5,6 +5,7 @@ mod admin_outbound;
 mod admin_pages;
 mod app_layer;
 mod banner_and_feeds;
+mod breach;
 mod browser;
 mod cli;
 mod cli_safety;

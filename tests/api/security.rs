@@ -264,6 +264,10 @@ const PAGE_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/admin/maintenances", Role::Responder),
     ("POST", "/admin/pause", Role::Responder),
     ("POST", "/admin/resume", Role::Admin),
+    ("GET", "/admin/breach", Role::Admin),
+    ("POST", "/admin/breach/preview", Role::Admin),
+    ("POST", "/admin/breach/start", Role::Admin),
+    ("POST", "/admin/breach/end", Role::Admin),
     ("GET", "/admin/updates/{id}/deliveries.json", Role::Viewer),
     ("POST", "/admin/updates/{id}/retry", Role::Responder),
     ("GET", "/admin/subscribers", Role::Viewer),
@@ -321,6 +325,7 @@ const API_ROUTES: &[(&str, &str, Role)] = &[
     ("GET", "/api/admin/v1/webhooks", Role::Admin),
     ("POST", "/api/admin/v1/webhooks", Role::Admin),
     ("POST", "/api/admin/v1/webhooks/{id}/test", Role::Admin),
+    ("POST", "/api/admin/v1/breach", Role::Admin),
 ];
 
 /// `(method, path)` of every route a router source file declares.
@@ -432,6 +437,9 @@ async fn every_page_and_api_route_enforces_its_role() {
                 }
                 // A documentation address: refused at once, stored inactive.
                 "/api/admin/v1/webhooks" => json!({"url": "http://192.0.2.1/hook"}),
+                "/api/admin/v1/breach" => {
+                    json!({"title": "Matrix", "statement": "s", "dry_run": true})
+                }
                 _ => json!({}),
             };
             let request = if *method == "GET" {

@@ -439,7 +439,7 @@ async fn a_revoked_token_stops_posting_and_alerts_the_admins_by_email() {
 }
 
 /// The three connect legs for an admin already signed in, as a browser makes them.
-async fn connect_signed_in(app: &TestApp) {
+pub async fn connect_signed_in(app: &TestApp) {
     // Leg one: Herald asks X for a request token and sends the browser to X.
     let r = app.post_form("/admin/x", "/admin/x/connect", &[]).await;
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());

@@ -2,6 +2,7 @@
 //! `AdminForm`; posting needs the responder role.
 
 mod audit;
+mod breach;
 mod components;
 mod incidents;
 mod outbound;
@@ -82,6 +83,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/maintenances", post(incidents::schedule_maintenance))
         .route("/admin/pause", post(outbound::pause))
+        .route("/admin/breach", get(breach::show))
+        .route("/admin/breach/preview", post(breach::preview))
+        .route("/admin/breach/start", post(breach::start))
+        .route("/admin/breach/end", post(breach::end))
         .route("/admin/resume", post(outbound::resume))
         .route(
             "/admin/updates/{id}/deliveries.json",

@@ -1,6 +1,8 @@
 //! The admin API (`/api/admin/v1`): what the admin pages do, for scripts and monitoring.
 //! Bearer-token authentication, JSON in and out, errors as `{"errors": [...]}`.
 
+mod breach;
+
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
@@ -41,6 +43,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/v1/pause", post(pause))
         .route("/api/admin/v1/resume", post(resume))
         .route("/api/admin/v1/status", get(outbound_status))
+        .route(
+            "/api/admin/v1/breach",
+            post(breach::start).delete(breach::end),
+        )
 }
 
 #[derive(Deserialize)]
