@@ -38,6 +38,29 @@ pub fn spawn(
     }))
 }
 
+/// On SQLite (one serving process), notices changes to what the public pages show made by
+/// another process on the same database, such as `herald breach start` from a shell, and
+/// rebuilds the pages. PostgreSQL instances hear them through `LISTEN` instead (`spawn`).
+pub fn spawn_page_watch(store: Store, cache: Arc<PageCache>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut last = store.pages_marker().await.ok();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            match store.pages_marker().await {
+                Ok(now) if Some(&now) != last.as_ref() => {
+                    if last.is_some() {
+                        tracing::debug!("the public pages changed outside this process");
+                        cache.invalidate();
+                    }
+                    last = Some(now);
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "checking for changes to the pages failed"),
+            }
+        }
+    })
+}
+
 /// Keeps this instance's heartbeat and, every beat, hands the claims of instances that stopped
 /// beating back to the queue, so a dead instance's batch waits seconds, not its whole lease.
 /// Beats every quarter of `timeout`: a death is noticed within `timeout` plus one beat.

@@ -307,6 +307,7 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
         state.notifier.clone(),
     );
     if state.store.backend() == "sqlite" {
+        crate::cluster::spawn_page_watch(state.store.clone(), state.cache.clone());
         // One process owns a SQLite database: any claim left is from a run that died.
         let released = state.store.release_all_claims().await?;
         if released > 0 {

@@ -143,3 +143,22 @@ impl ChangeListener {
         Ok(listener)
     }
 }
+
+/// A summary that changes whenever what the public pages show changes: the latest change to
+/// components and incidents, the number of updates, and the open breach.
+pub type PagesMarker = (Option<String>, Option<String>, i64, Option<i64>);
+
+impl Store {
+    /// See `cluster::spawn_page_watch`.
+    pub async fn pages_marker(&self) -> super::StoreResult<PagesMarker> {
+        let row: (Option<String>, Option<String>, i64, Option<i64>) = super::on_pool!(self, read pool => sqlx::query_as(
+            "SELECT (SELECT CAST(MAX(updated_at) AS TEXT) FROM components), \
+                    (SELECT CAST(MAX(updated_at) AS TEXT) FROM incidents), \
+                    (SELECT COUNT(*) FROM incident_updates), \
+                    (SELECT MAX(id) FROM breaches WHERE ended_at IS NULL)",
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(row)
+    }
+}

@@ -309,6 +309,18 @@ async fn the_cli_starts_and_ends_breach_mode() {
     assert!(open.genuine);
     assert_eq!(open.started_by, "cli");
     assert!(open.body.contains("Do not trust"));
+    // The running server shows the pin within seconds, though another process made it.
+    let start = std::time::Instant::now();
+    loop {
+        if banner(&app).await["active"][0]["kind"] == "statement" {
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "the running server never showed the statement"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     let (ok, out, _) = cli(&app, &["status"], "");
     assert!(ok);
@@ -327,6 +339,14 @@ async fn the_cli_starts_and_ends_breach_mode() {
     assert!(ok, "{out}{err}");
     assert!(out.contains("stays PAUSED"), "{out}");
     assert!(app.store.open_breach().await.unwrap().is_none());
+    let start = std::time::Instant::now();
+    while banner(&app).await["active"][0]["kind"] == "statement" {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(5),
+            "the running server kept the statement pinned"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let (_, out, _) = cli(&app, &["status"], "");
     assert!(!out.contains("breach mode"), "{out}");
 }
