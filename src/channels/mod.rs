@@ -153,6 +153,9 @@ pub struct Notice {
     pub incident_json: serde_json::Value,
     /// This is a breach statement: every channel sends it despite a pause.
     pub statement: bool,
+    /// The component status changes the update made, for channels that announce them on their
+    /// own (Statuspage's component webhooks).
+    pub changes: Vec<ComponentChange>,
 }
 
 /// A component's status change, for channels that announce them on their own (Statuspage's

@@ -433,12 +433,13 @@ impl<C: Channel> Outbox<C> {
     /// Applies what the outcomes imply beyond the deliveries themselves.
     async fn apply(&self, after: Vec<After>) -> anyhow::Result<()> {
         let store = &self.shared.store;
+        let mut delivered = Vec::new();
         for a in after {
             match a {
                 After::PostId { update_id, receipt } => {
                     store.record_post_id(update_id, &receipt).await?
                 }
-                After::HookDelivered(id) => store.hook_delivered(id).await?,
+                After::HookDelivered(id) => delivered.push(id),
                 After::HookFailed { id, error, gave_up } => {
                     if let Some(disabled) = store.hook_failed(id, &error, gave_up).await? {
                         tracing::warn!(hook.id = id, reason = %disabled.reason, "webhook subscription disabled");
@@ -476,6 +477,7 @@ impl<C: Channel> Outbox<C> {
                 After::RefuseChannel(error) => self.refused(&error).await?,
             }
         }
+        store.hooks_delivered(&delivered).await?;
         Ok(())
     }
 
@@ -572,8 +574,31 @@ impl<C: Channel> Outbox<C> {
             .filter(|c| incident.component_ids.contains(&c.id))
             .cloned()
             .collect();
+        let page = page_info(self.shared.site(), indicator);
+        let changes = update
+            .affected
+            .iter()
+            .filter_map(|a| {
+                let component = all.iter().find(|c| c.id == a.component_id)?;
+                Some(channels::ComponentChange {
+                    page: page.clone(),
+                    component_json: crate::render::api::component_value(
+                        self.shared.site(),
+                        component,
+                    ),
+                    component_update_json: serde_json::json!({
+                        "id": format!("{}-{}", update.id, a.component_id),
+                        "component_id": a.component_id.to_string(),
+                        "old_status": a.old_status.as_str(),
+                        "new_status": a.new_status.as_str(),
+                        "created_at": crate::domain::rfc3339(&update.created_at),
+                    }),
+                })
+            })
+            .collect();
         Ok(Notice {
-            page: page_info(self.shared.site(), indicator),
+            page,
+            changes,
             incident_url: format!("{}/incidents/{}", self.shared.site().url, incident.id),
             incident_json: crate::render::api::incident_value(self.shared.site(), &all, &incident),
             components,

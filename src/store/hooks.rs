@@ -177,16 +177,21 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// A delivery was taken: the run of failures ends.
-    pub async fn hook_delivered(&self, id: i64) -> StoreResult<()> {
-        on_pool!(self, write pool => sqlx::query(
-            "UPDATE hooks SET failures = 0, failing_since = NULL, last_success_at = $1 WHERE id = $2",
-        )
-        .bind(domain::now())
-        .bind(id)
-        .execute(pool)
-        .await
-        .map(|_| ()))?;
+    /// Deliveries to these subscriptions were taken: their runs of failures end. One
+    /// statement for a whole batch.
+    pub async fn hooks_delivered(&self, ids: &[i64]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let sql = format!(
+            "UPDATE hooks SET failures = 0, failing_since = NULL, last_success_at = $1 WHERE id IN ({list})"
+        );
+        on_pool!(self, write pool => sqlx::query(&sql)
+            .bind(domain::now())
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 

@@ -197,7 +197,7 @@ async fn a_webhook_gets_statuspage_payloads_signed_per_standard_webhooks() {
             "components": {api.clone(): "major_outage"}}))
         .await;
     let got = receiver
-        .wait_for("generic", 2, Duration::from_secs(15))
+        .wait_for("generic", 3, Duration::from_secs(15))
         .await;
     let r = &got[1];
     assert!(signature_ok(&secret, r), "signature over id.timestamp.body");
@@ -256,6 +256,25 @@ async fn a_webhook_gets_statuspage_payloads_signed_per_standard_webhooks() {
     let v2 = app.get_json("/api/v2/incidents.json").await;
     assert_eq!(v2["incidents"][0]["id"], i["id"]);
     assert_eq!(v2["incidents"][0]["incident_updates"][0]["id"], u["id"]);
+
+    // Then Statuspage's component webhook for the status the update changed.
+    let c = &got[2];
+    assert!(signature_ok(&secret, c));
+    assert_eq!(
+        c.header("webhook-id"),
+        format!("{}_c{api}", r.header("webhook-id"))
+    );
+    let body = c.json();
+    assert!(body["meta"]["unsubscribe"].is_string());
+    assert!(body["page"]["status_indicator"].is_string());
+    let cu = &body["component_update"];
+    assert_eq!(cu["component_id"], api.as_str());
+    assert_eq!(cu["old_status"], "operational");
+    assert_eq!(cu["new_status"], "major_outage");
+    assert!(cu["id"].is_string() && cu["created_at"].is_string());
+    assert_eq!(body["component"]["id"], api.as_str());
+    assert_eq!(body["component"]["status"], "major_outage");
+    assert_eq!(body["component"]["name"], "API");
 
     // Per-channel progress on the update.
     let update = incident["update_id"].as_str().unwrap().to_string();

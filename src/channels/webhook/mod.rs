@@ -93,7 +93,9 @@ pub(crate) async fn post(
 }
 
 impl Channel for Webhook {
-    type Rendered = HttpPost;
+    /// The incident envelope, then one component envelope per component status the update
+    /// changed, as Statuspage sends them.
+    type Rendered = Vec<HttpPost>;
 
     fn names(&self) -> &'static [&'static str] {
         &["webhook"]
@@ -112,19 +114,32 @@ impl Channel for Webhook {
         }
     }
 
-    async fn render(&self, out: &Outgoing) -> Result<HttpPost, SendError> {
+    async fn render(&self, out: &Outgoing) -> Result<Vec<HttpPost>, SendError> {
         let hook = hook_contact(out)?;
         let now = Utc::now();
-        let envelope = match &out.message {
+        // The same id on every attempt of a delivery, so a receiver can drop repeats.
+        let msg_id = format!("msg_{}", out.delivery_id);
+        let mut envelopes = match &out.message {
             Message::Update(notice) => {
-                statuspage::incident_envelope(notice, &hook.unsubscribe_url, now)
+                let mut all = vec![(
+                    msg_id.clone(),
+                    statuspage::incident_envelope(notice, &hook.unsubscribe_url, now),
+                )];
+                for change in &notice.changes {
+                    let component = change.component_json["id"].as_str().unwrap_or_default();
+                    all.push((
+                        format!("{msg_id}_c{component}"),
+                        statuspage::component_envelope(change, &hook.unsubscribe_url, now),
+                    ));
+                }
+                all
             }
-            Message::Test(page) => statuspage::test_envelope(page, &hook.unsubscribe_url, now),
+            Message::Test(page) => vec![(
+                msg_id.clone(),
+                statuspage::test_envelope(page, &hook.unsubscribe_url, now),
+            )],
             other => return Err(not_carried("webhook", other)),
         };
-        let body = serde_json::to_vec(&envelope).map_err(|e| {
-            SendError::Permanent(format!("the webhook body cannot be written: {e}"))
-        })?;
         let secret = hook.secret.as_deref().ok_or_else(|| {
             SendError::Permanent(format!(
                 "webhook {} has no signing secret, so its receiver could not verify it; \
@@ -132,27 +147,41 @@ impl Channel for Webhook {
                 hook.id
             ))
         })?;
-        // The same id on every attempt of a delivery, so a receiver can drop repeats.
-        let msg_id = format!("msg_{}", out.delivery_id);
         let timestamp = now.timestamp();
-        let signature = signature::sign(secret, &msg_id, timestamp, &body).map_err(|e| {
-            SendError::Permanent(format!("webhook {} cannot be signed: {e}", hook.id))
-        })?;
-        Ok(HttpPost {
-            headers: vec![
-                ("webhook-id".into(), msg_id),
-                ("webhook-timestamp".into(), timestamp.to_string()),
-                ("webhook-signature".into(), signature),
-                ("content-type".into(), "application/json".into()),
-                ("user-agent".into(), USER_AGENT.into()),
-            ],
-            body,
-        })
+        envelopes
+            .drain(..)
+            .map(|(msg_id, envelope)| {
+                let body = serde_json::to_vec(&envelope).map_err(|e| {
+                    SendError::Permanent(format!("the webhook body cannot be written: {e}"))
+                })?;
+                let signature =
+                    signature::sign(secret, &msg_id, timestamp, &body).map_err(|e| {
+                        SendError::Permanent(format!("webhook {} cannot be signed: {e}", hook.id))
+                    })?;
+                Ok(HttpPost {
+                    headers: vec![
+                        ("webhook-id".into(), msg_id),
+                        ("webhook-timestamp".into(), timestamp.to_string()),
+                        ("webhook-signature".into(), signature),
+                        ("content-type".into(), "application/json".into()),
+                        ("user-agent".into(), USER_AGENT.into()),
+                    ],
+                    body,
+                })
+            })
+            .collect()
     }
 
-    async fn send(&self, out: &Outgoing, rendered: HttpPost) -> Result<Receipt, SendError> {
-        let answer = post(&self.http, out, rendered).await?;
-        safe_http::classify(&answer, Utc::now())
+    /// Posts each envelope in turn; the delivery is taken when all were. A retry sends them
+    /// all again with the same ids, so a receiver drops the ones it already has.
+    async fn send(&self, out: &Outgoing, rendered: Vec<HttpPost>) -> Result<Receipt, SendError> {
+        let mut receipt = None;
+        for post_one in rendered {
+            let answer = post(&self.http, out, post_one).await?;
+            let taken = safe_http::classify(&answer, Utc::now())?;
+            receipt.get_or_insert(taken);
+        }
+        receipt.ok_or_else(|| SendError::Permanent("nothing to send".into()))
     }
 }
 
@@ -311,6 +340,7 @@ pub(crate) fn sample_notice() -> super::Notice {
         components,
         incident_json,
         statement: false,
+        changes: Vec::new(),
     }
 }
 
@@ -375,7 +405,13 @@ mod tests {
     async fn an_update_is_a_signed_statuspage_envelope() {
         let webhook = Webhook::new(SafeClient::new(vec![]).unwrap());
         let out = sample_outgoing("webhook", Message::Update(Arc::new(sample_notice())));
-        let post = webhook.render(&out).await.unwrap();
+        let posts = webhook.render(&out).await.unwrap();
+        assert_eq!(
+            posts.len(),
+            1,
+            "no component changes: the incident envelope only"
+        );
+        let post = &posts[0];
         let header = |name: &str| {
             post.headers
                 .iter()
@@ -406,18 +442,18 @@ mod tests {
         );
 
         let again = webhook.render(&out).await.unwrap();
-        assert_eq!(again.headers[0], post.headers[0], "a retry keeps its id");
+        assert_eq!(again[0].headers[0], post.headers[0], "a retry keeps its id");
     }
 
     #[tokio::test]
     async fn a_test_is_meta_and_page_and_other_messages_are_refused() {
         let webhook = Webhook::new(SafeClient::new(vec![]).unwrap());
         let page = Arc::new(sample_notice().page);
-        let post = webhook
+        let posts = webhook
             .render(&sample_outgoing("webhook", Message::Test(page)))
             .await
             .unwrap();
-        let body: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&posts[0].body).unwrap();
         assert!(body.get("incident").is_none());
         assert_eq!(body["page"]["id"], "acmepage0001");
 
