@@ -216,6 +216,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
             );
         }
     }
+    store.adopt_waiting_fanouts(&chain).await?;
     let site = Site::from_config(&config);
     let cache = PageCache::new(site.clone(), store.clone()).await?;
     let composer = Arc::new(Composer::new(

@@ -8,6 +8,12 @@ ALTER TABLE incident_updates ADD COLUMN channels TEXT NOT NULL DEFAULT '';
 -- expanded (from after_id), `remaining` the ones after it.
 ALTER TABLE fanouts ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
 ALTER TABLE fanouts ADD COLUMN remaining TEXT NOT NULL DEFAULT '';
+-- Each fan-out is stamped over its update and channels, so a fan-out row written into the
+-- database (to send an old or quiet update to everyone) is never expanded. Rows waiting at the
+-- upgrade are stamped once at the next start (`upgrade_adoptions`).
+ALTER TABLE fanouts ADD COLUMN stamp TEXT;
+CREATE TABLE upgrade_adoptions (what TEXT PRIMARY KEY);
+INSERT INTO upgrade_adoptions (what) SELECT 'fanouts' WHERE EXISTS (SELECT 1 FROM fanouts);
 
 -- Webhook subscriptions: generic (Statuspage payloads, Standard Webhooks signatures), Slack,
 -- Discord and Teams incoming webhooks. The URL and the signing secret are sealed under the

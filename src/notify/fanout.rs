@@ -23,6 +23,15 @@ pub async fn run(store: Store, notifier: Arc<Notifier>) {
         }
         let started = std::time::Instant::now();
         match store.expand_fanout(CHUNK).await {
+            Ok(Some(step)) if step.forged => {
+                notifier
+                    .report_forged(format!(
+                        "a fan-out of update {} has no valid stamp (written into the database \
+                         outside Herald, to send an update again or on other channels): dropped",
+                        step.update_id
+                    ))
+                    .await;
+            }
             Ok(Some(step)) => {
                 tracing::debug!(
                     update.id = step.update_id,

@@ -141,6 +141,18 @@ impl Notifier {
         Ok(verdict)
     }
 
+    /// Something Herald did not write was about to make it speak: trip the wire.
+    pub async fn report_forged(&self, detail: String) {
+        tracing::error!(%detail, "refusing outbound work Herald did not write");
+        if let Some(wire) = self.wire.get() {
+            wire.trip(Trip {
+                rule: Rule::Forged,
+                detail,
+            })
+            .await;
+        }
+    }
+
     /// This instance's last reading; for display and waking only, never for a decision to send.
     pub fn is_paused(&self) -> bool {
         *self.paused.borrow()

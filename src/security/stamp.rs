@@ -104,6 +104,12 @@ impl Stamper {
         ])
     }
 
+    /// An update's fan-out: the channels it goes out on. A fan-out row written outside Herald
+    /// (to send an old or quiet update to everyone) fails it.
+    pub fn fanout(&self, update_id: i64, channels: &str) -> String {
+        self.mac(&["fanout", &update_id.to_string(), channels])
+    }
+
     /// An open breach: the update it pins and sends despite the pause.
     pub fn breach(&self, breach_id: i64, update_id: i64, started_by: &str) -> String {
         self.mac(&[

@@ -546,14 +546,15 @@ impl Store {
             // other; the worker expands it into one delivery per recipient (`expand_fanout`).
             if let Some((first, rest)) = draft.channels.split_first() {
                 sqlx::query(
-                    "INSERT INTO fanouts (update_id, incident_id, created_at, channel, remaining) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO fanouts (update_id, incident_id, created_at, channel, remaining, stamp) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(update_id)
                 .bind(incident_id)
                 .bind(now)
                 .bind(*first)
                 .bind(rest.join(","))
+                .bind(self.stamper().map(|s| s.fanout(update_id, &draft.channels.join(","))))
                 .execute(&mut *tx)
                 .await?;
             }

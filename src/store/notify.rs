@@ -136,6 +136,9 @@ struct FanoutRow {
     created_at: DateTime<Utc>,
     channel: String,
     remaining: String,
+    stamp: Option<String>,
+    /// The channels its update was posted with.
+    channels: String,
 }
 
 /// Links a subscriber ($1) to a component ($2), if that component exists.
@@ -190,6 +193,8 @@ pub struct FanoutChunk {
     pub deliveries: u64,
     /// Whether the update's whole audience is now in the outbox.
     pub done: bool,
+    /// The fan-out row was not written by Herald: it was dropped, nothing was queued.
+    pub forged: bool,
 }
 
 /// What happened to one delivery.
@@ -549,7 +554,7 @@ impl Store {
     /// channels one after another, each over that channel's audience. `None` when nothing waits.
     pub async fn expand_fanout(&self, chunk: i64) -> StoreResult<Option<FanoutChunk>> {
         let lock = if self.backend() == "postgres" {
-            "FOR UPDATE OF fanouts SKIP LOCKED"
+            "FOR UPDATE OF f SKIP LOCKED"
         } else {
             ""
         };
@@ -557,11 +562,13 @@ impl Store {
         // pause made by hand). Without FOR SHARE: this transaction runs for a whole chunk, and
         // it only queues; the claims that send read the switch exactly.
         let pick = format!(
-            "SELECT update_id, incident_id, after_id, created_at, channel, remaining FROM fanouts \
+            "SELECT f.update_id, f.incident_id, f.after_id, f.created_at, f.channel, f.remaining, \
+                    f.stamp, COALESCE(u.channels, '') AS channels \
+             FROM fanouts f LEFT JOIN incident_updates u ON u.id = f.update_id \
              WHERE NOT (SELECT paused FROM outbound WHERE id = 1) \
                 OR ((SELECT tripped_rule FROM outbound WHERE id = 1) = '' \
-                    AND update_id IN (SELECT update_id FROM breaches WHERE ended_at IS NULL)) \
-             ORDER BY update_id LIMIT 1 {lock}"
+                    AND f.update_id IN (SELECT update_id FROM breaches WHERE ended_at IS NULL)) \
+             ORDER BY f.update_id LIMIT 1 {lock}"
         );
         // PostgreSQL plans the claim query from table statistics, which autovacuum refreshes
         // only a minute or more after a burst. Until then it believes few rows are pending and
@@ -577,6 +584,20 @@ impl Store {
                 tx.commit().await?;
                 return Ok(None);
             };
+            // Only a fan-out Herald wrote, on the channels its update was posted with.
+            let chosen: Vec<&str> = f.channels.split(',').filter(|c| !c.is_empty()).collect();
+            let genuine = self.stamper().is_none_or(|s| {
+                Stamper::verify(&s.fanout(f.update_id, &f.channels), f.stamp.as_deref())
+            }) && chosen.contains(&f.channel.as_str())
+                && f.remaining.split(',').filter(|c| !c.is_empty()).all(|c| chosen.contains(&c));
+            if !genuine {
+                sqlx::query("DELETE FROM fanouts WHERE update_id = $1")
+                    .bind(f.update_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                return Ok(Some(FanoutChunk { update_id: f.update_id, deliveries: 0, done: true, forged: true }));
+            }
             let audience = crate::channels::info(&f.channel).map(|c| c.audience);
             let (table, audience_sql) = match audience {
                 Some(Audience::Subscribers) => ("subscribers", AUDIENCE_SUBSCRIBERS),
@@ -661,7 +682,7 @@ impl Store {
                     tracing::warn!(error = %e, "refreshing the outbox's statistics failed");
                 }
             }
-            Ok(Some(FanoutChunk { update_id: f.update_id, deliveries, done }))
+            Ok(Some(FanoutChunk { update_id: f.update_id, deliveries, done, forged: false }))
         })
     }
 

@@ -64,6 +64,27 @@ macro_rules! restamp {
             }
         }
 
+        let fanouts: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT f.update_id, COALESCE(u.channels, ''), f.stamp FROM fanouts f \
+             LEFT JOIN incident_updates u ON u.id = f.update_id",
+        )
+        .fetch_all(&mut *$tx)
+        .await?;
+        for (update_id, channels, stamp) in fanouts {
+            // Unstamped fan-outs are an upgrade's, stamped by `adopt_waiting_fanouts`.
+            if stamp.is_none() {
+                continue;
+            }
+            if keep(old.map(|o| o.fanout(update_id, &channels)), stamp.as_deref()) {
+                sqlx::query("UPDATE fanouts SET stamp = $1 WHERE update_id = $2")
+                    .bind(new.fanout(update_id, &channels))
+                    .bind(update_id)
+                    .execute(&mut *$tx)
+                    .await?;
+                stamped += 1;
+            }
+        }
+
         let breaches: Vec<(i64, i64, String, Option<String>)> =
             sqlx::query_as("SELECT id, update_id, started_by, stamp FROM breaches WHERE ended_at IS NULL")
                 .fetch_all(&mut *$tx)
@@ -214,6 +235,57 @@ impl Store {
     /// it: stamps the rows that version wrote without a stamp, and records it in the audit log.
     /// From then on a row without a stamp is one written around Herald. Returns how many rows
     /// were stamped, or `None` when this was done before (or there is no stamper).
+    /// Stamps, once, the fan-outs that were waiting when this version's migration ran (an
+    /// earlier version wrote them without stamps), and audits it as `fanouts.adopt`.
+    pub async fn adopt_waiting_fanouts(&self, chain: &Chain) -> StoreResult<u64> {
+        let Some(stamper) = self.stamper() else {
+            return Ok(0);
+        };
+        let adopted = on_pool!(self, write pool => {
+            let mut tx = pool.begin().await?;
+            let marked = sqlx::query("DELETE FROM upgrade_adoptions WHERE what = 'fanouts'")
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            let mut adopted = 0u64;
+            if marked > 0 {
+                // Channels as the upgrade found them: email, and X where the update had a post.
+                let rows: Vec<(i64,)> = sqlx::query_as("SELECT update_id FROM fanouts WHERE stamp IS NULL")
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for (update_id,) in rows {
+                    sqlx::query("UPDATE incident_updates SET channels = 'email' WHERE id = $1 AND channels = ''")
+                        .bind(update_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("UPDATE fanouts SET stamp = $1 WHERE update_id = $2")
+                        .bind(stamper.fanout(update_id, "email"))
+                        .bind(update_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    adopted += 1;
+                }
+            }
+            tx.commit().await?;
+            adopted
+        });
+        if adopted > 0 {
+            self.append_audit(
+                chain,
+                super::AuditEvent {
+                    actor: "herald".into(),
+                    ip: String::new(),
+                    user_agent: format!("herald {}", env!("CARGO_PKG_VERSION")),
+                    action: "fanouts.adopt".into(),
+                    target: "database".into(),
+                    detail: serde_json::json!({ "fanouts": adopted }),
+                },
+            )
+            .await?;
+        }
+        Ok(adopted)
+    }
+
     pub async fn adopt_unstamped(&self, chain: &Chain) -> StoreResult<Option<u64>> {
         let Some(stamper) = self.stamper() else {
             return Ok(None);

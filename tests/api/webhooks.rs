@@ -669,3 +669,48 @@ async fn a_subscription_to_some_components_hears_only_of_those() {
     let list = app.api_get("/api/admin/v1/webhooks").await;
     assert_eq!(list["webhooks"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_fan_out_written_into_the_database_sends_nothing_and_trips_the_wire() {
+    let receiver = Receiver::start().await;
+    let app = app_for_loopback().await;
+    add_hook(
+        &app,
+        json!({"url": receiver.url("forged"), "kind": "slack"}),
+    )
+    .await;
+    // A quiet update: posted without notifications, so it went nowhere.
+    let quiet = app
+        .open_incident(json!({"name": "Quiet", "status": "investigating",
+            "impact": "minor", "body": "Nobody was told.", "notify": false}))
+        .await;
+    let update = quiet["update_id"].as_str().unwrap();
+    let incident = quiet["id"].as_str().unwrap();
+    app.store
+        .execute_admin(&format!(
+            "INSERT INTO fanouts (update_id, incident_id, created_at, channel, remaining) \
+             VALUES ({update}, {incident}, '2026-01-01T00:00:00Z', 'slack', 'email,x')"
+        ))
+        .await
+        .unwrap();
+    app.api("/api/admin/v1/pause", json!({"reason": "wake"}))
+        .await;
+    app.api("/api/admin/v1/resume", json!({})).await;
+    let start = Instant::now();
+    loop {
+        let status = app.api_get("/api/admin/v1/status").await;
+        if status["paused"] == true && status["reason"].as_str().unwrap_or("").contains("fan-out") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.received("forged").len(),
+        1,
+        "only the test delivery"
+    );
+    let counts = app.delivery_counts(update).await;
+    assert_eq!(counts["channels"], json!({}), "{counts}");
+}
