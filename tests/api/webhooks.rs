@@ -714,3 +714,80 @@ async fn a_fan_out_written_into_the_database_sends_nothing_and_trips_the_wire() 
     let counts = app.delivery_counts(update).await;
     assert_eq!(counts["channels"], json!({}), "{counts}");
 }
+
+#[tokio::test]
+async fn an_admin_adds_tests_and_removes_a_subscription_on_the_admin_pages() {
+    use herald::domain::Role;
+    let receiver = Receiver::start().await;
+    let app = app_for_loopback().await;
+    let admin = app
+        .enrolled_staff(
+            "admin@example.com",
+            Role::Admin,
+            "correct horse battery staple",
+        )
+        .await;
+    app.sign_in(&admin, "correct horse battery staple").await;
+    let url = receiver.url("ours");
+    let r = app
+        .post_form(
+            "/admin/webhooks",
+            "/admin/webhooks",
+            &[
+                ("url", url.as_str()),
+                ("kind", ""),
+                ("email", ""),
+                ("company", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("whsec_"), "the secret is shown once");
+    assert!(page.contains("its test was accepted"), "{page}");
+    assert!(page.contains("127.0.0.1") && page.contains("Active"));
+    let list = app.api_get("/api/admin/v1/webhooks").await;
+    assert_eq!(list["webhooks"][0]["owner"], "company");
+    let id = list["webhooks"][0]["id"].as_str().unwrap().to_string();
+    // A bad URL is shown as an error, and nothing is added.
+    let r = app
+        .post_form(
+            "/admin/webhooks",
+            "/admin/webhooks",
+            &[("url", "gopher://x")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        app.api_get("/api/admin/v1/webhooks").await["webhooks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = app
+        .post_form(
+            "/admin/webhooks",
+            &format!("/admin/webhooks/{id}/test"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        receiver.received("ours").len(),
+        2,
+        "the first test and this one"
+    );
+    let r = app
+        .post_form(
+            "/admin/webhooks",
+            &format!("/admin/webhooks/{id}/remove"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert!(app.api_get("/api/admin/v1/webhooks").await["webhooks"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+}

@@ -9,6 +9,7 @@ mod outbound;
 mod session;
 mod staff;
 mod subscribers;
+mod webhooks;
 pub mod x;
 
 use askama::Template;
@@ -57,6 +58,9 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/tokens/{id}/revoke", post(staff::revoke_token))
         .route("/admin/audit", get(audit::page))
+        .route("/admin/webhooks", get(webhooks::page).post(webhooks::add))
+        .route("/admin/webhooks/{id}/test", post(webhooks::test))
+        .route("/admin/webhooks/{id}/remove", post(webhooks::remove))
         .route(
             "/admin/enrol/{secret}",
             get(session::enrol_page).post(session::enrol),
