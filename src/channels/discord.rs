@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::webhook::safe_http::{self, Answer};
 use super::webhook::text::{shorten, shorten_keeping, Measure};
-use super::webhook::{hook_contact, listed_components, not_carried, post, HttpPost, SafeClient};
-use super::{Channel, Message, Notice, Outgoing, PageInfo, Policy, Receipt, SendError};
+use super::webhook::{listed_components, Chat, ChatFormat};
+use super::{Notice, PageInfo, Receipt, SendError};
 use crate::domain::{rfc3339, Choice, Impact, IncidentKind};
 
 // Discord's limits on an embed.
@@ -43,48 +43,26 @@ pub const BLUE: u32 = 0x3498db;
 /// Embed colour of an incident or maintenance that is over.
 pub const GREEN: u32 = 0x2ecc71;
 
-/// The Discord channel: posts to channel webhooks.
-pub struct Discord {
-    http: SafeClient,
-}
+/// The Discord channel: posts to incoming webhooks, through the shared chat channel.
+pub type Discord = Chat<DiscordFormat>;
 
-impl Discord {
-    /// A Discord channel sending through `http`.
-    pub fn new(http: SafeClient) -> Self {
-        Discord { http }
-    }
-}
+/// Discord's message format and its reading of answers.
+pub struct DiscordFormat;
 
-impl Channel for Discord {
-    type Rendered = HttpPost;
+impl ChatFormat for DiscordFormat {
+    const NAME: &'static str = "discord";
+    const LABEL: &'static str = "Discord";
 
-    fn names(&self) -> &'static [&'static str] {
-        &["discord"]
+    fn message(notice: &Notice) -> serde_json::Value {
+        message(notice)
     }
 
-    fn policy(&self) -> Policy {
-        Policy {
-            batch: 32,
-            concurrency: 8,
-            // About a day with the outbox's backoff (see the webhook channel).
-            max_attempts: 30,
-            ordered: false,
-            lease: chrono::Duration::minutes(2),
-        }
+    fn test_message(page: &PageInfo) -> serde_json::Value {
+        test_message(page)
     }
 
-    async fn render(&self, out: &Outgoing) -> Result<HttpPost, SendError> {
-        hook_contact(out)?;
-        match &out.message {
-            Message::Update(notice) => HttpPost::json(&message(notice)),
-            Message::Test(page) => HttpPost::json(&test_message(page)),
-            other => Err(not_carried("Discord", other)),
-        }
-    }
-
-    async fn send(&self, out: &Outgoing, rendered: HttpPost) -> Result<Receipt, SendError> {
-        let answer = post(&self.http, out, rendered).await?;
-        classify(&answer, Utc::now())
+    fn classify(answer: &Answer, now: DateTime<Utc>) -> Result<Receipt, SendError> {
+        classify(answer, now)
     }
 }
 
@@ -245,7 +223,8 @@ fn classify(answer: &Answer, now: DateTime<Utc>) -> Result<Receipt, SendError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::webhook::{sample_notice, sample_outgoing};
+    use crate::channels::webhook::{sample_notice, sample_outgoing, SafeClient};
+    use crate::channels::{Channel, Message};
     use crate::domain::{AffectedComponent, ComponentStatus, IncidentStatus};
     use std::sync::Arc;
 

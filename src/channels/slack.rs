@@ -10,8 +10,8 @@ use url::Url;
 
 use super::webhook::safe_http::{self, Answer};
 use super::webhook::text::{shorten, shorten_keeping, Measure};
-use super::webhook::{hook_contact, listed_components, not_carried, post, HttpPost, SafeClient};
-use super::{Channel, Message, Notice, Outgoing, PageInfo, Policy, Receipt, SendError};
+use super::webhook::{listed_components, Chat, ChatFormat};
+use super::{Notice, PageInfo, Receipt, SendError};
 use crate::domain::markdown::to_plain_text;
 use crate::domain::{Choice, ComponentStatus};
 
@@ -33,48 +33,26 @@ const MEASURE: Measure = Measure::Utf16;
 /// A cut never falls inside a link `<url|text>` or an escaped `&amp;`.
 const WHOLE: &[(char, char)] = &[('<', '>'), ('&', ';')];
 
-/// The Slack channel: posts to incoming webhooks.
-pub struct Slack {
-    http: SafeClient,
-}
+/// The Slack channel: posts to incoming webhooks, through the shared chat channel.
+pub type Slack = Chat<SlackFormat>;
 
-impl Slack {
-    /// A Slack channel sending through `http`.
-    pub fn new(http: SafeClient) -> Self {
-        Slack { http }
-    }
-}
+/// Slack's message format and its reading of answers.
+pub struct SlackFormat;
 
-impl Channel for Slack {
-    type Rendered = HttpPost;
+impl ChatFormat for SlackFormat {
+    const NAME: &'static str = "slack";
+    const LABEL: &'static str = "Slack";
 
-    fn names(&self) -> &'static [&'static str] {
-        &["slack"]
+    fn message(notice: &Notice) -> serde_json::Value {
+        message(notice)
     }
 
-    fn policy(&self) -> Policy {
-        Policy {
-            batch: 32,
-            concurrency: 8,
-            // About a day with the outbox's backoff (see the webhook channel).
-            max_attempts: 30,
-            ordered: false,
-            lease: chrono::Duration::minutes(2),
-        }
+    fn test_message(page: &PageInfo) -> serde_json::Value {
+        test_message(page)
     }
 
-    async fn render(&self, out: &Outgoing) -> Result<HttpPost, SendError> {
-        hook_contact(out)?;
-        match &out.message {
-            Message::Update(notice) => HttpPost::json(&message(notice)),
-            Message::Test(page) => HttpPost::json(&test_message(page)),
-            other => Err(not_carried("Slack", other)),
-        }
-    }
-
-    async fn send(&self, out: &Outgoing, rendered: HttpPost) -> Result<Receipt, SendError> {
-        let answer = post(&self.http, out, rendered).await?;
-        classify(&answer, Utc::now())
+    fn classify(answer: &Answer, now: DateTime<Utc>) -> Result<Receipt, SendError> {
+        classify(answer, now)
     }
 }
 
@@ -399,7 +377,8 @@ fn classify(answer: &Answer, now: DateTime<Utc>) -> Result<Receipt, SendError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::webhook::{sample_notice, sample_outgoing};
+    use crate::channels::webhook::{sample_notice, sample_outgoing, SafeClient};
+    use crate::channels::{Channel, Message};
     use crate::domain::AffectedComponent;
     use std::sync::Arc;
 

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use super::webhook::safe_http::{self, Answer};
 use super::webhook::text::{shorten, Measure};
-use super::webhook::{hook_contact, listed_components, not_carried, post, HttpPost, SafeClient};
-use super::{Channel, Message, Notice, Outgoing, PageInfo, Policy, Receipt, SendError};
+use super::webhook::{listed_components, Chat, ChatFormat};
+use super::{Notice, PageInfo, Receipt, SendError};
 use crate::domain::Choice;
 
 /// The whole payload, in bytes: Teams' limit is 28 KB; the margin is for what Workflows adds
@@ -21,48 +21,26 @@ const BODY_MIN_BYTES: usize = 4_000;
 /// A title longer than this is cut (a name is short anyway; this bounds the card).
 const TITLE_MAX: usize = 200;
 
-/// The Teams channel: posts Adaptive Cards to Workflows webhooks.
-pub struct Teams {
-    http: SafeClient,
-}
+/// The Microsoft Teams channel: posts to incoming webhooks, through the shared chat channel.
+pub type Teams = Chat<TeamsFormat>;
 
-impl Teams {
-    /// A Teams channel sending through `http`.
-    pub fn new(http: SafeClient) -> Self {
-        Teams { http }
-    }
-}
+/// Microsoft Teams's message format and its reading of answers.
+pub struct TeamsFormat;
 
-impl Channel for Teams {
-    type Rendered = HttpPost;
+impl ChatFormat for TeamsFormat {
+    const NAME: &'static str = "teams";
+    const LABEL: &'static str = "Microsoft Teams";
 
-    fn names(&self) -> &'static [&'static str] {
-        &["teams"]
+    fn message(notice: &Notice) -> serde_json::Value {
+        message(notice)
     }
 
-    fn policy(&self) -> Policy {
-        Policy {
-            batch: 32,
-            concurrency: 8,
-            // About a day with the outbox's backoff (see the webhook channel).
-            max_attempts: 30,
-            ordered: false,
-            lease: chrono::Duration::minutes(2),
-        }
+    fn test_message(page: &PageInfo) -> serde_json::Value {
+        test_message(page)
     }
 
-    async fn render(&self, out: &Outgoing) -> Result<HttpPost, SendError> {
-        hook_contact(out)?;
-        match &out.message {
-            Message::Update(notice) => HttpPost::json(&message(notice)),
-            Message::Test(page) => HttpPost::json(&test_message(page)),
-            other => Err(not_carried("Teams", other)),
-        }
-    }
-
-    async fn send(&self, out: &Outgoing, rendered: HttpPost) -> Result<Receipt, SendError> {
-        let answer = post(&self.http, out, rendered).await?;
-        classify(&answer, Utc::now())
+    fn classify(answer: &Answer, now: DateTime<Utc>) -> Result<Receipt, SendError> {
+        classify(answer, now)
     }
 }
 
@@ -199,7 +177,8 @@ fn classify(answer: &Answer, now: DateTime<Utc>) -> Result<Receipt, SendError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channels::webhook::{sample_notice, sample_outgoing};
+    use crate::channels::webhook::{sample_notice, sample_outgoing, SafeClient};
+    use crate::channels::{Channel, Message};
     use crate::domain::{AffectedComponent, ComponentStatus};
     use std::sync::Arc;
 

@@ -185,6 +185,74 @@ impl Channel for Webhook {
     }
 }
 
+/// A chat platform's incoming webhook (Slack, Discord, Teams): the only things that differ
+/// between them are how a message looks and how an answer reads.
+pub trait ChatFormat: Send + Sync + 'static {
+    /// The delivery channel name.
+    const NAME: &'static str;
+    /// What people call it, in errors.
+    const LABEL: &'static str;
+    /// The platform's message for an update.
+    fn message(notice: &super::Notice) -> serde_json::Value;
+    /// The message a new subscription must accept.
+    fn test_message(page: &super::PageInfo) -> serde_json::Value;
+    /// What the platform's answer means.
+    fn classify(
+        answer: &safe_http::Answer,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<Receipt, SendError>;
+}
+
+/// The chat channels: one JSON POST per delivery to the subscription's URL (itself the
+/// credential: there is no secret and no signature), in the platform's format.
+pub struct Chat<F: ChatFormat> {
+    http: SafeClient,
+    format: std::marker::PhantomData<F>,
+}
+
+impl<F: ChatFormat> Chat<F> {
+    /// A chat channel sending through `http`.
+    pub fn new(http: SafeClient) -> Self {
+        Chat {
+            http,
+            format: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<F: ChatFormat> Channel for Chat<F> {
+    type Rendered = HttpPost;
+
+    fn names(&self) -> &'static [&'static str] {
+        &[F::NAME]
+    }
+
+    fn policy(&self) -> Policy {
+        Policy {
+            batch: 32,
+            concurrency: 8,
+            // About a day with the outbox's backoff (see the webhook channel).
+            max_attempts: 30,
+            ordered: false,
+            lease: chrono::Duration::minutes(2),
+        }
+    }
+
+    async fn render(&self, out: &Outgoing) -> Result<HttpPost, SendError> {
+        hook_contact(out)?;
+        match &out.message {
+            Message::Update(notice) => HttpPost::json(&F::message(notice)),
+            Message::Test(page) => HttpPost::json(&F::test_message(page)),
+            other => Err(not_carried(F::LABEL, other)),
+        }
+    }
+
+    async fn send(&self, out: &Outgoing, rendered: HttpPost) -> Result<Receipt, SendError> {
+        let answer = post(&self.http, out, rendered).await?;
+        F::classify(&answer, Utc::now())
+    }
+}
+
 /// The components an update names with their new status: those it changed, else those the
 /// incident names as they stand.
 pub(crate) fn listed_components(notice: &super::Notice) -> Vec<(String, ComponentStatus)> {
