@@ -107,6 +107,55 @@ fn unreadable_form(state: &AppState) -> Response {
     )
 }
 
+/// A public sign-up's form, if it came from the status page itself and can be read.
+fn sign_up_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Fields, Box<Response>> {
+    if !same_origin(state, headers) {
+        return Err(Box::new(page(
+            state,
+            StatusCode::FORBIDDEN,
+            "Not allowed",
+            "Subscribe from the status page itself.",
+        )));
+    }
+    Fields::parse(body).map_err(|_| Box::new(unreadable_form(state)))
+}
+
+/// The components a sign-up chose (empty: all), once the client's sign-ups are within the
+/// hourly limit.
+fn chosen_components(
+    state: &AppState,
+    client: &Client,
+    fields: &Fields,
+) -> Result<Vec<i64>, Box<Response>> {
+    let mut components = Vec::new();
+    for raw in fields.all("components") {
+        match raw.parse::<i64>() {
+            Ok(id) => components.push(id),
+            Err(_) => {
+                return Err(Box::new(page(
+                    state,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Please check the form",
+                    "An unknown component was chosen.",
+                )))
+            }
+        }
+    }
+    if !state.signups.allow(&client.ip) {
+        return Err(Box::new(page(
+            state,
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-ups",
+            "Too many sign-ups came from your network. Please try again in an hour.",
+        )));
+    }
+    Ok(components)
+}
+
 const CHECK_INBOX: &str = "If that address can receive mail, a confirmation link is on its way. \
                            Open it to start getting updates. Nothing is sent until you do.";
 
@@ -116,16 +165,9 @@ async fn sign_up(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !same_origin(&state, &headers) {
-        return page(
-            &state,
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "Subscribe from the status page itself.",
-        );
-    }
-    let Ok(fields) = Fields::parse(&body) else {
-        return unreadable_form(&state);
+    let fields = match sign_up_form(&state, &headers, &body) {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
     };
     let email = match SubscriberEmail::parse(fields.get("email")) {
         Ok(email) => email,
@@ -139,28 +181,10 @@ async fn sign_up(
             );
         }
     };
-    let mut components = Vec::new();
-    for raw in fields.all("components") {
-        match raw.parse::<i64>() {
-            Ok(id) => components.push(id),
-            Err(_) => {
-                return page(
-                    &state,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Please check the form",
-                    "An unknown component was chosen.",
-                )
-            }
-        }
-    }
-    if !state.signups.allow(&client.ip) {
-        return page(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-ups",
-            "Too many sign-ups came from your network. Please try again in an hour.",
-        );
-    }
+    let components = match chosen_components(&state, &client, &fields) {
+        Ok(components) => components,
+        Err(refused) => return *refused,
+    };
     let chosen = (!components.is_empty()).then_some(components.as_slice());
     match state.store.sign_up(&email, chosen).await {
         Ok(SignUp::ConfirmationQueued(_)) => state.notifier.wake(),
@@ -179,39 +203,14 @@ async fn sign_up_hook(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if !same_origin(&state, &headers) {
-        return page(
-            &state,
-            StatusCode::FORBIDDEN,
-            "Not allowed",
-            "Subscribe from the status page itself.",
-        );
-    }
-    let Ok(fields) = Fields::parse(&body) else {
-        return unreadable_form(&state);
+    let fields = match sign_up_form(&state, &headers, &body) {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
     };
-    let mut components = Vec::new();
-    for raw in fields.all("components") {
-        match raw.parse::<i64>() {
-            Ok(id) => components.push(id),
-            Err(_) => {
-                return page(
-                    &state,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Please check the form",
-                    "An unknown component was chosen.",
-                )
-            }
-        }
-    }
-    if !state.signups.allow(&client.ip) {
-        return page(
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-ups",
-            "Too many sign-ups came from your network. Please try again in an hour.",
-        );
-    }
+    let components = match chosen_components(&state, &client, &fields) {
+        Ok(components) => components,
+        Err(refused) => return *refused,
+    };
     let actor = crate::app::Actor::anonymous(&client.ip, &client.user_agent);
     let request = crate::app::hooks::HookRequest {
         url: fields.get("url"),
