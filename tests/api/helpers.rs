@@ -64,6 +64,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     if config.database_url.is_empty() {
         if let Some(url) = test_postgres_database().await {
             config.database_url = url;
+            // A test's apps live until the test ends (their workers hold the pool), and some
+            // tests start several: a smaller pool each keeps them under PostgreSQL's 100
+            // connections when two tests run at once.
+            config.database_max_connections = 6;
         }
     }
     let database_url = config.database_url();
