@@ -356,14 +356,26 @@ async fn the_cli_starts_and_ends_breach_mode() {
 async fn the_statement_reaches_every_subscriber_and_x_once_while_everything_else_is_held() {
     let fake = FakeX::start();
     let sink = SmtpSink::start(&[]);
+    let receiver = crate::webhooks::Receiver::start().await;
     let (base, smtp) = (fake.base_url(), sink.url());
     let app = spawn_app_with(move |c| {
         c.x_consumer_key = crate::fake_x::CONSUMER_KEY.into();
         c.x_consumer_secret = crate::fake_x::CONSUMER_SECRET.into();
         c.x_api_base = base;
         c.smtp_url = smtp;
+        c.webhook_allow_networks = "127.0.0.0/8".into();
     })
     .await;
+    // A subscription on each webhook channel.
+    for kind in ["webhook", "slack", "discord", "teams"] {
+        let r = app
+            .api(
+                "/api/admin/v1/webhooks",
+                json!({"url": receiver.url(kind), "kind": kind}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
     app.enrolled_staff(ADMIN, Role::Admin, PASSWORD).await;
     assert_eq!(app.sign_in(ADMIN, PASSWORD).await.status(), 303);
     crate::x::connect_signed_in(&app).await;
@@ -394,6 +406,14 @@ async fn the_statement_reaches_every_subscriber_and_x_once_while_everything_else
         "{:?}",
         tweets[0].text
     );
+    // Each webhook channel: its test, then the statement.
+    for kind in ["webhook", "slack", "discord", "teams"] {
+        let got = receiver.wait_for(kind, 2, Duration::from_secs(10)).await;
+        assert!(
+            String::from_utf8_lossy(&got[1].body).contains("Do not trust"),
+            "{kind} got the statement"
+        );
+    }
 
     // Another update posted during breach mode waits, on every channel.
     let r = app
@@ -412,6 +432,13 @@ async fn the_statement_reaches_every_subscriber_and_x_once_while_everything_else
     assert_eq!(recipients, customers, "every subscriber once, nobody else");
     assert!(mails_now.iter().all(|m| m.text().contains("Do not trust")));
     assert_eq!(fake.tweets().await.len(), 1, "X got the statement once");
+    for kind in ["webhook", "slack", "discord", "teams"] {
+        assert_eq!(
+            receiver.received(kind).len(),
+            2,
+            "{kind}: the test and the statement, nothing else"
+        );
+    }
 
     let status = outbound(&app).await;
     assert_eq!(status["paused"], true);
