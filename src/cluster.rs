@@ -43,16 +43,14 @@ pub fn spawn(
 /// rebuilds the pages. PostgreSQL instances hear them through `LISTEN` instead (`spawn`).
 pub fn spawn_page_watch(store: Store, cache: Arc<PageCache>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut last = store.pages_marker().await.ok();
         loop {
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             match store.pages_marker().await {
-                Ok(now) if Some(&now) != last.as_ref() => {
-                    if last.is_some() {
-                        tracing::debug!("the public pages changed outside this process");
-                        cache.invalidate();
-                    }
-                    last = Some(now);
+                Ok(now) if cache.is_behind(&now) => {
+                    tracing::debug!("the public pages changed outside this process");
+                    cache.invalidate();
+                    // Give the rebuild its time before asking again.
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "checking for changes to the pages failed"),

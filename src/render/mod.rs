@@ -143,6 +143,9 @@ pub struct PageCache {
     /// Set when this process's key is no longer the cluster's: it keeps serving its last
     /// pages rather than pages from which every newer row was dropped as unstamped.
     frozen: std::sync::atomic::AtomicBool,
+    /// What the database held when the current pages were built (`Store::pages_marker`), so a
+    /// change made by another process is noticed (`cluster::spawn_page_watch`).
+    built_from: std::sync::Mutex<Option<crate::store::PagesMarker>>,
 }
 
 impl PageCache {
@@ -158,6 +161,7 @@ impl PageCache {
             wire: std::sync::OnceLock::new(),
             reported: std::sync::Mutex::new(std::collections::HashSet::new()),
             frozen: std::sync::atomic::AtomicBool::new(false),
+            built_from: std::sync::Mutex::new(None),
         });
         cache.rebuild().await?;
         Ok(cache)
@@ -182,10 +186,20 @@ impl PageCache {
         self.frozen.store(true, Ordering::SeqCst);
     }
 
+    /// Whether the database now holds something other than what the pages were built from.
+    pub fn is_behind(&self, now: &crate::store::PagesMarker) -> bool {
+        self.built_from
+            .lock()
+            .map(|built| built.as_ref() != Some(now))
+            .unwrap_or(true)
+    }
+
     async fn rebuild(&self) -> anyhow::Result<()> {
         if self.frozen.load(Ordering::SeqCst) {
             return Ok(());
         }
+        // Read first: a change committed while the pages are built shows as a difference later.
+        let marker = self.store.pages_marker().await.ok();
         let (components, incidents, mut tampered) = public_only(
             self.store.components().await?,
             self.store.incidents().await?,
@@ -220,6 +234,9 @@ impl PageCache {
         let pages = tokio::task::spawn_blocking(move || Pages::render(&site, &snapshot, &previous))
             .await??;
         self.pages.store(Arc::new(pages));
+        if let Ok(mut built) = self.built_from.lock() {
+            *built = marker;
+        }
         Ok(())
     }
 

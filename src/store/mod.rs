@@ -32,7 +32,7 @@ use crate::domain::Invalid;
 pub use audit::{AuditEvent, AuditFilter, AuditHead};
 pub use breach::{Breach, ChannelReach};
 pub use digest::KeyedUpgrade;
-pub use events::{Change, ChangeListener, EVENTS_CHANNEL};
+pub use events::{Change, ChangeListener, PagesMarker, EVENTS_CHANNEL};
 pub use hooks::{Disabled, HookRow, NewHook};
 pub use incidents::Published;
 pub use notify::{
