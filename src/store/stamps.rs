@@ -241,6 +241,16 @@ impl Store {
         let Some(stamper) = self.stamper() else {
             return Ok(0);
         };
+        // Read first: every start (and every CLI command) passes here, and nearly always there
+        // is nothing to adopt, so no write lock is taken.
+        let waiting: i64 = on_pool!(self, read pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM upgrade_adoptions WHERE what = 'fanouts'",
+        )
+        .fetch_one(pool)
+        .await)?;
+        if waiting == 0 {
+            return Ok(0);
+        }
         let adopted = on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
             let marked = sqlx::query("DELETE FROM upgrade_adoptions WHERE what = 'fanouts'")

@@ -290,7 +290,9 @@ async fn an_admin_previews_and_starts_breach_mode_with_a_fresh_code() {
     assert!(app.store.open_breach().await.unwrap().is_none());
 }
 
-#[tokio::test]
+// The CLI is another process and the test waits for it: the server must keep running (and
+// finish its own transactions) meanwhile, on the runtime's other thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_starts_and_ends_breach_mode() {
     let app = spawn_app().await;
     let (ok, out, err) = cli(
