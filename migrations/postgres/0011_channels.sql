@@ -73,5 +73,6 @@ CREATE TABLE breaches (
 );
 CREATE UNIQUE INDEX breaches_open ON breaches ((ended_at IS NULL)) WHERE ended_at IS NULL;
 
--- The ordered channels' queue (X) is found by channel, not by one channel's name.
-CREATE INDEX deliveries_queue ON deliveries (channel, id) WHERE state IN ('pending', 'sending');
+-- Each channel's own queue, in the order it falls due: a claim by one channel never walks
+-- another channel's backlog (an idle webhook loop during a large email fan-out).
+CREATE INDEX deliveries_due ON deliveries (channel, next_attempt_at) WHERE state = 'pending';

@@ -714,6 +714,7 @@ impl Store {
         instance: &str,
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         // Channel names are the registry's constants, never input.
+        let names = channels;
         let channels = channels
             .iter()
             .map(|c| format!("'{c}'"))
@@ -740,12 +741,33 @@ impl Store {
                  RETURNING {CLAIMED_COLUMNS}",
                 switch = switch_cte(self.backend()),
             )
-        } else {
+        } else if self.backend() == "postgres" {
             format!(
                 "{switch}UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1, claimed_by = $4 \
                  WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $2 \
                               AND channel IN ({channels}) AND {held} \
                               ORDER BY next_attempt_at LIMIT $3 {lock}) \
+                 RETURNING {CLAIMED_COLUMNS}",
+                switch = switch_cte(self.backend()),
+            )
+        } else {
+            // SQLite: one ordered range of the (channel, next_attempt_at) index per channel
+            // name, so a channel's claim never walks another channel's backlog (an idle
+            // webhook loop during a 100,000-mail fan-out), and no claim sorts a whole queue.
+            let per_name = names
+                .iter()
+                .map(|name| {
+                    format!(
+                        "SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM deliveries \
+                         WHERE channel = '{name}' AND state = 'pending' AND next_attempt_at <= $2 AND {held} \
+                         ORDER BY next_attempt_at LIMIT $3)"
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ");
+            format!(
+                "{switch}UPDATE deliveries SET state = 'sending', attempts = attempts + 1, claimed_until = $1, claimed_by = $4 \
+                 WHERE id IN (SELECT id FROM ({per_name}) AS due ORDER BY next_attempt_at LIMIT $3) \
                  RETURNING {CLAIMED_COLUMNS}",
                 switch = switch_cte(self.backend()),
             )
