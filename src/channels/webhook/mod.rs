@@ -134,8 +134,10 @@ impl Channel for Webhook {
                 }
                 all
             }
+            // A test is no queued delivery: an id of its own, so a receiver that drops repeats
+            // by id never takes one test for another.
             Message::Test(page) => vec![(
-                msg_id.clone(),
+                format!("msg_test_{:016x}", rand::random::<u64>()),
                 statuspage::test_envelope(page, &hook.unsubscribe_url, now),
             )],
             other => return Err(not_carried("webhook", other)),
@@ -523,6 +525,16 @@ mod tests {
             .unwrap();
         let body: serde_json::Value = serde_json::from_slice(&posts[0].body).unwrap();
         assert!(body.get("incident").is_none());
+        let again = webhook
+            .render(&sample_outgoing(
+                "webhook",
+                Message::Test(Arc::new(sample_notice().page)),
+            ))
+            .await
+            .unwrap();
+        let id = |p: &HttpPost| p.headers[0].1.clone();
+        assert!(id(&posts[0]).starts_with("msg_test_"), "{}", id(&posts[0]));
+        assert_ne!(id(&posts[0]), id(&again[0]), "each test has its own id");
         assert_eq!(body["page"]["id"], "acmepage0001");
 
         let alert = sample_outgoing(
