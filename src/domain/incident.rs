@@ -165,8 +165,43 @@ pub struct IncidentUpdate {
     pub deliver_notifications: bool,
     pub custom_tweet: Option<String>,
     pub tweet_id: Option<String>,
+    /// When the update was last edited after it was posted (the page says so).
+    pub edited_at: Option<DateTime<Utc>>,
     /// The stored row lacks Herald's stamp (see `Incident::tampered`).
     pub tampered: bool,
+}
+
+/// An incident's postmortem: a draft until it is published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Postmortem {
+    pub body: String,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+impl Postmortem {
+    pub fn is_published(&self) -> bool {
+        self.published_at.is_some()
+    }
+}
+
+/// How a maintenance moves along by itself and whom it tells (meaningless on incidents).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MaintenancePlan {
+    /// Subscribers are reminded this many minutes before the start (None: no reminder).
+    pub remind_prior_minutes: Option<i64>,
+    /// When the reminder was queued.
+    pub reminded_at: Option<DateTime<Utc>>,
+    /// The automatic start update goes out to subscribers.
+    pub notify_at_start: bool,
+    /// The automatic end update goes out to subscribers.
+    pub notify_at_end: bool,
+    /// The scheduler starts it at `scheduled_for`.
+    pub auto_start: bool,
+    /// The scheduler completes it at `scheduled_until`.
+    pub auto_end: bool,
+    /// When it was called off before it ran.
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -188,6 +223,10 @@ pub struct Incident {
     pub updates: Vec<IncidentUpdate>,
     /// Every component named by the incident or any of its updates.
     pub component_ids: Vec<i64>,
+    /// Its postmortem, draft or published.
+    pub postmortem: Option<Postmortem>,
+    /// A maintenance's reminders, automatic moves and cancellation.
+    pub plan: MaintenancePlan,
     /// The stored row lacks Herald's stamp: written or edited outside Herald. Never shown in
     /// public, never sent; admins see it flagged.
     pub tampered: bool,
@@ -201,6 +240,11 @@ impl Incident {
     /// The status label customers see, e.g. "Identified" or "In progress".
     pub fn status_label(&self) -> &'static str {
         self.status.label()
+    }
+
+    /// The postmortem customers may read: a published one.
+    pub fn published_postmortem(&self) -> Option<&Postmortem> {
+        self.postmortem.as_ref().filter(|p| p.is_published())
     }
 
     pub fn latest_update(&self) -> Option<&IncidentUpdate> {

@@ -16,7 +16,7 @@ pub use component::{Component, ComponentDraft, ComponentStatus};
 pub use incident::resolve_channels;
 pub use incident::{
     AffectedComponent, Impact, Incident, IncidentDraft, IncidentKind, IncidentStatus,
-    IncidentUpdate, MaintenanceDraft, UpdateDraft,
+    IncidentUpdate, MaintenanceDraft, MaintenancePlan, Postmortem, UpdateDraft,
 };
 pub use staff::{Role, StaffEmail};
 pub use status::Indicator;

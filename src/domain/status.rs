@@ -114,6 +114,8 @@ mod tests {
             scheduled_until: None,
             updates: vec![],
             component_ids: vec![],
+            postmortem: None,
+            plan: Default::default(),
             tampered: false,
         }
     }

@@ -60,6 +60,10 @@ pub struct IncidentText<'a> {
     pub impact: &'a str,
     pub scheduled_for_micros: Option<i64>,
     pub scheduled_until_micros: Option<i64>,
+    /// The postmortem, when there is one: its text and when it was published (None: a draft).
+    pub postmortem: Option<(&'a str, Option<i64>)>,
+    /// When a maintenance was called off.
+    pub cancelled_micros: Option<i64>,
 }
 
 /// What a component's stamp covers.
@@ -154,16 +158,27 @@ impl Stamper {
     /// What an incident or maintenance shows besides its updates.
     pub fn incident(&self, i: &IncidentText<'_>) -> String {
         let time = |t: Option<i64>| t.map_or_else(String::new, |t| t.to_string());
-        self.mac(&[
-            "incident",
-            &i.id.to_string(),
-            i.kind,
-            i.name,
-            i.status,
-            i.impact,
-            &time(i.scheduled_for_micros),
-            &time(i.scheduled_until_micros),
-        ])
+        let (id, start, end) = (
+            i.id.to_string(),
+            time(i.scheduled_for_micros),
+            time(i.scheduled_until_micros),
+        );
+        let mut fields = vec![
+            "incident", &id, i.kind, i.name, i.status, i.impact, &start, &end,
+        ];
+        // Fields added later are covered only when set, so rows without them keep the stamps
+        // earlier versions gave them.
+        let published;
+        if let Some((body, at)) = i.postmortem {
+            published = time(at);
+            fields.extend(["postmortem", body, &published]);
+        }
+        let cancelled;
+        if i.cancelled_micros.is_some() {
+            cancelled = time(i.cancelled_micros);
+            fields.extend(["cancelled", &cancelled]);
+        }
+        self.mac(&fields)
     }
 
     /// What a component shows.

@@ -46,10 +46,12 @@ pub(crate) const COMPONENT_COLUMNS: &str =
     "SELECT id, name, description, group_name, position, status, created_at, updated_at, stamp FROM components";
 pub(crate) const INCIDENT_COLUMNS: &str =
     "SELECT id, kind, name, status, impact, created_at, updated_at, started_at, \
-     monitoring_at, resolved_at, scheduled_for, scheduled_until, stamp FROM incidents";
+     monitoring_at, resolved_at, scheduled_for, scheduled_until, stamp, postmortem_body, \
+     postmortem_updated_at, postmortem_published_at, remind_prior_minutes, reminded_at, \
+     notify_at_start, notify_at_end, auto_start, auto_end, cancelled_at FROM incidents";
 const UPDATE_COLUMNS: &str =
     "SELECT id, incident_id, status, body, display_at, created_at, updated_at, \
-     deliver_notifications, custom_tweet, tweet_id, stamp FROM incident_updates";
+     deliver_notifications, custom_tweet, tweet_id, stamp, edited_at FROM incident_updates";
 const AFFECTED_COLUMNS: &str =
     "SELECT uc.update_id, uc.component_id, c.name, uc.old_status, uc.new_status \
      FROM update_components uc JOIN components c ON c.id = uc.component_id";

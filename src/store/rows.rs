@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::StoreError;
 use crate::domain::{
     AffectedComponent, Choice, Component, ComponentStatus, Impact, Incident, IncidentKind,
-    IncidentStatus, IncidentUpdate,
+    IncidentStatus, IncidentUpdate, MaintenancePlan, Postmortem,
 };
 use crate::security::stamp::{ComponentText, IncidentText, Stamper, UpdateText};
 
@@ -81,6 +81,16 @@ pub struct IncidentRow {
     pub scheduled_for: Option<DateTime<Utc>>,
     pub scheduled_until: Option<DateTime<Utc>>,
     pub stamp: Option<String>,
+    pub postmortem_body: Option<String>,
+    pub postmortem_updated_at: Option<DateTime<Utc>>,
+    pub postmortem_published_at: Option<DateTime<Utc>>,
+    pub remind_prior_minutes: Option<i64>,
+    pub reminded_at: Option<DateTime<Utc>>,
+    pub notify_at_start: bool,
+    pub notify_at_end: bool,
+    pub auto_start: bool,
+    pub auto_end: bool,
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 impl IncidentRow {
@@ -93,6 +103,13 @@ impl IncidentRow {
             impact: &self.impact,
             scheduled_for_micros: self.scheduled_for.map(|t| t.timestamp_micros()),
             scheduled_until_micros: self.scheduled_until.map(|t| t.timestamp_micros()),
+            postmortem: self.postmortem_body.as_deref().map(|body| {
+                (
+                    body,
+                    self.postmortem_published_at.map(|t| t.timestamp_micros()),
+                )
+            }),
+            cancelled_micros: self.cancelled_at.map(|t| t.timestamp_micros()),
         }
     }
 
@@ -115,6 +132,20 @@ impl IncidentRow {
             scheduled_until: self.scheduled_until,
             updates: Vec::new(),
             component_ids: Vec::new(),
+            postmortem: self.postmortem_body.map(|body| Postmortem {
+                body,
+                updated_at: self.postmortem_updated_at.unwrap_or(self.updated_at),
+                published_at: self.postmortem_published_at,
+            }),
+            plan: MaintenancePlan {
+                remind_prior_minutes: self.remind_prior_minutes,
+                reminded_at: self.reminded_at,
+                notify_at_start: self.notify_at_start,
+                notify_at_end: self.notify_at_end,
+                auto_start: self.auto_start,
+                auto_end: self.auto_end,
+                cancelled_at: self.cancelled_at,
+            },
         })
     }
 }
@@ -132,6 +163,7 @@ pub struct UpdateRow {
     pub custom_tweet: Option<String>,
     pub tweet_id: Option<String>,
     pub stamp: Option<String>,
+    pub edited_at: Option<DateTime<Utc>>,
 }
 
 impl UpdateRow {
@@ -167,6 +199,7 @@ impl TryFrom<UpdateRow> for IncidentUpdate {
             deliver_notifications: r.deliver_notifications,
             custom_tweet: r.custom_tweet,
             tweet_id: r.tweet_id,
+            edited_at: r.edited_at,
         })
     }
 }

@@ -371,6 +371,7 @@ pub(crate) fn sample_notice() -> super::Notice {
         deliver_notifications: true,
         custom_tweet: None,
         tweet_id: None,
+        edited_at: None,
         tampered: false,
     };
     let incident = Incident {
@@ -388,6 +389,8 @@ pub(crate) fn sample_notice() -> super::Notice {
         scheduled_until: None,
         updates: vec![update.clone()],
         component_ids: vec![1, 2],
+        postmortem: None,
+        plan: Default::default(),
         tampered: false,
     };
     let site = crate::render::Site {
