@@ -1,6 +1,8 @@
 //! The Statuspage-compatible JSON API (`/api/v2/*.json`), field for field, so tools written for
 //! Atlassian Statuspage read Herald unchanged. Ids are strings, times RFC 3339.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::views::{worst_status, Model};
@@ -98,10 +100,10 @@ struct Api<'a> {
     m: &'a Model<'a>,
 }
 
-/// A stable id for a component group, which Herald keeps as a name on its components.
-fn group_id(name: &str) -> String {
-    use sha2::{Digest, Sha256};
-    format!("g{}", &hex::encode(Sha256::digest(name.as_bytes()))[..11])
+/// A component group's id: its row's (kept through renames), else the one it will get.
+fn group_id(ids: Option<&HashMap<String, String>>, name: &str) -> String {
+    ids.and_then(|ids| ids.get(name).cloned())
+        .unwrap_or_else(|| crate::store::group_id_for(name))
 }
 
 impl<'a> Api<'a> {
@@ -146,7 +148,7 @@ impl<'a> Api<'a> {
                     position += 1;
                     let worst = worst_status(members.iter().map(|x| x.status));
                     out.push(ComponentJson {
-                        id: group_id(group),
+                        id: group_id(Some(m.group_ids), group),
                         name: group.clone(),
                         status: worst.as_str(),
                         created_at: rfc3339(
@@ -176,7 +178,7 @@ impl<'a> Api<'a> {
                 }
             }
             position += 1;
-            let mut json = component_json(c, &m.site.page_id);
+            let mut json = component_json(c, &m.site.page_id, Some(m.group_ids));
             json.position = position;
             out.push(json);
         }
@@ -189,12 +191,17 @@ impl<'a> Api<'a> {
             .iter()
             .filter(|i| keep(i))
             .take(LIST_LIMIT)
-            .map(|i| incident_json(self.m.site, self.m.components, i))
+            .map(|i| incident_json(self.m.site, self.m.components, i, Some(self.m.group_ids)))
             .collect()
     }
 }
 
-fn incident_json(site: &Site, components: &[Component], i: &Incident) -> IncidentJson {
+fn incident_json(
+    site: &Site,
+    components: &[Component],
+    i: &Incident,
+    group_ids: Option<&HashMap<String, String>>,
+) -> IncidentJson {
     let maintenance = i.kind == IncidentKind::Maintenance;
     IncidentJson {
         id: i.id.to_string(),
@@ -213,7 +220,7 @@ fn incident_json(site: &Site, components: &[Component], i: &Incident) -> Inciden
             .component_ids
             .iter()
             .filter_map(|id| components.iter().find(|c| c.id == *id))
-            .map(|c| component_json(c, &site.page_id))
+            .map(|c| component_json(c, &site.page_id, group_ids))
             .collect(),
         scheduled_for: maintenance.then(|| i.scheduled_for.as_ref().map(rfc3339)),
         scheduled_until: maintenance.then(|| i.scheduled_until.as_ref().map(rfc3339)),
@@ -248,7 +255,7 @@ fn update_json(i: &Incident, u: &IncidentUpdate) -> UpdateJson {
 
 /// One incident or maintenance as the JSON API shows it (the admin API answers with this too).
 pub fn incident_value(site: &Site, components: &[Component], i: &Incident) -> serde_json::Value {
-    serde_json::to_value(incident_json(site, components, i)).unwrap_or_default()
+    serde_json::to_value(incident_json(site, components, i, None)).unwrap_or_default()
 }
 
 /// One update as the JSON API shows it.
@@ -258,10 +265,14 @@ pub fn update_value(i: &Incident, u: &IncidentUpdate) -> serde_json::Value {
 
 /// One component as the JSON API shows it.
 pub fn component_value(site: &Site, c: &Component) -> serde_json::Value {
-    serde_json::to_value(component_json(c, &site.page_id)).unwrap_or_default()
+    serde_json::to_value(component_json(c, &site.page_id, None)).unwrap_or_default()
 }
 
-fn component_json(c: &Component, page_id: &str) -> ComponentJson {
+fn component_json(
+    c: &Component,
+    page_id: &str,
+    group_ids: Option<&HashMap<String, String>>,
+) -> ComponentJson {
     ComponentJson {
         id: c.id.to_string(),
         name: c.name.clone(),
@@ -272,7 +283,7 @@ fn component_json(c: &Component, page_id: &str) -> ComponentJson {
         description: (!c.description.is_empty()).then(|| c.description.clone()),
         showcase: true,
         start_date: None,
-        group_id: c.group.as_deref().map(group_id),
+        group_id: c.group.as_deref().map(|g| group_id(group_ids, g)),
         page_id: page_id.to_string(),
         group: false,
         only_show_if_degraded: false,
@@ -292,7 +303,7 @@ pub(crate) fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Resul
     upcoming.sort_by_key(|i| i.scheduled_for);
     let upcoming: Vec<IncidentJson> = upcoming
         .into_iter()
-        .map(|i| incident_json(m.site, m.components, i))
+        .map(|i| incident_json(m.site, m.components, i, Some(m.group_ids)))
         .collect();
 
     let mut add = |path: &str, value: serde_json::Value| -> anyhow::Result<()> {

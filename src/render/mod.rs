@@ -39,6 +39,8 @@ pub struct Snapshot {
     pub now: DateTime<Utc>,
     /// The open breach's statement, pinned above everything; only one Herald stamped.
     pub statement: Option<Pinned>,
+    /// Component group name → the group's id (groups keep their id through renames).
+    pub group_ids: std::collections::HashMap<String, String>,
 }
 
 /// A breach statement pinned at the top of the status page and first in the banner.
@@ -228,6 +230,12 @@ impl PageCache {
             incidents,
             now: crate::domain::now(),
             statement,
+            group_ids: self
+                .store
+                .component_group_ids()
+                .await?
+                .into_iter()
+                .collect(),
         };
         let site = self.site.clone();
         let previous = self.pages.load_full();

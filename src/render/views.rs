@@ -109,6 +109,8 @@ pub struct Model<'a> {
     pub component_names: HashMap<i64, &'a str>,
     /// The open breach's statement, shown first everywhere.
     pub statement: Option<StatementView>,
+    /// Component group name → id.
+    pub group_ids: &'a HashMap<String, String>,
 }
 
 impl<'a> Model<'a> {
@@ -132,6 +134,7 @@ impl<'a> Model<'a> {
             incidents: &snapshot.incidents,
             views,
             component_names,
+            group_ids: &snapshot.group_ids,
             statement: snapshot.statement.as_ref().map(|p| StatementView {
                 incident_id: p.incident_id,
                 title: p.title.clone(),

@@ -9,6 +9,7 @@ mod audit;
 mod breach;
 mod digest;
 mod events;
+mod groups;
 mod hooks;
 mod incidents;
 mod notify;
@@ -33,6 +34,7 @@ pub use audit::{AuditEvent, AuditFilter, AuditHead};
 pub use breach::{Breach, ChannelReach};
 pub use digest::KeyedUpgrade;
 pub use events::{Change, ChangeListener, PagesMarker, EVENTS_CHANNEL};
+pub use groups::{group_id_for, ComponentGroup, GroupChange};
 pub use hooks::{Disabled, HookRow, NewHook};
 pub use incidents::Published;
 pub use notify::{

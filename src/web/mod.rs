@@ -9,6 +9,7 @@ pub mod error;
 pub mod public;
 pub mod serve;
 pub mod subscribe;
+pub mod v1;
 
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue};
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     let https = state.config.is_https();
     let admin = admin::router()
         .merge(api::router())
+        .merge(v1::router(state.clone()))
         .layer(middleware::from_fn(admin_headers));
     Router::new()
         .merge(public::router())

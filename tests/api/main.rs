@@ -23,6 +23,7 @@ mod public_pages;
 mod security;
 mod smtp;
 mod statuspage_api;
+mod statuspage_v1;
 mod tampering;
 mod tripwire;
 mod webhooks;

@@ -1,0 +1,368 @@
+//! Incidents: list (with `q`, `limit`, `page`), unresolved, upcoming, active maintenance,
+//! scheduled, create (realtime, scheduled with `scheduled_for`/`scheduled_until`, or backfilled
+//! with `backfilled` and `backfill_date`), get.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::auth::V1Caller;
+use super::error::{V1Error, V1Result};
+use super::form::{self, V1Body};
+use super::{group_ids, incident_json, numeric_id};
+use crate::domain::incident::RawUpdate;
+use crate::domain::{
+    self, Choice, ComponentStatus, Impact, Incident, IncidentDraft, IncidentKind, IncidentStatus,
+    MaintenanceDraft, Role,
+};
+use crate::web::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/pages/{page_id}/incidents",
+            get(list_incidents).post(create_incident),
+        )
+        .route("/v1/pages/{page_id}/incidents/unresolved", get(unresolved))
+        .route("/v1/pages/{page_id}/incidents/upcoming", get(upcoming))
+        .route(
+            "/v1/pages/{page_id}/incidents/active_maintenance",
+            get(active_maintenance),
+        )
+        .route("/v1/pages/{page_id}/incidents/scheduled", get(scheduled))
+        .route(
+            "/v1/pages/{page_id}/incidents/{incident_id}",
+            get(show_incident),
+        )
+}
+
+#[derive(Deserialize, Default)]
+struct ListQuery {
+    q: Option<String>,
+    limit: Option<String>,
+    page: Option<String>,
+    per_page: Option<String>,
+}
+
+/// `limit` (or `per_page`) per page, 1 to 1000, default 100; `page` from 1.
+fn paging(query: &ListQuery) -> V1Result<(usize, usize)> {
+    let number = |field: &str, raw: &Option<String>, default: usize| -> V1Result<usize> {
+        match raw.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
+            None => Ok(default),
+            Some(r) => r
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| V1Error::invalid(field, "must be a whole number from 1")),
+        }
+    };
+    let (field, raw) = if query.limit.is_some() {
+        ("limit", &query.limit)
+    } else {
+        ("per_page", &query.per_page)
+    };
+    let limit = number(field, raw, 100)?.min(1000);
+    let page = number("page", &query.page, 1)?;
+    Ok((limit, page))
+}
+
+/// Whether `q` occurs (any case) in the incident's name, status, postmortem or updates.
+fn matches(i: &Incident, q: &str) -> bool {
+    let q = q.to_lowercase();
+    let has = |s: &str| s.to_lowercase().contains(&q);
+    has(&i.name)
+        || has(i.status.as_str())
+        || i.postmortem.as_ref().is_some_and(|p| has(&p.body))
+        || i.updates.iter().any(|u| has(&u.body))
+}
+
+async fn answer(
+    state: &AppState,
+    keep: impl Fn(&Incident) -> bool,
+    query: Option<&ListQuery>,
+) -> V1Result<Json<Value>> {
+    let groups = group_ids(state).await?;
+    let components = state.store.components().await?;
+    let mut incidents: Vec<Incident> = state
+        .store
+        .incidents()
+        .await?
+        .into_iter()
+        .filter(|i| keep(i))
+        .collect();
+    if let Some(query) = query {
+        if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            incidents.retain(|i| matches(i, q));
+        }
+        let (limit, page) = paging(query)?;
+        incidents = incidents
+            .into_iter()
+            .skip(limit.saturating_mul(page - 1))
+            .take(limit)
+            .collect();
+    }
+    Ok(Json(Value::Array(
+        incidents
+            .iter()
+            .map(|i| incident_json(state, &groups, &components, i))
+            .collect(),
+    )))
+}
+
+async fn list_incidents(
+    State(state): State<AppState>,
+    caller: V1Caller,
+    Path(_page_id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> V1Result<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    answer(&state, |_| true, Some(&query)).await
+}
+
+async fn unresolved(
+    State(state): State<AppState>,
+    caller: V1Caller,
+    Path(_page_id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> V1Result<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    answer(
+        &state,
+        |i| i.kind == IncidentKind::Incident && i.is_open(),
+        Some(&query),
+    )
+    .await
+}
+
+async fn upcoming(
+    State(state): State<AppState>,
+    caller: V1Caller,
+    Path(_page_id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> V1Result<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    answer(&state, Incident::is_upcoming_maintenance, Some(&query)).await
+}
+
+async fn active_maintenance(
+    State(state): State<AppState>,
+    caller: V1Caller,
+    Path(_page_id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> V1Result<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    answer(&state, Incident::is_active_maintenance, Some(&query)).await
+}
+
+async fn scheduled(
+    State(state): State<AppState>,
+    caller: V1Caller,
+    Path(_page_id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> V1Result<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    answer(
+        &state,
+        |i| i.kind == IncidentKind::Maintenance && i.status == IncidentStatus::Scheduled,
+        Some(&query),
+    )
+    .await
+}
+
+async fn show_incident(
+    State(state): State<AppState>,
+    caller: V1Caller,
+    Path((_page_id, id)): Path<(String, String)>,
+) -> V1Result<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let id = numeric_id(&id, "incident")?;
+    Ok(Json(one(&state, id).await?))
+}
+
+pub(super) async fn one(state: &AppState, id: i64) -> V1Result<Value> {
+    let incident = state.store.incident(id).await?;
+    let groups = group_ids(state).await?;
+    let components = state.store.components().await?;
+    Ok(incident_json(state, &groups, &components, &incident))
+}
+
+/// The impact Statuspage derives from the worst component status named.
+fn impact_of(statuses: &[ComponentStatus]) -> Impact {
+    let worst = |s: &ComponentStatus| match s {
+        ComponentStatus::MajorOutage => 3,
+        ComponentStatus::PartialOutage => 2,
+        ComponentStatus::DegradedPerformance => 1,
+        _ => 0,
+    };
+    match statuses.iter().map(worst).max().unwrap_or(0) {
+        3 => Impact::Critical,
+        2 => Impact::Major,
+        1 => Impact::Minor,
+        _ => Impact::None,
+    }
+}
+
+/// `backfill_date`: an RFC 3339 time, `YYYY-MM-DD` or Statuspage's `MM/DD/YYYY` (midnight UTC).
+fn backfill_time(raw: &str) -> V1Result<String> {
+    let raw = raw.trim();
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .or_else(|_| chrono::NaiveDate::parse_from_str(raw, "%m/%d/%Y"));
+    match date {
+        Ok(d) => Ok(format!("{}T00:00:00Z", d.format("%Y-%m-%d"))),
+        Err(_) => {
+            domain::parse_time("backfill_date", raw)?;
+            Ok(raw.to_string())
+        }
+    }
+}
+
+/// The components a body names: `components` `{id: status}` and `component_ids` `[id]`.
+struct Named {
+    statuses: Vec<(String, String)>,
+    ids: Vec<String>,
+}
+
+fn named(incident: &Map<String, Value>) -> V1Result<Named> {
+    Ok(Named {
+        statuses: form::statuses(incident, "components")?.unwrap_or_default(),
+        ids: form::ids(incident, "component_ids")?.unwrap_or_default(),
+    })
+}
+
+async fn create_incident(
+    State(state): State<AppState>,
+    caller: V1Caller,
+    Path(_page_id): Path<String>,
+    V1Body(body): V1Body,
+) -> V1Result<Response> {
+    caller.require(Role::Responder)?;
+    let incident = form::object(&body, "incident")?;
+    let name = form::text(incident, "name")?.unwrap_or_default();
+    let status = form::text(incident, "status")?.filter(|s| !s.trim().is_empty());
+    let notify = form::flag(incident, "deliver_notifications")?.unwrap_or(true);
+    let body_text = form::text(incident, "body")?;
+    let scheduled_for = form::text(incident, "scheduled_for")?.filter(|s| !s.trim().is_empty());
+    let scheduled_until = form::text(incident, "scheduled_until")?.filter(|s| !s.trim().is_empty());
+    let backfilled = form::flag(incident, "backfilled")?.unwrap_or(false);
+    let named = named(incident)?;
+    let now = domain::now();
+    let actor = caller.actor();
+
+    let maintenance = scheduled_for.is_some()
+        || scheduled_until.is_some()
+        || status.as_deref() == Some("scheduled");
+    let published = if maintenance && !backfilled {
+        if let Some(s) = status.as_deref().filter(|s| *s != "scheduled") {
+            return Err(V1Error::invalid(
+                "status",
+                format!("a scheduled maintenance starts as scheduled, not {s}"),
+            ));
+        }
+        let mut ids: Vec<&str> = named.ids.iter().map(String::as_str).collect();
+        ids.extend(named.statuses.iter().map(|(id, _)| id.as_str()));
+        ids.sort_unstable();
+        ids.dedup();
+        let body = body_text
+            .filter(|b| !b.trim().is_empty())
+            .unwrap_or_else(|| "Scheduled maintenance.".to_string());
+        let draft = MaintenanceDraft::parse(
+            &name,
+            &body,
+            scheduled_for.as_deref().unwrap_or(""),
+            scheduled_until.as_deref().unwrap_or(""),
+            &ids,
+            notify,
+            now,
+        )?;
+        state.schedule_maintenance(&actor, &draft).await?
+    } else {
+        let status = if backfilled {
+            IncidentStatus::Resolved
+        } else {
+            IncidentStatus::parse_for(
+                IncidentKind::Incident,
+                "status",
+                status.as_deref().unwrap_or("investigating"),
+            )?
+        };
+        let display_at = match form::text(incident, "backfill_date")? {
+            Some(raw) if backfilled && !raw.trim().is_empty() => Some(backfill_time(&raw)?),
+            _ if backfilled => {
+                return Err(V1Error::invalid(
+                    "backfill_date",
+                    "a backfilled incident needs the date it happened",
+                ))
+            }
+            _ => None,
+        };
+        // Components named by id only are linked with the status they have now.
+        let current: HashMap<String, ComponentStatus> = state
+            .store
+            .components()
+            .await?
+            .into_iter()
+            .map(|c| (c.id.to_string(), c.status))
+            .collect();
+        // A backfilled incident is history: it names components but moves none of them now.
+        let mut pairs: Vec<(String, String)> = if backfilled {
+            Vec::new()
+        } else {
+            named.statuses.clone()
+        };
+        let linked_only = named.ids.iter().chain(
+            named
+                .statuses
+                .iter()
+                .map(|(id, _)| id)
+                .filter(|_| backfilled),
+        );
+        for id in linked_only {
+            if !pairs.iter().any(|(named, _)| named == id) {
+                let Some(status) = current.get(id) else {
+                    return Err(V1Error::invalid(
+                        &format!("component_ids.{id}"),
+                        "no such component",
+                    ));
+                };
+                pairs.push((id.clone(), status.as_str().to_string()));
+            }
+        }
+        let impact = match form::text(incident, "impact_override")?.filter(|s| !s.is_empty()) {
+            Some(raw) => raw,
+            None => {
+                let given: Vec<ComponentStatus> = named
+                    .statuses
+                    .iter()
+                    .filter_map(|(_, s)| ComponentStatus::parse("status", s).ok())
+                    .collect();
+                impact_of(&given).as_str().to_string()
+            }
+        };
+        let body = body_text
+            .filter(|b| !b.trim().is_empty())
+            .unwrap_or_else(|| status.label().to_string());
+        let raw = RawUpdate {
+            status: status.as_str(),
+            body: &body,
+            components: pairs
+                .iter()
+                .map(|(id, s)| (id.as_str(), s.as_str()))
+                .collect(),
+            notify: notify && !backfilled,
+            post_to_x: notify && !backfilled,
+            channels: None,
+            tweet: None,
+            display_at: display_at.as_deref(),
+        };
+        let draft = IncidentDraft::parse(&name, &impact, &raw, now)?;
+        state.open_incident(&actor, &draft).await?
+    };
+    let json = one(&state, published.incident_id).await?;
+    Ok((StatusCode::CREATED, Json(json)).into_response())
+}
