@@ -513,14 +513,14 @@ impl Store {
         let (rows, total): (Vec<SubscriberRow>, i64) = on_pool!(self, read pool => {
             let rows = sqlx::query_as(
                 "SELECT id, email, all_components, created_at, confirmed_at FROM subscribers \
-                 WHERE email LIKE $1 ESCAPE '\\' ORDER BY id DESC LIMIT $2 OFFSET $3",
+                 WHERE LOWER(email) LIKE LOWER($1) ESCAPE '\\' ORDER BY id DESC LIMIT $2 OFFSET $3",
             )
             .bind(&pattern)
             .bind(limit)
             .bind(offset)
             .fetch_all(pool)
             .await?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscribers WHERE email LIKE $1 ESCAPE '\\'")
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM subscribers WHERE LOWER(email) LIKE LOWER($1) ESCAPE '\\'")
                 .bind(&pattern)
                 .fetch_one(pool)
                 .await?;
