@@ -34,6 +34,7 @@ struct ListQuery {
     q: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
+    state: Option<String>,
     limit: Option<String>,
     page: Option<String>,
 }
@@ -45,18 +46,21 @@ async fn list_subscribers(
     Query(query): Query<ListQuery>,
 ) -> V1Result<Json<Value>> {
     caller.require(Role::Admin)?;
-    let number = |field: &str, raw: &Option<String>, default: i64| -> V1Result<i64> {
+    let number = |field: &str, raw: &Option<String>, default: i64, least: i64| -> V1Result<i64> {
         match raw.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
             None => Ok(default),
             Some(r) => r
                 .parse::<i64>()
                 .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| V1Error::invalid(field, "must be a whole number from 1")),
+                .filter(|n| *n >= least)
+                .ok_or_else(|| {
+                    V1Error::invalid(field, format!("must be a whole number from {least}"))
+                }),
         }
     };
-    let limit = number("limit", &query.limit, 100)?.min(1000);
-    let page = number("page", &query.page, 1)?;
+    let limit = number("limit", &query.limit, 100, 1)?.min(1000);
+    // Statuspage counts subscriber pages from 0.
+    let page = number("page", &query.page, 0, 0)?;
     // Herald's subscribers are all email subscribers.
     if query
         .kind
@@ -65,17 +69,28 @@ async fn list_subscribers(
     {
         return Ok(Json(Value::Array(Vec::new())));
     }
+    // Statuspage's states: active (confirmed), unconfirmed, or all; active by default.
+    let state_wanted = query.state.as_deref().map(str::trim).unwrap_or("active");
+    let keep: fn(&Subscriber) -> bool = match state_wanted {
+        "" | "active" => |s| s.confirmed_at.is_some(),
+        "unconfirmed" => |s| s.confirmed_at.is_none(),
+        "all" => |_| true,
+        _ => return Ok(Json(Value::Array(Vec::new()))),
+    };
     let (rows, _) = state
         .store
         .subscribers(
             query.q.as_deref().unwrap_or(""),
             limit,
-            limit.saturating_mul(page - 1),
+            limit.saturating_mul(page),
         )
         .await?;
     let components = state.store.components().await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
+        if !keep(&row) {
+            continue;
+        }
         if let Some(s) = state.store.subscriber(row.id).await? {
             out.push(subscriber_json(&components, &s));
         }
