@@ -175,6 +175,15 @@ impl StaffSession {
 /// Sessions touched within this long are not written again, to spare the database.
 const TOUCH_EVERY: chrono::Duration = chrono::Duration::seconds(60);
 
+/// Sign in first, then come back to the admin page asked for (a deep link from an on-call
+/// page, say). Only a GET is worth coming back to: a form posted without a session is lost.
+fn sign_in(parts: &Parts) -> PageError {
+    let wanted = parts.uri.path_and_query().map(|p| p.as_str().to_string());
+    PageError::SignIn(
+        wanted.filter(|p| parts.method == axum::http::Method::GET && p.starts_with("/admin/")),
+    )
+}
+
 /// A session that has passed the password, second factor or not: all the two-factor set-up
 /// pages need.
 pub struct AnySession {
@@ -186,18 +195,18 @@ impl FromRequestParts<AppState> for AnySession {
     type Rejection = PageError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
         let name = session_cookie_name(state.config.is_https());
-        let secret = cookie(&parts.headers, name).ok_or(PageError::SignIn)?;
+        let secret = cookie(&parts.headers, name).ok_or_else(|| sign_in(parts))?;
         let found = state.store.session(secret).await?;
         let client = Client::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|e| match e {});
         let info = match found {
             Found::Genuine(info) => info,
-            Found::Nothing => return Err(PageError::SignIn),
+            Found::Nothing => return Err(sign_in(parts)),
             Found::Forged(detail) => {
                 let actor = Actor::anonymous(&client.ip, &client.user_agent);
                 state.trip_forged_credential(&actor, detail).await?;
-                return Err(PageError::SignIn);
+                return Err(PageError::SignIn(None));
             }
         };
         if crate::domain::now() - info.last_seen_at > TOUCH_EVERY {
@@ -213,7 +222,7 @@ impl FromRequestParts<AppState> for StaffSession {
         let AnySession { info, client } = AnySession::from_request_parts(parts, state).await?;
         if info.mfa_at.is_none() {
             return Err(if info.staff.two_factor {
-                PageError::SignIn
+                sign_in(parts)
             } else {
                 PageError::SetUpTwoFactor
             });

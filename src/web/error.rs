@@ -101,8 +101,9 @@ impl IntoResponse for ApiError {
 /// Errors of the admin pages, shown as a short HTML page (or a redirect to sign in).
 #[derive(Debug, thiserror::Error)]
 pub enum PageError {
+    /// Not signed in; the admin page asked for (a GET), to return to after signing in.
     #[error("sign in required")]
-    SignIn,
+    SignIn(Option<String>),
     /// The session passed the password but its owner has no second factor yet.
     #[error("two-factor set-up required")]
     SetUpTwoFactor,
@@ -147,7 +148,12 @@ impl From<AppError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, message) = match &self {
-            PageError::SignIn => return Redirect::to("/admin/login").into_response(),
+            PageError::SignIn(None) => return Redirect::to("/admin/login").into_response(),
+            PageError::SignIn(Some(back_to)) => {
+                let next: String =
+                    url::form_urlencoded::byte_serialize(back_to.as_bytes()).collect();
+                return Redirect::to(&format!("/admin/login?next={next}")).into_response();
+            }
             PageError::SetUpTwoFactor => return Redirect::to("/admin/2fa").into_response(),
             PageError::Reauthenticate(back_to) => {
                 let next: String =

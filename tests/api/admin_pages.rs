@@ -450,3 +450,98 @@ async fn a_malformed_id_in_an_admin_address_is_a_404_like_an_unknown_one() {
         assert_eq!(r.status(), 404, "{path}");
     }
 }
+
+#[tokio::test]
+async fn signing_in_from_a_deep_link_lands_on_the_page_that_was_asked_for() {
+    let app = spawn_app().await;
+    let email = app
+        .enrolled_staff("oncall@example.com", Role::Responder, PASSWORD)
+        .await;
+    let incident = app
+        .open_incident(serde_json::json!({"name": "API errors", "impact": "minor",
+            "status": "investigating", "body": "Looking."}))
+        .await;
+    let id = incident["id"].as_str().unwrap();
+    let deep = format!("/admin/incidents/{id}?tab=updates");
+
+    // Signed out, the link leads to the sign-in page, which remembers where it was going.
+    let r = app.get(&deep).await;
+    assert_eq!(r.status(), 303);
+    let login = r.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        login,
+        format!("/admin/login?next=%2Fadmin%2Fincidents%2F{id}%3Ftab%3Dupdates")
+    );
+    let page = app.get_text(&login).await;
+    assert_eq!(hidden_field(&page, "next"), deep);
+
+    // A wrong code keeps the destination for the next try.
+    let csrf = hidden_field(&page, "csrf");
+    let r = app
+        .http
+        .post(app.url("/admin/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email.as_str()),
+            ("password", PASSWORD),
+            ("code", "000000"),
+            ("next", deep.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let page = r.text().await.unwrap();
+    assert_eq!(hidden_field(&page, "next"), deep);
+
+    let code = app.next_code(&email).await;
+    let csrf = hidden_field(&page, "csrf");
+    let r = app
+        .http
+        .post(app.url("/admin/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email.as_str()),
+            ("password", PASSWORD),
+            ("code", code.as_str()),
+            ("next", deep.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], deep.as_str());
+    assert_eq!(app.get(&deep).await.status(), 200);
+}
+
+#[tokio::test]
+async fn sign_in_never_sends_anyone_off_the_admin() {
+    let app = spawn_app().await;
+    for next in [
+        "https://evil.example/admin",
+        "//evil.example/admin",
+        "/\\evil.example",
+        "/administrator-of-nothing",
+        "/admin/\\\\evil.example",
+        "/",
+    ] {
+        let query: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        let page = app.get_text(&format!("/admin/login?next={query}")).await;
+        assert_eq!(hidden_field(&page, "next"), "/admin", "{next}");
+    }
+    // Only a page read (GET) is returned to: a form posted without a session is not replayed.
+    let r = app
+        .http
+        .post(app.url("/admin/incidents"))
+        .form(&[("name", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !r.headers()
+            .get("location")
+            .is_some_and(|l| l.to_str().unwrap().contains("next=")),
+        "{:?}",
+        r.headers().get("location")
+    );
+}

@@ -1,6 +1,7 @@
 //! Integration tests: each spawns Herald on port 0 with a fresh database and talks HTTP to it.
 
 mod admin_api;
+mod admin_lists;
 mod admin_outbound;
 mod admin_pages;
 mod app_layer;

@@ -29,6 +29,8 @@ struct LoginPage {
     errors: Vec<String>,
     csrf: String,
     email: String,
+    /// The admin page to go to once signed in.
+    next: String,
 }
 
 #[derive(Template)]
@@ -67,7 +69,13 @@ fn check_pre_session_csrf(headers: &HeaderMap, fields: &Fields) -> Result<(), Pa
     Ok(())
 }
 
-pub async fn login_page(State(state): State<AppState>, Query(q): Query<NoticeQuery>) -> Response {
+#[derive(serde::Deserialize)]
+pub struct LoginQuery {
+    notice: Option<String>,
+    next: Option<String>,
+}
+
+pub async fn login_page(State(state): State<AppState>, Query(q): Query<LoginQuery>) -> Response {
     with_csrf_cookie(&state, StatusCode::OK, |csrf| {
         let page = LoginPage {
             chrome: None,
@@ -75,6 +83,7 @@ pub async fn login_page(State(state): State<AppState>, Query(q): Query<NoticeQue
             errors: vec![],
             csrf,
             email: String::new(),
+            next: safe_next(q.next.as_deref().unwrap_or("/admin")),
         };
         render(StatusCode::OK, &page)
     })
@@ -143,6 +152,7 @@ pub async fn login(
     let account_key = format!("account:{email}");
     let ip_key = format!("ip:{}", client.ip);
 
+    let next = safe_next(fields.get("next"));
     let failed_page = |status: StatusCode, message: String, email: String| {
         with_csrf_cookie(&state, status, |csrf| {
             let page = LoginPage {
@@ -151,6 +161,7 @@ pub async fn login(
                 errors: vec![message],
                 csrf,
                 email,
+                next: next.clone(),
             };
             render(status, &page)
         })
@@ -243,7 +254,10 @@ pub async fn login(
         .await?;
     let (session_secret, to) = if staff.two_factor {
         let pending_hash = state.store.session_id_hash(&pending)?;
-        (state.store.complete_mfa(&pending_hash).await?, "/admin")
+        (
+            state.store.complete_mfa(&pending_hash).await?,
+            next.as_str(),
+        )
     } else {
         (pending, "/admin/2fa")
     };
@@ -422,9 +436,10 @@ struct ReauthPage {
     next: String,
 }
 
-/// Only same-site admin paths are followed after re-authentication.
+/// Only same-site admin paths are followed after signing in or re-authenticating.
 fn safe_next(next: &str) -> String {
-    if next.starts_with("/admin") && !next.starts_with("//") && !next.contains('\\') {
+    let path_ok = next == "/admin" || next.starts_with("/admin/") || next.starts_with("/admin?");
+    if path_ok && !next.contains('\\') && !next.chars().any(char::is_control) {
         next.to_string()
     } else {
         "/admin".to_string()

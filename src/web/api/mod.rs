@@ -2,6 +2,7 @@
 //! Bearer-token authentication, JSON in and out, errors as `{"errors": [...]}`.
 
 mod breach;
+mod lists;
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,7 @@ mod webhooks;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(webhooks::router())
+        .merge(lists::router())
         .route(
             "/api/admin/v1/components",
             get(list_components).post(create_component),
@@ -83,7 +85,7 @@ async fn add_subscriber(
     Ok((StatusCode::CREATED, Json(subscriber_json(&subscriber))).into_response())
 }
 
-fn subscriber_json(s: &Subscriber) -> serde_json::Value {
+pub(crate) fn subscriber_json(s: &Subscriber) -> serde_json::Value {
     serde_json::json!({
         "id": s.id.to_string(),
         "email": s.email,
