@@ -1400,3 +1400,205 @@ async fn sessions_end_after_thirty_idle_minutes_and_twelve_hours_in_all() {
         "past 12 hours"
     );
 }
+
+/// Every route of Statuspage's API under `/v1`, with the least role its token needs.
+const V1_ROUTES: &[(&str, &str, Role)] = &[
+    ("GET", "/v1/pages", Role::Viewer),
+    ("GET", "/v1/pages/{page_id}", Role::Viewer),
+    ("GET", "/v1/pages/{page_id}/components", Role::Viewer),
+    ("POST", "/v1/pages/{page_id}/components", Role::Responder),
+    (
+        "GET",
+        "/v1/pages/{page_id}/components/{component_id}",
+        Role::Viewer,
+    ),
+    (
+        "PATCH",
+        "/v1/pages/{page_id}/components/{component_id}",
+        Role::Responder,
+    ),
+    (
+        "PUT",
+        "/v1/pages/{page_id}/components/{component_id}",
+        Role::Responder,
+    ),
+    (
+        "DELETE",
+        "/v1/pages/{page_id}/components/{component_id}",
+        Role::Responder,
+    ),
+    ("GET", "/v1/pages/{page_id}/component-groups", Role::Viewer),
+    (
+        "POST",
+        "/v1/pages/{page_id}/component-groups",
+        Role::Responder,
+    ),
+    (
+        "GET",
+        "/v1/pages/{page_id}/component-groups/{id}",
+        Role::Viewer,
+    ),
+    (
+        "PATCH",
+        "/v1/pages/{page_id}/component-groups/{id}",
+        Role::Responder,
+    ),
+    (
+        "PUT",
+        "/v1/pages/{page_id}/component-groups/{id}",
+        Role::Responder,
+    ),
+    (
+        "DELETE",
+        "/v1/pages/{page_id}/component-groups/{id}",
+        Role::Responder,
+    ),
+    ("GET", "/v1/pages/{page_id}/incidents", Role::Viewer),
+    ("POST", "/v1/pages/{page_id}/incidents", Role::Responder),
+    (
+        "GET",
+        "/v1/pages/{page_id}/incidents/unresolved",
+        Role::Viewer,
+    ),
+    (
+        "GET",
+        "/v1/pages/{page_id}/incidents/upcoming",
+        Role::Viewer,
+    ),
+    (
+        "GET",
+        "/v1/pages/{page_id}/incidents/active_maintenance",
+        Role::Viewer,
+    ),
+    (
+        "GET",
+        "/v1/pages/{page_id}/incidents/scheduled",
+        Role::Viewer,
+    ),
+    (
+        "GET",
+        "/v1/pages/{page_id}/incidents/{incident_id}",
+        Role::Viewer,
+    ),
+    ("GET", "/v1/pages/{page_id}/subscribers", Role::Admin),
+    ("POST", "/v1/pages/{page_id}/subscribers", Role::Admin),
+    (
+        "GET",
+        "/v1/pages/{page_id}/subscribers/{subscriber_id}",
+        Role::Admin,
+    ),
+    (
+        "DELETE",
+        "/v1/pages/{page_id}/subscribers/{subscriber_id}",
+        Role::Admin,
+    ),
+];
+
+#[test]
+fn the_v1_role_matrix_covers_every_declared_route() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut declared = Vec::new();
+    for entry in std::fs::read_dir(format!("{root}/src/web/v1")).unwrap() {
+        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        declared.extend(declared_routes(&source));
+    }
+    assert!(declared.len() >= V1_ROUTES.len(), "{declared:?}");
+    for (method, path) in &declared {
+        let covered = V1_ROUTES.iter().any(|(m, p, _)| m == method && p == path);
+        assert!(
+            covered,
+            "{method} {path} is missing from the /v1 role matrix"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_v1_route_enforces_its_tokens_role() {
+    let app = spawn_app().await;
+    let page: Value = app
+        .http
+        .get(app.url("/v1/pages"))
+        .header("Authorization", format!("OAuth {}", app.token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let page = page[0]["id"].as_str().unwrap().to_string();
+    let incident = app.open_incident(json!({"name": "Seed", "status": "investigating", "impact": "minor", "body": "b", "notify": false})).await;
+    let incident = incident["id"].as_str().unwrap().to_string();
+    for role in [Role::Viewer, Role::Responder, Role::Admin] {
+        // Fresh objects for each token, since the allowed ones delete theirs.
+        let component = app.create_component(&format!("Matrix {role:?}")).await;
+        let subscriber: Value = app
+            .api(
+                "/api/admin/v1/subscribers",
+                json!({"email": format!("matrix-{role:?}@example.com"), "confirmed": true}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let subscriber = subscriber["id"].as_str().unwrap().to_string();
+        let group: Value = app
+            .http
+            .post(app.url(&format!("/v1/pages/{page}/component-groups")))
+            .header("Authorization", format!("OAuth {}", app.token))
+            .json(&json!({"component_group": {"name": format!("Matrix group {role:?}")}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let group = group["id"].as_str().unwrap().to_string();
+        let (_, token) = app
+            .store
+            .create_api_token(&format!("v1-{role:?}").to_lowercase(), role, "tests")
+            .await
+            .unwrap();
+        for (n, (method, path, needed)) in V1_ROUTES.iter().enumerate() {
+            let target = path
+                .replace("{page_id}", &page)
+                .replace("{component_id}", &component)
+                .replace("{incident_id}", &incident)
+                .replace("{subscriber_id}", &subscriber)
+                .replace("{id}", &group);
+            let body = match *path {
+                "/v1/pages/{page_id}/components" => {
+                    json!({"component": {"name": format!("C{n}{role:?}")}})
+                }
+                "/v1/pages/{page_id}/component-groups" => {
+                    json!({"component_group": {"name": format!("G{n}{role:?}")}})
+                }
+                "/v1/pages/{page_id}/incidents" => {
+                    json!({"incident": {"name": "Matrix", "body": "b", "deliver_notifications": false}})
+                }
+                "/v1/pages/{page_id}/subscribers" => {
+                    json!({"subscriber": {"email": format!("s{n}{role:?}@example.com"), "skip_confirmation_notification": true}})
+                }
+                _ => json!({}),
+            };
+            let method_value = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+            let mut request = app
+                .http
+                .request(method_value, app.url(&target))
+                .header("Authorization", format!("OAuth {token}"));
+            if *method != "GET" && *method != "DELETE" {
+                request = request.json(&body);
+            }
+            let status = request.send().await.unwrap().status();
+            if role.allows(*needed) {
+                assert_ne!(status, 403, "{method} {target} as {role:?}");
+                assert_ne!(status, 401, "{method} {target} as {role:?}");
+                assert!(
+                    status.is_success(),
+                    "{method} {target} as {role:?}: {status}"
+                );
+            } else {
+                assert_eq!(status, 403, "{method} {target} as {role:?}");
+            }
+        }
+    }
+}
