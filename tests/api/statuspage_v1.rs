@@ -658,3 +658,18 @@ async fn a_client_generated_from_statuspages_openapi_description_works_against_v
     assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("all checks passed"), "{stdout}\n{stderr}");
 }
+
+#[tokio::test]
+async fn the_admins_tokens_page_shows_the_page_id_scripts_need() {
+    let app = spawn_app().await;
+    let id = page_id(&app).await;
+    let admin = crate::browser::staff(&app, "admin@example.com", Role::Admin).await;
+    let r = admin.get("/admin/tokens").await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!("<code class=\"page-id\">{id}</code>")),
+        "{html}"
+    );
+    assert!(html.contains("/v1</code>"), "{html}");
+}

@@ -258,6 +258,9 @@ struct TokensPage {
     name: String,
     /// A token just created: (name, secret), shown once.
     created: Option<(String, String)>,
+    /// For Statuspage's API under `/v1`: the base URL and this install's page id.
+    api_base: String,
+    page_id: String,
 }
 
 async fn tokens_page(
@@ -278,6 +281,8 @@ async fn tokens_page(
         roles: options(&ROLES, Role::Responder.as_str()),
         name,
         created,
+        api_base: state.cache.site().url.clone(),
+        page_id: state.cache.site().page_id.clone(),
     };
     Ok(render(status, &page))
 }
