@@ -673,3 +673,25 @@ async fn the_admins_tokens_page_shows_the_page_id_scripts_need() {
     );
     assert!(html.contains("/v1</code>"), "{html}");
 }
+
+#[tokio::test]
+async fn reading_many_subscriber_addresses_through_v1_trips_the_export_rule() {
+    let app = crate::helpers::spawn_app_with(|c| c.tripwire_export_rows = 2).await;
+    for n in 0..3 {
+        let (status, _) = call(
+            &app,
+            Method::POST,
+            "/subscribers",
+            Some(json!({"subscriber": {"email": format!("s{n}@example.com"), "skip_confirmation_notification": true}})),
+        )
+        .await;
+        assert_eq!(status, 201);
+    }
+    let before = app.api_get("/api/admin/v1/status").await;
+    assert_eq!(before["paused"], false);
+    let (status, list) = call(&app, Method::GET, "/subscribers", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 3);
+    let after = app.api_get("/api/admin/v1/status").await;
+    assert_eq!(after["paused"], true, "{after}");
+}

@@ -1,5 +1,6 @@
 //! Subscribers (email): list, create, get, delete. Addresses are customers' personal data, so
-//! every call here needs an admin token, as the admin API's and the export's do.
+//! every call here needs an admin token, as the admin API's and the export's do, and every
+//! address read counts towards the tripwire's export rule.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -95,6 +96,10 @@ async fn list_subscribers(
             out.push(subscriber_json(&components, &s));
         }
     }
+    // Every address shown counts towards the tripwire's export rule, as on the admin pages.
+    state
+        .screen_address_reads(&caller.actor(), out.len())
+        .await?;
     Ok(Json(Value::Array(out)))
 }
 
@@ -167,6 +172,7 @@ async fn show_subscriber(
 ) -> V1Result<Json<Value>> {
     caller.require(Role::Admin)?;
     let subscriber = find(&state, &id).await?;
+    state.screen_address_reads(&caller.actor(), 1).await?;
     let components = state.store.components().await?;
     Ok(Json(subscriber_json(&components, &subscriber)))
 }
