@@ -12,6 +12,7 @@ mod cli_safety;
 mod crash;
 mod database;
 mod dkim;
+mod edits;
 mod email;
 mod fake_x;
 mod helpers;
