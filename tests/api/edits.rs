@@ -7,6 +7,7 @@ use std::time::Duration;
 use herald::domain::Role;
 use serde_json::{json, Value};
 
+use crate::browser::staff;
 use crate::helpers::{spawn_app, TestApp};
 
 async fn send(app: &TestApp, method: &str, path: &str, body: Option<Value>) -> reqwest::Response {
@@ -629,4 +630,151 @@ async fn moving_an_update_in_time_keeps_the_incident_start_at_its_first_update()
     let audit = audit_details(&app, "update.edit").await;
     assert_eq!(audit[0]["old"]["display_at"], "2026-01-01T10:00:00.000Z");
     assert_eq!(audit[0]["new"]["display_at"], "2026-01-01T09:30:00.000Z");
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn staff_edit_and_delete_from_the_admin_pages() {
+    let app = spawn_app().await;
+    let api = app.create_component("API").await;
+    let (id, first) = quiet_incident(&app, "Slow search", "Search is slwo.", json!({})).await;
+    let second = post_update(&app, &id, "identified", "An index is missing.").await;
+    let responder = staff(&app, "responder@example.com", Role::Responder).await;
+
+    let page = responder
+        .get(&format!("/admin/incidents/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("/admin/updates/{first}/edit")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("/admin/incidents/{id}/edit")));
+    let edit_page = format!("/admin/updates/{first}/edit");
+    let form = responder.get(&edit_page).await.text().await.unwrap();
+    assert!(form.contains("Search is slwo."));
+    let shown_time = hidden_value(&form, "display_at");
+    let r = responder
+        .post(
+            &edit_page,
+            &edit_page,
+            &[
+                ("body", "Search is slow."),
+                ("display_at", &shown_time),
+                ("custom_tweet", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert!(location(&r).starts_with(&format!("/admin/incidents/{id}")));
+    let public = app.get_text(&format!("/incidents/{id}")).await;
+    assert!(
+        public.contains("Search is slow.") && public.contains("Edited"),
+        "{public}"
+    );
+    let audit = audit_details(&app, "update.edit").await;
+    assert_eq!(
+        audit[0]["old"]["display_at"], audit[0]["new"]["display_at"],
+        "the time was left as shown"
+    );
+
+    // Rename and link the component.
+    let edit_incident = format!("/admin/incidents/{id}/edit");
+    let r = responder
+        .post(
+            &edit_incident,
+            &edit_incident,
+            &[
+                ("name", "Search outage"),
+                ("impact", "major"),
+                ("components_shown", "1"),
+                ("components", &api),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let incident = app.api_get(&format!("/api/admin/v1/incidents/{id}")).await;
+    assert_eq!(incident["name"], "Search outage");
+    assert_eq!(incident["components"][0]["id"], api.as_str());
+
+    // A component's status, straight from the list.
+    let r = responder
+        .post(
+            "/admin/components",
+            &format!("/admin/components/{api}/status"),
+            &[("status", "major_outage")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let summary = app.get_json("/api/v2/summary.json").await;
+    assert_eq!(summary["components"][0]["status"], "major_outage");
+
+    // Deleting needs the box ticked.
+    let delete_update = format!("/admin/updates/{second}/delete");
+    let r = responder
+        .post(
+            &format!("/admin/updates/{second}/edit"),
+            &delete_update,
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(app
+        .get_text(&format!("/incidents/{id}"))
+        .await
+        .contains("An index is missing."));
+    let r = responder
+        .post(
+            &format!("/admin/updates/{second}/edit"),
+            &delete_update,
+            &[("confirm", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert!(!app
+        .get_text(&format!("/incidents/{id}"))
+        .await
+        .contains("An index is missing."));
+
+    // Only an admin deletes the incident.
+    let r = responder
+        .post(
+            &edit_incident,
+            &format!("/admin/incidents/{id}/delete"),
+            &[("confirm", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+    let admin = staff(&app, "admin@example.com", Role::Admin).await;
+    let r = admin
+        .post(
+            &edit_incident,
+            &format!("/admin/incidents/{id}/delete"),
+            &[("confirm", "1")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.get(&format!("/incidents/{id}")).await.status(), 404);
+    let summary = app.get_json("/api/v2/summary.json").await;
+    assert_eq!(
+        summary["components"][0]["status"], "operational",
+        "the incident held it"
+    );
+}
+
+/// The value of the first input named `name`.
+fn hidden_value(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\"")).unwrap();
+    let rest = &html[at..];
+    let start = rest.find("value=\"").unwrap() + 7;
+    let end = rest[start..].find('"').unwrap() + start;
+    rest[start..end].to_string()
 }

@@ -298,6 +298,13 @@ const PAGE_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/admin/tokens", Role::Admin),
     ("POST", "/admin/tokens/{id}/revoke", Role::Admin),
     ("GET", "/admin/audit", Role::Admin),
+    ("POST", "/admin/components/{id}/status", Role::Responder),
+    ("GET", "/admin/incidents/{id}/edit", Role::Responder),
+    ("POST", "/admin/incidents/{id}/edit", Role::Responder),
+    ("POST", "/admin/incidents/{id}/delete", Role::Admin),
+    ("GET", "/admin/updates/{id}/edit", Role::Responder),
+    ("POST", "/admin/updates/{id}/edit", Role::Responder),
+    ("POST", "/admin/updates/{id}/delete", Role::Responder),
 ];
 
 /// Routes outside the role matrix: before a session exists, or ending it.
@@ -330,6 +337,22 @@ const API_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/api/admin/v1/webhooks", Role::Admin),
     ("POST", "/api/admin/v1/webhooks/{id}/test", Role::Admin),
     ("POST", "/api/admin/v1/breach", Role::Admin),
+    ("DELETE", "/api/admin/v1/breach", Role::Admin),
+    ("DELETE", "/api/admin/v1/webhooks/{id}", Role::Admin),
+    ("PATCH", "/api/admin/v1/incidents/{id}", Role::Responder),
+    ("DELETE", "/api/admin/v1/incidents/{id}", Role::Admin),
+    (
+        "PATCH",
+        "/api/admin/v1/incidents/{id}/updates/{update_id}",
+        Role::Responder,
+    ),
+    (
+        "DELETE",
+        "/api/admin/v1/incidents/{id}/updates/{update_id}",
+        Role::Responder,
+    ),
+    ("PATCH", "/api/admin/v1/components/{id}", Role::Responder),
+    ("DELETE", "/api/admin/v1/components/{id}", Role::Admin),
 ];
 
 /// `(method, path)` of every route a router source file declares.
@@ -339,7 +362,12 @@ fn declared_routes(source: &str) -> Vec<(String, String)> {
         let path = chunk.split('"').nth(1).unwrap().to_string();
         let call = chunk.split(".route(").next().unwrap();
         let call = &call[..call.find("\n        .").unwrap_or(call.len())];
-        for (method, marker) in [("GET", "get("), ("POST", "post(")] {
+        for (method, marker) in [
+            ("GET", "get("),
+            ("POST", "post("),
+            ("PATCH", "patch("),
+            ("DELETE", "delete("),
+        ] {
             if call.contains(marker) {
                 routes.push((method.to_string(), path.clone()));
             }
@@ -354,10 +382,12 @@ fn the_role_matrix_covers_every_declared_route() {
     let pages = std::fs::read_to_string(format!("{root}/src/web/admin/mod.rs")).unwrap();
     let api = std::fs::read_to_string(format!("{root}/src/web/api/mod.rs")).unwrap();
     let hooks = std::fs::read_to_string(format!("{root}/src/web/api/webhooks.rs")).unwrap();
+    let edits = std::fs::read_to_string(format!("{root}/src/web/api/edits.rs")).unwrap();
     let declared: Vec<_> = declared_routes(&pages)
         .into_iter()
         .chain(declared_routes(&api))
         .chain(declared_routes(&hooks))
+        .chain(declared_routes(&edits))
         .collect();
     assert!(declared.len() > 40, "{declared:?}");
     for (method, path) in &declared {
@@ -389,9 +419,10 @@ async fn every_page_and_api_route_enforces_its_role() {
         let browser = staff(&app, email, role).await;
         for (method, path, needed) in PAGE_ROUTES {
             let target = match *path {
-                "/admin/updates/{id}/deliveries.json" | "/admin/updates/{id}/retry" => {
-                    concrete(path, &update_id)
-                }
+                "/admin/updates/{id}/deliveries.json"
+                | "/admin/updates/{id}/retry"
+                | "/admin/updates/{id}/edit"
+                | "/admin/updates/{id}/delete" => concrete(path, &update_id),
                 "/admin/x/finish" => format!("{path}?oauth_token=t&oauth_verifier=v"),
                 "/admin/staff/{id}/role"
                 | "/admin/staff/{id}/disable"
@@ -421,9 +452,26 @@ async fn every_page_and_api_route_enforces_its_role() {
             .await
             .unwrap();
         for (n, (method, path, needed)) in API_ROUTES.iter().enumerate() {
-            let target = match *path {
-                "/api/admin/v1/updates/{id}/deliveries" => concrete(path, &update_id),
-                _ => concrete(path, &id),
+            let target = match (*method, *path) {
+                ("GET", "/api/admin/v1/updates/{id}/deliveries") => concrete(path, &update_id),
+                // What is deleted is made afresh each time.
+                ("DELETE", "/api/admin/v1/incidents/{id}")
+                | ("DELETE", "/api/admin/v1/incidents/{id}/updates/{update_id}") => {
+                    let fresh = app.open_incident(json!({"name": "Doomed", "status": "investigating", "impact": "minor", "body": "b"})).await;
+                    let fresh_id = fresh["id"].as_str().unwrap();
+                    let r = app
+                        .api(
+                            &format!("/api/admin/v1/incidents/{fresh_id}/updates"),
+                            json!({"status": "identified", "body": "b2"}),
+                        )
+                        .await;
+                    let second: serde_json::Value = r.json().await.unwrap();
+                    concrete(path, fresh_id).replace("{update_id}", second["id"].as_str().unwrap())
+                }
+                (_, "/api/admin/v1/components/{id}") => {
+                    concrete(path, &app.create_component(&format!("M{n}{role:?}")).await)
+                }
+                _ => concrete(path, &id).replace("{update_id}", &update_id),
             };
             let body = match *path {
                 "/api/admin/v1/components" => json!({"name": format!("C{n}{role:?}")}),
@@ -444,15 +492,29 @@ async fn every_page_and_api_route_enforces_its_role() {
                 "/api/admin/v1/breach" => {
                     json!({"title": "Matrix", "statement": "s", "dry_run": true})
                 }
+                "/api/admin/v1/incidents/{id}" => json!({"name": "Renamed"}),
+                "/api/admin/v1/incidents/{id}/updates/{update_id}" => json!({"body": "Edited"}),
+                "/api/admin/v1/components/{id}" => json!({"status": "degraded_performance"}),
                 _ => json!({}),
             };
-            let request = if *method == "GET" {
-                app.http.get(app.url(&target))
-            } else {
-                app.http.post(app.url(&target)).json(&body)
+            let request = match *method {
+                "GET" => app.http.get(app.url(&target)),
+                "DELETE" => app.http.delete(app.url(&target)),
+                "PATCH" => app.http.patch(app.url(&target)).json(&body),
+                _ => app.http.post(app.url(&target)).json(&body),
             };
             let status = request.bearer_auth(&token).send().await.unwrap().status();
-            if role.allows(*needed) {
+            // Nothing to end or remove: only the role is checked.
+            let unready = matches!(
+                (*method, *path),
+                ("DELETE", "/api/admin/v1/breach") | ("DELETE", "/api/admin/v1/webhooks/{id}")
+            );
+            if role.allows(*needed) && unready {
+                assert!(
+                    status != 403 && !status.is_server_error(),
+                    "{method} {target} as {role:?}: {status}"
+                );
+            } else if role.allows(*needed) {
                 assert!(
                     status.is_success(),
                     "{method} {target} as {role:?}: {status}"
