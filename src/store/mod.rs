@@ -8,6 +8,7 @@
 mod audit;
 mod breach;
 mod digest;
+mod edits;
 mod events;
 mod hooks;
 mod incidents;
@@ -32,6 +33,9 @@ use crate::domain::Invalid;
 pub use audit::{AuditEvent, AuditFilter, AuditHead};
 pub use breach::{Breach, ChannelReach};
 pub use digest::KeyedUpgrade;
+pub use edits::{
+    DeletedIncident, DeletedUpdate, IncidentEdited, IncidentFields, UpdateEdited, UpdateFields,
+};
 pub use events::{Change, ChangeListener, PagesMarker, EVENTS_CHANNEL};
 pub use hooks::{Disabled, HookRow, NewHook};
 pub use incidents::Published;
