@@ -4,6 +4,7 @@
 //! to an act holds on every surface.
 
 pub mod breach;
+pub mod edits;
 pub mod groups;
 pub mod guard;
 pub mod hooks;

@@ -298,7 +298,7 @@ pub fn parse_component_changes<'a>(
 /// How far in the future a display time may be (clock skew between browsers and the server).
 const DISPLAY_AT_SLACK: Duration = Duration::minutes(5);
 
-fn parse_display_at(
+pub(crate) fn parse_display_at(
     raw: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, FieldError> {

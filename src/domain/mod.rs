@@ -3,6 +3,7 @@
 
 pub mod choice;
 pub mod component;
+pub mod edit;
 pub mod incident;
 pub mod links;
 pub mod markdown;
@@ -13,6 +14,7 @@ pub mod tweet;
 
 pub use choice::Choice;
 pub use component::{Component, ComponentDraft, ComponentStatus};
+pub use edit::{IncidentEdit, UpdateEdit};
 pub use incident::resolve_channels;
 pub use incident::{
     AffectedComponent, Impact, Incident, IncidentDraft, IncidentKind, IncidentStatus,

@@ -52,6 +52,8 @@ pub struct UpdateView {
     pub display_at: TimeView,
     /// "API: Major outage"
     pub affected: Vec<String>,
+    /// When it was last edited after it was posted (the page says so).
+    pub edited: Option<TimeView>,
     /// Not written by Herald (admin pages only: public pages never hold one).
     pub tampered: bool,
 }
@@ -203,6 +205,7 @@ fn update_view(site: &Site, u: &IncidentUpdate) -> UpdateView {
             .iter()
             .map(|a| format!("{}: {}", a.name, a.new_status.label()))
             .collect(),
+        edited: u.edited_at.as_ref().map(TimeView::new),
         tampered: u.tampered,
     }
 }

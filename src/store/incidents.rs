@@ -57,7 +57,8 @@ const AFFECTED_COLUMNS: &str =
      FROM update_components uc JOIN components c ON c.id = uc.component_id";
 
 /// Statuses in which an incident or maintenance holds its components in their state.
-const HOLDING: &str = "('investigating', 'identified', 'monitoring', 'in_progress', 'verifying')";
+pub(super) const HOLDING: &str =
+    "('investigating', 'identified', 'monitoring', 'in_progress', 'verifying')";
 
 impl Store {
     /// Components in display order: by group, then position, then name.

@@ -8,6 +8,7 @@
 mod audit;
 mod breach;
 mod digest;
+mod edits;
 mod events;
 mod groups;
 mod hooks;
@@ -33,6 +34,9 @@ use crate::domain::Invalid;
 pub use audit::{AuditEvent, AuditFilter, AuditHead};
 pub use breach::{Breach, ChannelReach};
 pub use digest::KeyedUpgrade;
+pub use edits::{
+    DeletedIncident, DeletedUpdate, IncidentEdited, IncidentFields, UpdateEdited, UpdateFields,
+};
 pub use events::{Change, ChangeListener, PagesMarker, EVENTS_CHANNEL};
 pub use groups::{group_id_for, ComponentGroup, GroupChange};
 pub use hooks::{Disabled, HookRow, NewHook};

@@ -13,6 +13,7 @@ mod cli_safety;
 mod crash;
 mod database;
 mod dkim;
+mod edits;
 mod email;
 mod fake_x;
 mod helpers;

@@ -298,6 +298,13 @@ const PAGE_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/admin/tokens", Role::Admin),
     ("POST", "/admin/tokens/{id}/revoke", Role::Admin),
     ("GET", "/admin/audit", Role::Admin),
+    ("POST", "/admin/components/{id}/status", Role::Responder),
+    ("GET", "/admin/incidents/{id}/edit", Role::Responder),
+    ("POST", "/admin/incidents/{id}/edit", Role::Responder),
+    ("POST", "/admin/incidents/{id}/delete", Role::Admin),
+    ("GET", "/admin/updates/{id}/edit", Role::Responder),
+    ("POST", "/admin/updates/{id}/edit", Role::Responder),
+    ("POST", "/admin/updates/{id}/delete", Role::Responder),
 ];
 
 /// Routes outside the role matrix: before a session exists, or ending it.
@@ -336,6 +343,20 @@ const API_ROUTES: &[(&str, &str, Role)] = &[
     ("GET", "/api/admin/v1/subscribers", Role::Admin),
     ("GET", "/api/admin/v1/subscribers/{id}", Role::Admin),
     ("DELETE", "/api/admin/v1/subscribers/{id}", Role::Admin),
+    ("PATCH", "/api/admin/v1/incidents/{id}", Role::Responder),
+    ("DELETE", "/api/admin/v1/incidents/{id}", Role::Admin),
+    (
+        "PATCH",
+        "/api/admin/v1/incidents/{id}/updates/{update_id}",
+        Role::Responder,
+    ),
+    (
+        "DELETE",
+        "/api/admin/v1/incidents/{id}/updates/{update_id}",
+        Role::Responder,
+    ),
+    ("PATCH", "/api/admin/v1/components/{id}", Role::Responder),
+    ("DELETE", "/api/admin/v1/components/{id}", Role::Admin),
 ];
 
 /// `(method, path)` of every route a router source file declares.
@@ -420,9 +441,10 @@ async fn every_page_and_api_route_enforces_its_role() {
         let browser = staff(&app, email, role).await;
         for (method, path, needed) in PAGE_ROUTES {
             let target = match *path {
-                "/admin/updates/{id}/deliveries.json" | "/admin/updates/{id}/retry" => {
-                    concrete(path, &update_id)
-                }
+                "/admin/updates/{id}/deliveries.json"
+                | "/admin/updates/{id}/retry"
+                | "/admin/updates/{id}/edit"
+                | "/admin/updates/{id}/delete" => concrete(path, &update_id),
                 "/admin/x/finish" => format!("{path}?oauth_token=t&oauth_verifier=v"),
                 "/admin/staff/{id}/role"
                 | "/admin/staff/{id}/disable"
@@ -452,13 +474,30 @@ async fn every_page_and_api_route_enforces_its_role() {
             .await
             .unwrap();
         for (n, (method, path, needed)) in API_ROUTES.iter().enumerate() {
-            let target = match *path {
-                "/api/admin/v1/updates/{id}/deliveries" => concrete(path, &update_id),
-                "/api/admin/v1/subscribers/{id}" => concrete(path, &subscriber_id),
-                "/api/admin/v1/webhooks/{id}" | "/api/admin/v1/webhooks/{id}/test" => {
+            let target = match (*method, *path) {
+                ("GET", "/api/admin/v1/updates/{id}/deliveries") => concrete(path, &update_id),
+                (_, "/api/admin/v1/subscribers/{id}") => concrete(path, &subscriber_id),
+                (_, "/api/admin/v1/webhooks/{id}") | (_, "/api/admin/v1/webhooks/{id}/test") => {
                     concrete(path, &hook_id)
                 }
-                _ => concrete(path, &id),
+                // What is deleted is made afresh each time.
+                ("DELETE", "/api/admin/v1/incidents/{id}")
+                | ("DELETE", "/api/admin/v1/incidents/{id}/updates/{update_id}") => {
+                    let fresh = app.open_incident(json!({"name": "Doomed", "status": "investigating", "impact": "minor", "body": "b"})).await;
+                    let fresh_id = fresh["id"].as_str().unwrap();
+                    let r = app
+                        .api(
+                            &format!("/api/admin/v1/incidents/{fresh_id}/updates"),
+                            json!({"status": "identified", "body": "b2"}),
+                        )
+                        .await;
+                    let second: serde_json::Value = r.json().await.unwrap();
+                    concrete(path, fresh_id).replace("{update_id}", second["id"].as_str().unwrap())
+                }
+                (_, "/api/admin/v1/components/{id}") => {
+                    concrete(path, &app.create_component(&format!("M{n}{role:?}")).await)
+                }
+                _ => concrete(path, &id).replace("{update_id}", &update_id),
             };
             let body = match *path {
                 "/api/admin/v1/components" => json!({"name": format!("C{n}{role:?}")}),
@@ -479,6 +518,9 @@ async fn every_page_and_api_route_enforces_its_role() {
                 "/api/admin/v1/breach" => {
                     json!({"title": "Matrix", "statement": "s", "dry_run": true})
                 }
+                "/api/admin/v1/incidents/{id}" => json!({"name": "Renamed"}),
+                "/api/admin/v1/incidents/{id}/updates/{update_id}" => json!({"body": "Edited"}),
+                "/api/admin/v1/components/{id}" => json!({"status": "degraded_performance"}),
                 _ => json!({}),
             };
             let request = match *method {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::Id;
 use super::{notice, render, Chrome, NoticeQuery};
 use crate::domain::component::parse_position;
-use crate::domain::{Choice, Component, ComponentDraft, Role};
+use crate::domain::{Choice, Component, ComponentDraft, ComponentStatus, Role};
 use crate::web::auth::{AdminForm, Fields, StaffSession};
 use crate::web::error::PageError;
 use crate::web::AppState;
@@ -43,6 +43,9 @@ struct ComponentsPage {
     form: FormValues,
     editing: bool,
     action: String,
+    /// Every component status (code, label), for setting one directly.
+    statuses: Vec<(&'static str, &'static str)>,
+    can_post: bool,
 }
 
 async fn page(
@@ -68,6 +71,11 @@ async fn page(
         action: editing.map_or("/admin/components".to_string(), |id| {
             format!("/admin/components/{id}")
         }),
+        statuses: ComponentStatus::ALL
+            .iter()
+            .map(|(_, code, label)| (*code, *label))
+            .collect(),
+        can_post: session.info.staff.role.allows(Role::Responder),
     })
 }
 
@@ -200,4 +208,33 @@ pub async fn delete(
     form.session.require(Role::Responder)?;
     state.delete_component(&form.session.actor(), id).await?;
     Ok(Redirect::to("/admin/components?notice=deleted").into_response())
+}
+
+/// Sets a component's status directly, outside any incident.
+pub async fn set_status(
+    State(state): State<AppState>,
+    Id(id): Id,
+    form: AdminForm,
+) -> Result<Response, PageError> {
+    form.session.require(Role::Responder)?;
+    match ComponentStatus::parse("status", form.fields.get("status")) {
+        Ok(status) => {
+            state
+                .set_component_status(&form.session.actor(), id, status)
+                .await?;
+            Ok(Redirect::to("/admin/components?notice=saved").into_response())
+        }
+        Err(e) => {
+            let page = page(
+                &state,
+                &form.session,
+                FormValues::default(),
+                None,
+                String::new(),
+                vec![e.to_string()],
+            )
+            .await?;
+            Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &page))
+        }
+    }
 }

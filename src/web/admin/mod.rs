@@ -4,6 +4,7 @@
 mod audit;
 mod breach;
 mod components;
+mod edits;
 mod incidents;
 mod outbound;
 mod session;
@@ -74,6 +75,20 @@ pub fn router() -> Router<AppState> {
             get(components::edit).post(components::update),
         )
         .route("/admin/components/{id}/delete", post(components::delete))
+        .route(
+            "/admin/components/{id}/status",
+            post(components::set_status),
+        )
+        .route(
+            "/admin/incidents/{id}/edit",
+            get(edits::edit_incident_page).post(edits::edit_incident),
+        )
+        .route("/admin/incidents/{id}/delete", post(edits::delete_incident))
+        .route(
+            "/admin/updates/{id}/edit",
+            get(edits::edit_update_page).post(edits::edit_update),
+        )
+        .route("/admin/updates/{id}/delete", post(edits::delete_update))
         .route("/admin/incidents/new", get(incidents::new_incident_page))
         .route("/admin/incidents", post(incidents::open_incident))
         .route("/admin/incidents/{id}", get(incidents::incident_page))

@@ -26,12 +26,14 @@ use crate::domain::{
 use crate::render::api::{component_value, incident_value, update_value};
 use crate::store::Subscriber;
 
+mod edits;
 mod webhooks;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(webhooks::router())
         .merge(lists::router())
+        .merge(edits::router())
         .route(
             "/api/admin/v1/components",
             get(list_components).post(create_component),
