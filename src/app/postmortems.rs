@@ -115,14 +115,16 @@ impl App {
             .ok_or(AppError::Store(StoreError::NotFound("postmortem")))?;
         let update = postmortem_update(&draft.body, how);
         if incident.is_open() {
-            return Err(StoreError::Invalid(domain::Invalid(vec![domain::FieldError::new(
-                "status",
-                format!(
+            return Err(
+                StoreError::Invalid(domain::Invalid(vec![domain::FieldError::new(
+                    "status",
+                    format!(
                     "the incident is still open ({}): resolve it before publishing its postmortem",
                     incident.status.as_str()
                 ),
-            )]))
-            .into());
+                )]))
+                .into(),
+            );
         }
         self.screen_postmortem(actor, incident_id, &update).await?;
         let published = self.store.publish_postmortem(incident_id).await?;
@@ -157,7 +159,11 @@ impl App {
 
     /// Takes a published postmortem back to a draft: it leaves the public page, the feeds and
     /// the JSON API, and the incident's status returns to `resolved`.
-    pub async fn revert_postmortem(&self, actor: &Actor, incident_id: i64) -> AppResult<Postmortem> {
+    pub async fn revert_postmortem(
+        &self,
+        actor: &Actor,
+        incident_id: i64,
+    ) -> AppResult<Postmortem> {
         let before = self.store.revert_postmortem(incident_id).await?;
         self.changed().await;
         self.audit(

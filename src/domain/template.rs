@@ -137,7 +137,13 @@ mod tests {
         let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["name", "body", "update_status", "components.x", "components.3"]
+            [
+                "name",
+                "body",
+                "update_status",
+                "components.x",
+                "components.3"
+            ]
         );
     }
 

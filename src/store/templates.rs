@@ -147,7 +147,11 @@ impl Store {
             .ok_or(StoreError::NotFound("template"))
     }
 
-    pub async fn create_template(&self, draft: &TemplateDraft, author: &str) -> StoreResult<Template> {
+    pub async fn create_template(
+        &self,
+        draft: &TemplateDraft,
+        author: &str,
+    ) -> StoreResult<Template> {
         let now = domain::now();
         let id: i64 = on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;

@@ -24,7 +24,10 @@ pub fn router() -> Router<AppState> {
             "/api/admin/v1/incidents/{id}/postmortem/publish",
             post(publish),
         )
-        .route("/api/admin/v1/incidents/{id}/postmortem/revert", post(revert))
+        .route(
+            "/api/admin/v1/incidents/{id}/postmortem/revert",
+            post(revert),
+        )
 }
 
 fn parse_id(raw: &str) -> Result<i64, ApiError> {

@@ -99,10 +99,7 @@ impl TemplateIn {
         let name = pick(&self.name, base.map(|t| t.name.as_str()));
         let title = pick(&self.title, base.map(|t| t.title.as_str()));
         let body = pick(&self.body, base.map(|t| t.body.as_str()));
-        let update_status = pick(
-            &self.update_status,
-            base.map(|t| t.update_status.as_str()),
-        );
+        let update_status = pick(&self.update_status, base.map(|t| t.update_status.as_str()));
         let components: Vec<(String, Option<String>)> = match (&self.components, base) {
             (Some(c), _) => c.pairs(),
             (None, Some(t)) => t
