@@ -298,6 +298,13 @@ const PAGE_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/admin/tokens", Role::Admin),
     ("POST", "/admin/tokens/{id}/revoke", Role::Admin),
     ("GET", "/admin/audit", Role::Admin),
+    ("GET", "/admin/incidents/{id}/postmortem", Role::Viewer),
+    ("POST", "/admin/incidents/{id}/postmortem", Role::Responder),
+    ("GET", "/admin/templates", Role::Viewer),
+    ("POST", "/admin/templates", Role::Responder),
+    ("GET", "/admin/templates/{id}", Role::Viewer),
+    ("POST", "/admin/templates/{id}", Role::Responder),
+    ("POST", "/admin/templates/{id}/delete", Role::Responder),
 ];
 
 /// Routes outside the role matrix: before a session exists, or ending it.
@@ -330,16 +337,51 @@ const API_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/api/admin/v1/webhooks", Role::Admin),
     ("POST", "/api/admin/v1/webhooks/{id}/test", Role::Admin),
     ("POST", "/api/admin/v1/breach", Role::Admin),
+    (
+        "GET",
+        "/api/admin/v1/incidents/{id}/postmortem",
+        Role::Viewer,
+    ),
+    (
+        "PUT",
+        "/api/admin/v1/incidents/{id}/postmortem",
+        Role::Responder,
+    ),
+    (
+        "POST",
+        "/api/admin/v1/incidents/{id}/postmortem/publish",
+        Role::Responder,
+    ),
+    (
+        "POST",
+        "/api/admin/v1/incidents/{id}/postmortem/revert",
+        Role::Responder,
+    ),
+    (
+        "DELETE",
+        "/api/admin/v1/incidents/{id}/postmortem",
+        Role::Responder,
+    ),
+    ("GET", "/api/admin/v1/templates", Role::Viewer),
+    ("POST", "/api/admin/v1/templates", Role::Responder),
+    ("GET", "/api/admin/v1/templates/{id}", Role::Viewer),
+    ("PATCH", "/api/admin/v1/templates/{id}", Role::Responder),
+    ("DELETE", "/api/admin/v1/templates/{id}", Role::Responder),
 ];
 
-/// `(method, path)` of every route a router source file declares.
+/// `(method, path)` of every GET and POST route a router source file declares.
 fn declared_routes(source: &str) -> Vec<(String, String)> {
+    declared_routes_with(source, &[("GET", "get("), ("POST", "post(")])
+}
+
+/// `(method, path)` of every route a router source file declares with one of `methods`.
+fn declared_routes_with(source: &str, methods: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut routes = Vec::new();
     for chunk in source.split(".route(").skip(1) {
         let path = chunk.split('"').nth(1).unwrap().to_string();
         let call = chunk.split(".route(").next().unwrap();
         let call = &call[..call.find("\n        .").unwrap_or(call.len())];
-        for (method, marker) in [("GET", "get("), ("POST", "post(")] {
+        for &(method, marker) in methods {
             if call.contains(marker) {
                 routes.push((method.to_string(), path.clone()));
             }
@@ -354,11 +396,22 @@ fn the_role_matrix_covers_every_declared_route() {
     let pages = std::fs::read_to_string(format!("{root}/src/web/admin/mod.rs")).unwrap();
     let api = std::fs::read_to_string(format!("{root}/src/web/api/mod.rs")).unwrap();
     let hooks = std::fs::read_to_string(format!("{root}/src/web/api/webhooks.rs")).unwrap();
-    let declared: Vec<_> = declared_routes(&pages)
+    let every_method = [
+        ("GET", "get("),
+        ("POST", "post("),
+        ("PUT", "put("),
+        ("PATCH", "patch("),
+        ("DELETE", "delete("),
+    ];
+    let mut declared: Vec<_> = declared_routes(&pages)
         .into_iter()
         .chain(declared_routes(&api))
         .chain(declared_routes(&hooks))
         .collect();
+    for file in ["postmortems.rs", "templates.rs"] {
+        let source = std::fs::read_to_string(format!("{root}/src/web/api/{file}")).unwrap();
+        declared.extend(declared_routes_with(&source, &every_method));
+    }
     assert!(declared.len() > 40, "{declared:?}");
     for (method, path) in &declared {
         let covered = PAGE_ROUTES
@@ -380,6 +433,20 @@ async fn every_page_and_api_route_enforces_its_role() {
     let incident = app.open_incident(json!({"name": "Seed", "status": "investigating", "impact": "minor", "body": "b", "notify": false})).await;
     let id = incident["id"].as_str().unwrap().to_string();
     let update_id = incident["update_id"].as_str().unwrap().to_string();
+    // Postmortems are published on closed incidents only.
+    let closed = app.open_incident(json!({"name": "Closed", "status": "resolved", "impact": "minor", "body": "b", "notify": false})).await;
+    let closed_id = closed["id"].as_str().unwrap().to_string();
+    let new_template = || async {
+        let r = app
+            .api(
+                "/api/admin/v1/templates",
+                json!({"name": "T", "title": "T", "body": "b"}),
+            )
+            .await;
+        let t: Value = r.json().await.unwrap();
+        t["id"].as_str().unwrap().to_string()
+    };
+    let template_id = new_template().await;
 
     for (role, email) in [
         (Role::Viewer, "viewer@example.com"),
@@ -397,7 +464,9 @@ async fn every_page_and_api_route_enforces_its_role() {
                 | "/admin/staff/{id}/disable"
                 | "/admin/staff/{id}/reset-2fa"
                 | "/admin/staff/{id}/sign-out"
-                | "/admin/tokens/{id}/revoke" => concrete(path, "999999"),
+                | "/admin/tokens/{id}/revoke"
+                | "/admin/templates/{id}/delete" => concrete(path, "999999"),
+                "/admin/templates/{id}" => concrete(path, &template_id),
                 _ => concrete(path, &id),
             };
             let status = if *method == "GET" {
@@ -423,6 +492,12 @@ async fn every_page_and_api_route_enforces_its_role() {
         for (n, (method, path, needed)) in API_ROUTES.iter().enumerate() {
             let target = match *path {
                 "/api/admin/v1/updates/{id}/deliveries" => concrete(path, &update_id),
+                p if p.contains("/postmortem") => concrete(path, &closed_id),
+                // Each allowed DELETE removes a template of its own.
+                "/api/admin/v1/templates/{id}" if *method == "DELETE" => {
+                    concrete(path, &new_template().await)
+                }
+                "/api/admin/v1/templates/{id}" => concrete(path, &template_id),
                 _ => concrete(path, &id),
             };
             let body = match *path {
@@ -444,12 +519,18 @@ async fn every_page_and_api_route_enforces_its_role() {
                 "/api/admin/v1/breach" => {
                     json!({"title": "Matrix", "statement": "s", "dry_run": true})
                 }
+                "/api/admin/v1/incidents/{id}/postmortem" => json!({"body": "What happened."}),
+                "/api/admin/v1/templates" | "/api/admin/v1/templates/{id}" => {
+                    json!({"name": "T", "title": "T", "body": "b"})
+                }
                 _ => json!({}),
             };
-            let request = if *method == "GET" {
-                app.http.get(app.url(&target))
-            } else {
-                app.http.post(app.url(&target)).json(&body)
+            let request = match *method {
+                "GET" => app.http.get(app.url(&target)),
+                "PUT" => app.http.put(app.url(&target)).json(&body),
+                "PATCH" => app.http.patch(app.url(&target)).json(&body),
+                "DELETE" => app.http.delete(app.url(&target)),
+                _ => app.http.post(app.url(&target)).json(&body),
             };
             let status = request.bearer_auth(&token).send().await.unwrap().status();
             if role.allows(*needed) {
