@@ -4,8 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use herald::domain::Role;
 use serde_json::{json, Value};
 
+use crate::browser::staff;
 use crate::helpers::{spawn_app, TestApp};
 
 const SECRET_CAUSE: &str = "a full disk on db-2";
@@ -382,4 +384,127 @@ async fn a_postmortem_linking_to_a_foreign_domain_trips_the_wire_and_is_not_save
     assert_eq!(pm["body"], "Honest words.", "nothing changed");
     assert_eq!(pm["status"], "draft");
     assert_eq!(audit_actions(&app).await, ["postmortem.save"]);
+}
+
+#[tokio::test]
+async fn a_responder_drafts_previews_publishes_and_reverts_on_the_admin_page() {
+    let app = spawn_app().await;
+    let id = resolved_incident(&app, "Sign-in failures").await;
+    let browser = staff(&app, "responder@example.com", Role::Responder).await;
+    let page_path = format!("/admin/incidents/{id}/postmortem");
+    let incident_page = browser
+        .get(&format!("/admin/incidents/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        incident_page.contains(&page_path),
+        "the incident page links to its postmortem"
+    );
+
+    let text = format!("It was **{SECRET_CAUSE}**.");
+    let r = browser
+        .post(
+            &page_path,
+            &page_path,
+            &[("action", "preview"), ("body", &text)],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let preview = r.text().await.unwrap();
+    assert!(
+        preview.contains(&format!("<strong>{SECRET_CAUSE}</strong>")),
+        "{preview}"
+    );
+    let pm = app
+        .api_get(&format!("/api/admin/v1/incidents/{id}/postmortem"))
+        .await;
+    assert_eq!(pm["status"], "none", "a preview saves nothing");
+
+    let r = browser
+        .post(
+            &page_path,
+            &page_path,
+            &[("action", "save"), ("body", &text)],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert!(!app
+        .get_text(&format!("/incidents/{id}"))
+        .await
+        .contains(SECRET_CAUSE));
+
+    let r = browser
+        .post(
+            &page_path,
+            &page_path,
+            &[
+                ("action", "publish"),
+                ("body", &text),
+                ("channels_shown", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let public = app.get_text(&format!("/incidents/{id}")).await;
+    assert!(
+        public.contains(&format!("<strong>{SECRET_CAUSE}</strong>")),
+        "{public}"
+    );
+    let shown = browser.get(&page_path).await.text().await.unwrap();
+    assert!(shown.contains("Revert to draft"));
+
+    let r = browser
+        .post(&page_path, &page_path, &[("action", "revert")])
+        .await;
+    assert_eq!(r.status(), 303);
+    assert!(!app
+        .get_text(&format!("/incidents/{id}"))
+        .await
+        .contains(SECRET_CAUSE));
+    let r = browser
+        .post(&page_path, &page_path, &[("action", "delete")])
+        .await;
+    assert_eq!(r.status(), 303);
+    let pm = app
+        .api_get(&format!("/api/admin/v1/incidents/{id}/postmortem"))
+        .await;
+    assert_eq!(pm["status"], "none");
+
+    // A viewer reads the page but cannot act.
+    let viewer = staff(&app, "viewer@example.com", Role::Viewer).await;
+    assert_eq!(viewer.get(&page_path).await.status(), 200);
+    let r = viewer
+        .post(&page_path, &page_path, &[("action", "save"), ("body", "x")])
+        .await;
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn publishing_an_open_incidents_postmortem_on_the_admin_page_keeps_the_saved_draft() {
+    let app = spawn_app().await;
+    let incident = app
+        .open_incident(
+            json!({"name": "Slow pages", "status": "identified", "impact": "minor",
+                              "body": "Pages are slow.", "notify": false}),
+        )
+        .await;
+    let id = incident["id"].as_str().unwrap().to_string();
+    assert_eq!(put_draft(&app, &id, "Saved words.").await.status(), 200);
+    let browser = staff(&app, "responder@example.com", Role::Responder).await;
+    let page_path = format!("/admin/incidents/{id}/postmortem");
+    let r = browser
+        .post(
+            &page_path,
+            &page_path,
+            &[("action", "publish"), ("body", "New words.")],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("still open"));
+    let pm = app
+        .api_get(&format!("/api/admin/v1/incidents/{id}/postmortem"))
+        .await;
+    assert_eq!(pm["body"], "Saved words.");
 }

@@ -2,8 +2,10 @@
 //! naming the field, and new incidents and updates start from one with `template_id`, the
 //! fields given in the body winning over the template's.
 
+use herald::domain::Role;
 use serde_json::{json, Value};
 
+use crate::browser::staff;
 use crate::helpers::{spawn_app, TestApp};
 
 async fn send(
@@ -294,4 +296,135 @@ async fn a_template_that_notifies_notifies_unless_the_body_says_otherwise() {
         .open_incident(json!({"template_id": tid, "impact": "minor", "notify": false}))
         .await;
     assert_eq!(quiet["incident_updates"][0]["deliver_notifications"], false);
+}
+
+#[tokio::test]
+async fn templates_are_managed_on_their_page_and_prefill_the_incident_forms() {
+    let app = spawn_app().await;
+    let api = app.create_component("API").await;
+    let browser = staff(&app, "responder@example.com", Role::Responder).await;
+    let list = browser.get("/admin").await.text().await.unwrap();
+    assert!(
+        list.contains("href=\"/admin/templates\""),
+        "linked in the navigation"
+    );
+
+    let component = format!("component_{api}");
+    let r = browser
+        .post(
+            "/admin/templates",
+            "/admin/templates",
+            &[
+                ("name", "API down"),
+                ("title", "API unavailable"),
+                ("update_status", "identified"),
+                ("body", "We are investigating API errors."),
+                (&component, "major_outage"),
+                ("should_send_notifications", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let listed = app.api_get("/api/admin/v1/templates").await;
+    let t = &listed["templates"][0];
+    assert_eq!(t["title"], "API unavailable");
+    assert_eq!(
+        t["components"],
+        json!([{"id": api, "status": "major_outage"}])
+    );
+    let tid = t["id"].as_str().unwrap().to_string();
+
+    // Choosing it fills the new-incident form.
+    let form = browser
+        .get(&format!("/admin/incidents/new?template={tid}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("value=\"API unavailable\""), "{form}");
+    assert!(form.contains(">We are investigating API errors.</textarea>"));
+    assert!(form.contains("<option value=\"identified\" selected>"));
+    assert!(form.contains("<option value=\"major_outage\" selected>"));
+    assert!(form.contains("name=\"notify\" value=\"1\" checked"));
+    assert!(
+        form.contains("name=\"post_to_x\" value=\"1\">"),
+        "X stays off"
+    );
+    let fresh = browser
+        .get("/admin/incidents/new")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(fresh.contains("Start from template"));
+    assert!(!fresh.contains("API unavailable\""));
+
+    // And the update form of an incident.
+    let incident = app
+        .open_incident(
+            json!({"name": "Other", "status": "investigating", "impact": "minor",
+                              "body": "b", "notify": false}),
+        )
+        .await;
+    let id = incident["id"].as_str().unwrap();
+    let page = browser
+        .get(&format!("/admin/incidents/{id}?template={tid}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(">We are investigating API errors.</textarea>"));
+    let unknown = browser.get("/admin/incidents/new?template=999999").await;
+    assert_eq!(unknown.status(), 200);
+    assert!(unknown.text().await.unwrap().contains("no such template"));
+
+    // Edit, then delete.
+    let edit = format!("/admin/templates/{tid}");
+    let r = browser
+        .post(
+            &edit,
+            &edit,
+            &[
+                ("name", "API down"),
+                ("title", "API errors"),
+                ("update_status", "investigating"),
+                ("body", "Looking."),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let t = app.api_get(&format!("/api/admin/v1/templates/{tid}")).await;
+    assert_eq!(t["title"], "API errors");
+    assert_eq!(t["components"], json!([]));
+    let r = browser
+        .post(
+            &edit,
+            &edit,
+            &[
+                ("name", "API down"),
+                ("title", "T"),
+                ("update_status", "broken"),
+                ("body", "b"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    let r = browser.post(&edit, &format!("{edit}/delete"), &[]).await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        app.api_get("/api/admin/v1/templates").await["templates"],
+        json!([])
+    );
+
+    // Viewers see the list but cannot change it.
+    let viewer = staff(&app, "viewer@example.com", Role::Viewer).await;
+    assert_eq!(viewer.get("/admin/templates").await.status(), 200);
+    let r = viewer
+        .post(
+            "/admin/templates",
+            "/admin/templates",
+            &[("name", "x"), ("title", "x"), ("body", "x")],
+        )
+        .await;
+    assert_eq!(r.status(), 403);
 }
