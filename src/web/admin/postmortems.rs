@@ -45,7 +45,6 @@ struct PostmortemPage {
 }
 
 fn page(
-    state: &AppState,
     session: &StaffSession,
     incident: &Incident,
     fields: Option<&Fields>,
@@ -53,7 +52,6 @@ fn page(
     errors: Vec<String>,
 ) -> PostmortemPage {
     let pm = incident.postmortem.as_ref();
-    let _ = state;
     PostmortemPage {
         chrome: Chrome::of(session),
         notice,
@@ -107,7 +105,6 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let incident = incident(&state, id).await?;
     let page = page(
-        &state,
         &session,
         &incident,
         None,
@@ -210,7 +207,6 @@ pub async fn act(
     };
     let incident = incident(&state, id).await?;
     let mut page = page(
-        &state,
         &form.session,
         &incident,
         Some(fields),
