@@ -10,8 +10,10 @@ pub mod guard;
 pub mod hooks;
 pub mod incidents;
 pub mod outbound;
+pub mod postmortems;
 pub mod staff;
 pub mod subscribers;
+pub mod templates;
 pub mod x;
 
 use std::sync::Arc;

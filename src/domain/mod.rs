@@ -10,6 +10,7 @@ pub mod markdown;
 pub mod staff;
 pub mod status;
 pub mod subscriber;
+pub mod template;
 pub mod tweet;
 
 pub use choice::Choice;
@@ -23,6 +24,7 @@ pub use incident::{
 pub use staff::{Role, StaffEmail};
 pub use status::Indicator;
 pub use subscriber::SubscriberEmail;
+pub use template::{RawTemplate, Template, TemplateDraft};
 
 use chrono::{DateTime, SubsecRound, Utc};
 

@@ -90,6 +90,10 @@ struct IncidentJson {
     scheduled_for: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scheduled_until: Option<Option<String>>,
+    /// The published postmortem (Markdown) or null; a draft is never shown.
+    postmortem_body: Option<String>,
+    postmortem_body_last_updated_at: Option<String>,
+    postmortem_published_at: Option<String>,
 }
 
 /// Builds the JSON objects once per render and serialises each endpoint from them.
@@ -224,6 +228,11 @@ fn incident_json(
             .collect(),
         scheduled_for: maintenance.then(|| i.scheduled_for.as_ref().map(rfc3339)),
         scheduled_until: maintenance.then(|| i.scheduled_until.as_ref().map(rfc3339)),
+        postmortem_body: i.published_postmortem().map(|p| p.body.clone()),
+        postmortem_body_last_updated_at: i.published_postmortem().map(|p| rfc3339(&p.updated_at)),
+        postmortem_published_at: i
+            .published_postmortem()
+            .and_then(|p| p.published_at.as_ref().map(rfc3339)),
     }
 }
 

@@ -1,11 +1,14 @@
-//! `/history.atom` (Atom 1.0) and `/history.rss` (RSS 2.0): one entry per incident update.
+//! `/history.atom` (Atom 1.0) and `/history.rss` (RSS 2.0): one entry per incident update, and
+//! one per published postmortem ("Postmortem: <name>"), which stands in for the update that
+//! carried it to subscribers.
 
 use askama::Template;
 
 use super::views::Model;
 use super::{PagesBuilder, Site};
 use crate::domain::markdown::{to_plain_text, to_safe_html};
-use crate::domain::{rfc3339, Choice};
+use crate::domain::{rfc3339, Choice, IncidentStatus};
+use chrono::{DateTime, Utc};
 
 /// Newest updates carried by each feed.
 const FEED_ENTRIES: usize = 100;
@@ -38,33 +41,77 @@ struct RssFeed<'a> {
     entries: &'a [Entry],
 }
 
+/// What a feed entry is made from: (when published, when last changed, a tie-breaker, entry).
+type Dated = (DateTime<Utc>, DateTime<Utc>, i64, Entry);
+
+fn entry(
+    link: String,
+    anchor: String,
+    title: String,
+    published: DateTime<Utc>,
+    updated: DateTime<Utc>,
+    body: &str,
+    site: &Site,
+) -> Entry {
+    Entry {
+        id: format!("{link}#{anchor}"),
+        title,
+        published: rfc3339(&published),
+        updated: rfc3339(&updated),
+        pub_date: published.to_rfc2822(),
+        summary: to_plain_text(body).chars().take(300).collect(),
+        html: to_safe_html(body, &site.url),
+        link,
+    }
+}
+
 pub fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
-    let mut updates: Vec<_> = m
-        .incidents
-        .iter()
-        .flat_map(|i| i.updates.iter().map(move |u| (i, u)))
-        .collect();
-    updates.sort_by(|(_, a), (_, b)| b.display_at.cmp(&a.display_at).then(b.id.cmp(&a.id)));
-    updates.truncate(FEED_ENTRIES);
-    let entries: Vec<Entry> = updates
-        .iter()
-        .map(|(i, u)| {
-            let link = format!("{}/incidents/{}", m.site.url, i.id);
-            Entry {
-                id: format!("{link}#update-{}", u.id),
-                title: format!("{} [{}]", i.name, u.status.label()),
-                published: rfc3339(&u.display_at),
-                updated: rfc3339(&u.updated_at.max(u.display_at)),
-                pub_date: u.display_at.to_rfc2822(),
-                summary: to_plain_text(&u.body).chars().take(300).collect(),
-                html: to_safe_html(&u.body, &m.site.url),
-                link,
+    let mut dated: Vec<Dated> = Vec::new();
+    for i in m.incidents {
+        let link = format!("{}/incidents/{}", m.site.url, i.id);
+        for u in &i.updates {
+            if u.status == IncidentStatus::Postmortem {
+                continue;
             }
-        })
-        .collect();
-    let newest = updates
-        .first()
-        .map_or(m.now, |(_, u)| u.updated_at.max(u.display_at));
+            let updated = u.updated_at.max(u.display_at);
+            dated.push((
+                u.display_at,
+                updated,
+                u.id,
+                entry(
+                    link.clone(),
+                    format!("update-{}", u.id),
+                    format!("{} [{}]", i.name, u.status.label()),
+                    u.display_at,
+                    updated,
+                    &u.body,
+                    m.site,
+                ),
+            ));
+        }
+        if let Some(p) = i.published_postmortem() {
+            let published = p.published_at.unwrap_or(p.updated_at);
+            let updated = p.updated_at.max(published);
+            dated.push((
+                published,
+                updated,
+                i64::MAX,
+                entry(
+                    link,
+                    "postmortem".into(),
+                    format!("Postmortem: {}", i.name),
+                    published,
+                    updated,
+                    &p.body,
+                    m.site,
+                ),
+            ));
+        }
+    }
+    dated.sort_by(|a, b| b.0.cmp(&a.0).then(b.2.cmp(&a.2)));
+    dated.truncate(FEED_ENTRIES);
+    let newest = dated.iter().map(|d| d.1).max().unwrap_or(m.now);
+    let entries: Vec<Entry> = dated.into_iter().map(|d| d.3).collect();
     let atom = AtomFeed {
         site: m.site,
         updated: rfc3339(&newest),

@@ -369,6 +369,13 @@ fn public_only(
                 }
                 !u.tampered
             });
+            // A draft postmortem is staff's alone; so is the update that carried a postmortem
+            // since reverted to a draft or deleted.
+            if i.published_postmortem().is_none() {
+                i.postmortem = None;
+                i.updates
+                    .retain(|u| u.status != crate::domain::IncidentStatus::Postmortem);
+            }
             for u in &mut i.updates {
                 u.affected
                     .retain(|a| !bad_components.contains(&a.component_id));

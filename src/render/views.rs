@@ -56,6 +56,15 @@ pub struct UpdateView {
     pub edited: Option<TimeView>,
     /// Not written by Herald (admin pages only: public pages never hold one).
     pub tampered: bool,
+    /// It carried the postmortem to subscribers: the page shows a line linking to the
+    /// postmortem's own section rather than the whole text twice.
+    pub is_postmortem: bool,
+}
+
+/// A published postmortem as the incident page shows it.
+pub struct PostmortemView {
+    pub body_html: String,
+    pub published: TimeView,
 }
 
 pub struct IncidentView {
@@ -76,6 +85,8 @@ pub struct IncidentView {
     pub updates: Vec<UpdateView>,
     /// Not written by Herald (admin pages only: public pages never hold one).
     pub tampered: bool,
+    /// Its published postmortem (public pages never hold a draft).
+    pub postmortem: Option<PostmortemView>,
 }
 
 pub struct DayView {
@@ -207,6 +218,7 @@ fn update_view(site: &Site, u: &IncidentUpdate) -> UpdateView {
             .collect(),
         edited: u.edited_at.as_ref().map(TimeView::new),
         tampered: u.tampered,
+        is_postmortem: u.status == crate::domain::IncidentStatus::Postmortem,
     }
 }
 
@@ -231,6 +243,10 @@ pub fn incident_view(site: &Site, i: &Incident, names: &HashMap<i64, &str>) -> I
             .collect(),
         updates: i.updates.iter().map(|u| update_view(site, u)).collect(),
         tampered: i.tampered,
+        postmortem: i.published_postmortem().map(|p| PostmortemView {
+            body_html: to_safe_html(&p.body, &site.url),
+            published: TimeView::new(&p.published_at.unwrap_or(p.updated_at)),
+        }),
     }
 }
 

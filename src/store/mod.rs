@@ -14,10 +14,12 @@ mod groups;
 mod hooks;
 mod incidents;
 mod notify;
+mod postmortems;
 mod rows;
 mod security;
 mod staff;
 mod stamps;
+mod templates;
 mod x;
 
 use std::path::{Path, PathBuf};

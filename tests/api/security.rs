@@ -305,6 +305,13 @@ const PAGE_ROUTES: &[(&str, &str, Role)] = &[
     ("GET", "/admin/updates/{id}/edit", Role::Responder),
     ("POST", "/admin/updates/{id}/edit", Role::Responder),
     ("POST", "/admin/updates/{id}/delete", Role::Responder),
+    ("GET", "/admin/incidents/{id}/postmortem", Role::Viewer),
+    ("POST", "/admin/incidents/{id}/postmortem", Role::Responder),
+    ("GET", "/admin/templates", Role::Viewer),
+    ("POST", "/admin/templates", Role::Responder),
+    ("GET", "/admin/templates/{id}", Role::Viewer),
+    ("POST", "/admin/templates/{id}", Role::Responder),
+    ("POST", "/admin/templates/{id}/delete", Role::Responder),
 ];
 
 /// Routes outside the role matrix: before a session exists, or ending it.
@@ -357,6 +364,36 @@ const API_ROUTES: &[(&str, &str, Role)] = &[
     ),
     ("PATCH", "/api/admin/v1/components/{id}", Role::Responder),
     ("DELETE", "/api/admin/v1/components/{id}", Role::Admin),
+    (
+        "GET",
+        "/api/admin/v1/incidents/{id}/postmortem",
+        Role::Viewer,
+    ),
+    (
+        "PUT",
+        "/api/admin/v1/incidents/{id}/postmortem",
+        Role::Responder,
+    ),
+    (
+        "POST",
+        "/api/admin/v1/incidents/{id}/postmortem/publish",
+        Role::Responder,
+    ),
+    (
+        "POST",
+        "/api/admin/v1/incidents/{id}/postmortem/revert",
+        Role::Responder,
+    ),
+    (
+        "DELETE",
+        "/api/admin/v1/incidents/{id}/postmortem",
+        Role::Responder,
+    ),
+    ("GET", "/api/admin/v1/templates", Role::Viewer),
+    ("POST", "/api/admin/v1/templates", Role::Responder),
+    ("GET", "/api/admin/v1/templates/{id}", Role::Viewer),
+    ("PATCH", "/api/admin/v1/templates/{id}", Role::Responder),
+    ("DELETE", "/api/admin/v1/templates/{id}", Role::Responder),
 ];
 
 /// `(method, path)` of every route a router source file declares.
@@ -432,6 +469,20 @@ async fn every_page_and_api_route_enforces_its_role() {
         .await
         .unwrap();
     let hook_id = hook["id"].as_str().unwrap().to_string();
+    // Postmortems are published on closed incidents only.
+    let closed = app.open_incident(json!({"name": "Closed", "status": "resolved", "impact": "minor", "body": "b", "notify": false})).await;
+    let closed_id = closed["id"].as_str().unwrap().to_string();
+    let new_template = || async {
+        let r = app
+            .api(
+                "/api/admin/v1/templates",
+                json!({"name": "T", "title": "T", "body": "b"}),
+            )
+            .await;
+        let t: Value = r.json().await.unwrap();
+        t["id"].as_str().unwrap().to_string()
+    };
+    let template_id = new_template().await;
 
     for (role, email) in [
         (Role::Viewer, "viewer@example.com"),
@@ -450,7 +501,9 @@ async fn every_page_and_api_route_enforces_its_role() {
                 | "/admin/staff/{id}/disable"
                 | "/admin/staff/{id}/reset-2fa"
                 | "/admin/staff/{id}/sign-out"
-                | "/admin/tokens/{id}/revoke" => concrete(path, "999999"),
+                | "/admin/tokens/{id}/revoke"
+                | "/admin/templates/{id}/delete" => concrete(path, "999999"),
+                "/admin/templates/{id}" => concrete(path, &template_id),
                 _ => concrete(path, &id),
             };
             let status = if *method == "GET" {
@@ -497,6 +550,10 @@ async fn every_page_and_api_route_enforces_its_role() {
                 (_, "/api/admin/v1/components/{id}") => {
                     concrete(path, &app.create_component(&format!("M{n}{role:?}")).await)
                 }
+                (_, p) if p.contains("/postmortem") => concrete(path, &closed_id),
+                // Each allowed DELETE removes a template of its own.
+                ("DELETE", "/api/admin/v1/templates/{id}") => concrete(path, &new_template().await),
+                (_, "/api/admin/v1/templates/{id}") => concrete(path, &template_id),
                 _ => concrete(path, &id).replace("{update_id}", &update_id),
             };
             let body = match *path {
@@ -521,6 +578,10 @@ async fn every_page_and_api_route_enforces_its_role() {
                 "/api/admin/v1/incidents/{id}" => json!({"name": "Renamed"}),
                 "/api/admin/v1/incidents/{id}/updates/{update_id}" => json!({"body": "Edited"}),
                 "/api/admin/v1/components/{id}" => json!({"status": "degraded_performance"}),
+                "/api/admin/v1/incidents/{id}/postmortem" => json!({"body": "What happened."}),
+                "/api/admin/v1/templates" | "/api/admin/v1/templates/{id}" => {
+                    json!({"name": "T", "title": "T", "body": "b"})
+                }
                 _ => json!({}),
             };
             let request = match *method {

@@ -121,6 +121,8 @@ struct UpdateForm {
     tweet_preview: Option<TweetPreview>,
     /// Whether publishing would trip the tripwire, and why, after "Preview".
     tripwire: Option<TripwireCheck>,
+    /// The templates the form may start from ("Start from template").
+    templates: Vec<super::templates::TemplateChoice>,
 }
 
 /// The tripwire's verdict on a draft, shown before it is published so a responder can fix a
@@ -224,6 +226,7 @@ impl UpdateForm {
             custom_tweet: fields.get("custom_tweet").to_string(),
             tweet_preview: None,
             tripwire: None,
+            templates: Vec::new(),
         }
     }
 
@@ -274,7 +277,10 @@ async fn new_incident_form(
             &Impact::FOR_INCIDENTS,
             if impact.is_empty() { "minor" } else { impact },
         ),
-        form: UpdateForm::new(&IncidentStatus::FOR_INCIDENTS, &components, fields),
+        form: UpdateForm {
+            templates: super::templates::choices(state, fields.get("template")).await?,
+            ..UpdateForm::new(&IncidentStatus::FOR_INCIDENTS, &components, fields)
+        },
         submit_label: "Publish",
     })
 }
@@ -282,9 +288,11 @@ async fn new_incident_form(
 pub async fn new_incident_page(
     State(state): State<AppState>,
     session: StaffSession,
+    Query(pick): Query<super::templates::PickTemplate>,
 ) -> Result<Response, PageError> {
     session.require(Role::Responder)?;
-    let page = new_incident_form(&state, &session, &Fields::default(), vec![]).await?;
+    let (fields, errors) = super::templates::prefill(&state, pick.template.as_deref()).await?;
+    let page = new_incident_form(&state, &session, &fields, errors).await?;
     Ok(render(StatusCode::OK, &page))
 }
 
@@ -387,7 +395,10 @@ async fn incident_form(
         errors,
         csrf: session.info.csrf_token.clone(),
         can_post: session.info.staff.role.allows(Role::Responder),
-        form: UpdateForm::new(statuses, &components, &defaults),
+        form: UpdateForm {
+            templates: super::templates::choices(state, fields.get("template")).await?,
+            ..UpdateForm::new(statuses, &components, &defaults)
+        },
         incident: view,
         submit_label: "Post update",
         progress,
@@ -399,14 +410,16 @@ pub async fn incident_page(
     session: StaffSession,
     Id(id): Id,
     Query(q): Query<NoticeQuery>,
+    Query(pick): Query<super::templates::PickTemplate>,
 ) -> Result<Response, PageError> {
+    let (fields, errors) = super::templates::prefill(&state, pick.template.as_deref()).await?;
     let page = incident_form(
         &state,
         &session,
         id,
-        &Fields::default(),
+        &fields,
         notice(q.notice.as_deref()),
-        vec![],
+        errors,
     )
     .await?;
     Ok(render(StatusCode::OK, &page))

@@ -7,9 +7,11 @@ mod components;
 mod edits;
 mod incidents;
 mod outbound;
+mod postmortems;
 mod session;
 mod staff;
 mod subscribers;
+mod templates;
 mod webhooks;
 pub mod x;
 
@@ -96,6 +98,19 @@ pub fn router() -> Router<AppState> {
             "/admin/incidents/{id}/updates",
             post(incidents::post_update),
         )
+        .route(
+            "/admin/incidents/{id}/postmortem",
+            get(postmortems::show).post(postmortems::act),
+        )
+        .route(
+            "/admin/templates",
+            get(templates::list).post(templates::create),
+        )
+        .route(
+            "/admin/templates/{id}",
+            get(templates::edit).post(templates::update),
+        )
+        .route("/admin/templates/{id}/delete", post(templates::delete))
         .route(
             "/admin/maintenances/new",
             get(incidents::new_maintenance_page),
@@ -203,6 +218,7 @@ pub fn notice(code: Option<&str>) -> String {
         Some("resumed") => "Outbound sending resumed; queued deliveries are going out.",
         Some("retried") => "Dead deliveries are queued again.",
         Some("imported") => "Import finished.",
+        Some("reverted") => "The postmortem is a draft again: the public no longer sees it.",
         _ => "",
     }
     .to_string()

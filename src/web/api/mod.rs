@@ -3,6 +3,8 @@
 
 mod breach;
 mod lists;
+mod postmortems;
+mod templates;
 
 use std::collections::BTreeMap;
 
@@ -34,6 +36,8 @@ pub fn router() -> Router<AppState> {
         .merge(webhooks::router())
         .merge(lists::router())
         .merge(edits::router())
+        .merge(postmortems::router())
+        .merge(templates::router())
         .route(
             "/api/admin/v1/components",
             get(list_components).post(create_component),
@@ -247,12 +251,12 @@ async fn create_component(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewUpdate {
-    status: String,
-    body: String,
-    #[serde(default)]
-    components: BTreeMap<String, String>,
-    #[serde(default)]
-    notify: bool,
+    /// Start from this template: the fields not given here are taken from it.
+    template_id: Option<serde_json::Value>,
+    status: Option<String>,
+    body: Option<String>,
+    components: Option<BTreeMap<String, String>>,
+    notify: Option<bool>,
     /// With `notify`, post to X too (when an account is connected). Default true, unless
     /// `channels` names the channels.
     post_to_x: Option<bool>,
@@ -272,14 +276,15 @@ struct NewUpdate {
 impl NewUpdate {
     fn raw(&self) -> RawUpdate<'_> {
         RawUpdate {
-            status: &self.status,
-            body: &self.body,
+            status: self.status.as_deref().unwrap_or_default(),
+            body: self.body.as_deref().unwrap_or_default(),
             components: self
                 .components
                 .iter()
+                .flatten()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
-            notify: self.notify,
+            notify: self.notify.unwrap_or(false),
             post_to_x: self.post_to_x.unwrap_or(self.channels.is_none()),
             channels: self
                 .channels
@@ -294,14 +299,15 @@ impl NewUpdate {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewIncident {
-    name: String,
+    /// Start from this template: the fields not given here are taken from it (the name from
+    /// its title).
+    template_id: Option<serde_json::Value>,
+    name: Option<String>,
     impact: String,
-    status: String,
-    body: String,
-    #[serde(default)]
-    components: BTreeMap<String, String>,
-    #[serde(default)]
-    notify: bool,
+    status: Option<String>,
+    body: Option<String>,
+    components: Option<BTreeMap<String, String>>,
+    notify: Option<bool>,
     /// With `notify`, post to X too (when an account is connected). Default true, unless
     /// `channels` names the channels.
     post_to_x: Option<bool>,
@@ -320,14 +326,15 @@ struct NewIncident {
 impl NewIncident {
     fn first_update(&self) -> RawUpdate<'_> {
         RawUpdate {
-            status: &self.status,
-            body: &self.body,
+            status: self.status.as_deref().unwrap_or_default(),
+            body: self.body.as_deref().unwrap_or_default(),
             components: self
                 .components
                 .iter()
+                .flatten()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect(),
-            notify: self.notify,
+            notify: self.notify.unwrap_or(false),
             post_to_x: self.post_to_x.unwrap_or(self.channels.is_none()),
             channels: self
                 .channels
@@ -345,8 +352,20 @@ async fn open_incident(
     ApiJson(body): ApiJson<NewIncident>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Responder)?;
+    let mut body = body;
+    if let Some(t) = from_template(&state, body.template_id.as_ref()).await? {
+        body.name.get_or_insert_with(|| t.title.clone());
+        fill_from_template(
+            &t,
+            &mut body.status,
+            &mut body.body,
+            &mut body.components,
+            &mut body.notify,
+            &mut body.post_to_x,
+        );
+    }
     let draft = IncidentDraft::parse(
-        &body.name,
+        body.name.as_deref().unwrap_or_default(),
         &body.impact,
         &body.first_update(),
         domain::now(),
@@ -377,6 +396,17 @@ async fn post_update(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Responder)?;
     let id = parse_id(&id)?;
+    let mut body = body;
+    if let Some(t) = from_template(&state, body.template_id.as_ref()).await? {
+        fill_from_template(
+            &t,
+            &mut body.status,
+            &mut body.body,
+            &mut body.components,
+            &mut body.notify,
+            &mut body.post_to_x,
+        );
+    }
     let draft = UpdateDraft::parse(None, &body.raw(), domain::now())?;
     if body.dry_run {
         let name = state.store.incident(id).await?.name;
@@ -472,4 +502,48 @@ async fn incident_json(state: &AppState, id: i64) -> Result<serde_json::Value, A
 
 fn parse_id(raw: &str) -> Result<i64, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound("incident"))
+}
+
+/// The template a new incident or update names, if any; an unknown one is a 422 naming
+/// `template_id`.
+async fn from_template(
+    state: &AppState,
+    id: Option<&serde_json::Value>,
+) -> Result<Option<domain::Template>, ApiError> {
+    let Some(raw) = id.filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let raw = match raw {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let unknown = || {
+        ApiError::Invalid(Invalid(vec![FieldError::new(
+            "template_id",
+            format!("there is no template {raw}"),
+        )]))
+    };
+    let id: i64 = raw.trim().parse().map_err(|_| unknown())?;
+    match state.store.template(id).await {
+        Ok(t) => Ok(Some(t)),
+        Err(crate::store::StoreError::NotFound(_)) => Err(unknown()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Fills the update fields a body left out from template `t`: status, body, the component
+/// statuses it sets, notify (`should_send_notifications`) and X (`should_tweet`).
+fn fill_from_template(
+    t: &domain::Template,
+    status: &mut Option<String>,
+    body: &mut Option<String>,
+    components: &mut Option<BTreeMap<String, String>>,
+    notify: &mut Option<bool>,
+    post_to_x: &mut Option<bool>,
+) {
+    status.get_or_insert_with(|| domain::Choice::as_str(t.update_status).to_string());
+    body.get_or_insert_with(|| t.body.clone());
+    components.get_or_insert_with(|| t.component_changes().into_iter().collect());
+    notify.get_or_insert(t.should_send_notifications);
+    post_to_x.get_or_insert(t.should_tweet);
 }
