@@ -1528,7 +1528,7 @@ const V1_ROUTES: &[(&str, &str, Role)] = &[
     (
         "DELETE",
         "/v1/pages/{page_id}/components/{component_id}",
-        Role::Responder,
+        Role::Admin,
     ),
     ("GET", "/v1/pages/{page_id}/component-groups", Role::Viewer),
     (
@@ -1583,6 +1583,66 @@ const V1_ROUTES: &[(&str, &str, Role)] = &[
         "/v1/pages/{page_id}/incidents/{incident_id}",
         Role::Viewer,
     ),
+    (
+        "PATCH",
+        "/v1/pages/{page_id}/incidents/{incident_id}",
+        Role::Responder,
+    ),
+    (
+        "PUT",
+        "/v1/pages/{page_id}/incidents/{incident_id}",
+        Role::Responder,
+    ),
+    (
+        "PATCH",
+        "/v1/pages/{page_id}/incidents/{incident_id}/incident_updates/{incident_update_id}",
+        Role::Responder,
+    ),
+    (
+        "PUT",
+        "/v1/pages/{page_id}/incidents/{incident_id}/incident_updates/{incident_update_id}",
+        Role::Responder,
+    ),
+    (
+        "PUT",
+        "/v1/pages/{page_id}/incidents/{incident_id}/postmortem",
+        Role::Responder,
+    ),
+    (
+        "GET",
+        "/v1/pages/{page_id}/incidents/{incident_id}/postmortem",
+        Role::Viewer,
+    ),
+    (
+        "PUT",
+        "/v1/pages/{page_id}/incidents/{incident_id}/postmortem/publish",
+        Role::Responder,
+    ),
+    (
+        "PUT",
+        "/v1/pages/{page_id}/incidents/{incident_id}/postmortem/revert",
+        Role::Responder,
+    ),
+    (
+        "DELETE",
+        "/v1/pages/{page_id}/incidents/{incident_id}/postmortem",
+        Role::Responder,
+    ),
+    (
+        "GET",
+        "/v1/pages/{page_id}/incident_templates",
+        Role::Viewer,
+    ),
+    (
+        "POST",
+        "/v1/pages/{page_id}/incident_templates",
+        Role::Responder,
+    ),
+    (
+        "DELETE",
+        "/v1/pages/{page_id}/incidents/{incident_id}",
+        Role::Admin,
+    ),
     ("GET", "/v1/pages/{page_id}/subscribers", Role::Admin),
     ("POST", "/v1/pages/{page_id}/subscribers", Role::Admin),
     (
@@ -1629,10 +1689,38 @@ async fn every_v1_route_enforces_its_tokens_role() {
         .await
         .unwrap();
     let page = page[0]["id"].as_str().unwrap().to_string();
-    let incident = app.open_incident(json!({"name": "Seed", "status": "investigating", "impact": "minor", "body": "b", "notify": false})).await;
-    let incident = incident["id"].as_str().unwrap().to_string();
     for role in [Role::Viewer, Role::Responder, Role::Admin] {
         // Fresh objects for each token, since the allowed ones delete theirs.
+        let admin = |path: String, method: reqwest::Method, body: Value| {
+            app.http
+                .request(method, app.url(&format!("/v1/pages/{page}{path}")))
+                .header("Authorization", format!("OAuth {}", app.token))
+                .json(&body)
+                .send()
+        };
+        let incident: Value = admin(
+            "/incidents".into(),
+            reqwest::Method::POST,
+            json!({"incident": {"name": "Seed", "status": "resolved", "body": "b", "deliver_notifications": false}}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let update = incident["incident_updates"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let incident = incident["id"].as_str().unwrap().to_string();
+        let r = admin(
+            format!("/incidents/{incident}/postmortem"),
+            reqwest::Method::PUT,
+            json!({"postmortem": {"body_draft": "What happened."}}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status(), 200);
         let component = app.create_component(&format!("Matrix {role:?}")).await;
         let subscriber: Value = app
             .api(
@@ -1666,6 +1754,7 @@ async fn every_v1_route_enforces_its_tokens_role() {
                 .replace("{page_id}", &page)
                 .replace("{component_id}", &component)
                 .replace("{incident_id}", &incident)
+                .replace("{incident_update_id}", &update)
                 .replace("{subscriber_id}", &subscriber)
                 .replace("{id}", &group);
             let body = match *path {
@@ -1677,6 +1766,12 @@ async fn every_v1_route_enforces_its_tokens_role() {
                 }
                 "/v1/pages/{page_id}/incidents" => {
                     json!({"incident": {"name": "Matrix", "body": "b", "deliver_notifications": false}})
+                }
+                "/v1/pages/{page_id}/incidents/{incident_id}/postmortem" => {
+                    json!({"postmortem": {"body_draft": format!("Draft {n}")}})
+                }
+                "/v1/pages/{page_id}/incident_templates" => {
+                    json!({"template": {"name": format!("T{n}{role:?}"), "title": "t", "body": "b"}})
                 }
                 "/v1/pages/{page_id}/subscribers" => {
                     json!({"subscriber": {"email": format!("s{n}{role:?}@example.com"), "skip_confirmation_notification": true}})

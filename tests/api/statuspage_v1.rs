@@ -695,3 +695,283 @@ async fn reading_many_subscriber_addresses_through_v1_trips_the_export_rule() {
     let after = app.api_get("/api/admin/v1/status").await;
     assert_eq!(after["paused"], true, "{after}");
 }
+
+async fn open(app: &TestApp, body: Value) -> Value {
+    let (status, incident) = call(app, Method::POST, "/incidents", Some(body)).await;
+    assert_eq!(status, 201, "{incident}");
+    incident
+}
+
+#[tokio::test]
+async fn patching_an_incident_edits_it_quietly_or_posts_an_update_when_given_a_status() {
+    let app = spawn_app().await;
+    let api = app.create_component("API").await;
+    let web = app.create_component("Website").await;
+    let incident = open(
+        &app,
+        json!({"incident": {"name": "Slow APi", "body": "Looking.", "deliver_notifications": false}}),
+    )
+    .await;
+    let id = incident["id"].as_str().unwrap().to_string();
+
+    // A rename and a new impact: an edit, no new update, nobody told.
+    let (status, edited) = call(
+        &app,
+        Method::PATCH,
+        &format!("/incidents/{id}"),
+        Some(json!({"incident": {"name": "Slow API", "impact_override": "major", "component_ids": [api]}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["name"], "Slow API");
+    assert_eq!(edited["impact"], "major");
+    assert_eq!(edited["incident_updates"].as_array().unwrap().len(), 1);
+    assert_eq!(edited["components"][0]["id"], api.as_str());
+    let public = app.get_json("/api/v2/incidents.json").await;
+    assert_eq!(
+        public["incidents"][0]["name"], "Slow API",
+        "re-stamped and public"
+    );
+
+    // A status and body: a new update, with component statuses, sent as asked (form body).
+    let (status, updated) = call_form(
+        &app,
+        Method::PUT,
+        &format!("/incidents/{id}"),
+        &format!(
+            "incident%5Bstatus%5D=identified&incident%5Bbody%5D=Found+it&incident%5Bcomponents%5D%5B{web}%5D=degraded_performance\
+             &incident%5Bdeliver_notifications%5D=false"
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["status"], "identified");
+    let updates = updated["incident_updates"].as_array().unwrap();
+    assert_eq!(updates.len(), 2);
+    assert_eq!(updates[0]["body"], "Found it");
+    assert_eq!(updates[0]["deliver_notifications"], false);
+    let (_, web_now) = call(&app, Method::GET, &format!("/components/{web}"), None).await;
+    assert_eq!(web_now["status"], "degraded_performance");
+
+    // Components alone: their statuses change, no update is posted.
+    let (status, direct) = call(
+        &app,
+        Method::PATCH,
+        &format!("/incidents/{id}"),
+        Some(json!({"incident": {"components": {api.clone(): "major_outage"}}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{direct}");
+    assert_eq!(direct["incident_updates"].as_array().unwrap().len(), 2);
+    let (_, api_now) = call(&app, Method::GET, &format!("/components/{api}"), None).await;
+    assert_eq!(api_now["status"], "major_outage");
+
+    // Bad input changes nothing, even with a good name beside it.
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &format!("/incidents/{id}"),
+        Some(json!({"incident": {"name": "Renamed", "status": "scheduled"}})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let (_, same) = call(&app, Method::GET, &format!("/incidents/{id}"), None).await;
+    assert_eq!(same["name"], "Slow API");
+
+    let actions = app
+        .store
+        .query_strings("SELECT action FROM audit_log ORDER BY id")
+        .await
+        .unwrap();
+    for action in ["incident.edit", "incident.update", "component.status"] {
+        assert!(actions.iter().any(|a| a == action), "{action}: {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_update_is_edited_in_place_and_an_incident_deleted_by_an_admin() {
+    let app = spawn_app().await;
+    let incident = open(
+        &app,
+        json!({"incident": {"name": "Outage", "body": "Typo hre.", "deliver_notifications": false}}),
+    )
+    .await;
+    let id = incident["id"].as_str().unwrap().to_string();
+    let update = incident["incident_updates"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/incidents/{id}/incident_updates/{update}");
+    let (status, edited) = call(
+        &app,
+        Method::PATCH,
+        &path,
+        Some(json!({"incident_update": {"body": "Typo here."}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(edited["id"], update.as_str());
+    assert_eq!(edited["body"], "Typo here.");
+    let (_, got) = call(&app, Method::GET, &format!("/incidents/{id}"), None).await;
+    assert_eq!(got["incident_updates"][0]["body"], "Typo here.");
+    assert_eq!(got["incident_updates"].as_array().unwrap().len(), 1);
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &path,
+        Some(json!({"incident_update": {"body": "x", "deliver_notifications": true}})),
+    )
+    .await;
+    assert_eq!(status, 422, "an edit is never sent: {body}");
+    let (status, _) = call(
+        &app,
+        Method::PATCH,
+        &format!("/incidents/{id}/incident_updates/999999"),
+        Some(json!({"incident_update": {"body": "x"}})),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let (_, responder) = app
+        .store
+        .create_api_token("responder", Role::Responder, "tests")
+        .await
+        .unwrap();
+    let (status, _) = call_as(
+        &app,
+        &responder,
+        Method::DELETE,
+        &format!("/incidents/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "deleting an incident is an admin's");
+    let (status, deleted) = call(&app, Method::DELETE, &format!("/incidents/{id}"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(deleted["name"], "Outage");
+    let (status, _) = call(&app, Method::GET, &format!("/incidents/{id}"), None).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_postmortem_is_drafted_published_reverted_and_deleted() {
+    let app = spawn_app().await;
+    let incident = open(
+        &app,
+        json!({"incident": {"name": "Outage", "status": "resolved", "body": "Fixed.", "deliver_notifications": false}}),
+    )
+    .await;
+    let id = incident["id"].as_str().unwrap().to_string();
+    let path = format!("/incidents/{id}/postmortem");
+    let (status, _) = call(&app, Method::GET, &path, None).await;
+    assert_eq!(status, 404, "none yet");
+
+    let (status, draft) = call(
+        &app,
+        Method::PUT,
+        &path,
+        Some(json!({"postmortem": {"body_draft": "A disk filled up."}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{draft}");
+    assert_eq!(draft["body_draft"], "A disk filled up.");
+    assert_eq!(draft["published_at"], Value::Null);
+    let public = app.get_json("/api/v2/incidents.json").await;
+    assert_eq!(
+        public["incidents"][0]["postmortem_body"],
+        Value::Null,
+        "a draft is not public"
+    );
+
+    let (status, published) = call(
+        &app,
+        Method::PUT,
+        &format!("{path}/publish"),
+        Some(json!({"postmortem": {"notify_subscribers": false, "notify_twitter": false}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{published}");
+    assert_eq!(published["body"], "A disk filled up.");
+    assert!(published["published_at"].is_string());
+    let (_, read) = call(&app, Method::GET, &format!("/incidents/{id}"), None).await;
+    assert_eq!(read["postmortem_body"], "A disk filled up.");
+    assert!(read["postmortem_published_at"].is_string());
+
+    let (status, reverted) = call(&app, Method::PUT, &format!("{path}/revert"), None).await;
+    assert_eq!(status, 200, "{reverted}");
+    assert_eq!(reverted["published_at"], Value::Null);
+    let (status, body) = call(&app, Method::DELETE, &path, None).await;
+    assert_eq!(status, 204, "{body}");
+    let (status, _) = call(&app, Method::GET, &path, None).await;
+    assert_eq!(status, 404);
+
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        &path,
+        Some(json!({"postmortem": {"body_draft": ""}})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+}
+
+#[tokio::test]
+async fn templates_are_created_and_listed_and_a_components_status_set_directly() {
+    let app = spawn_app().await;
+    let api = app.create_component("API").await;
+    let (status, template) = call(
+        &app,
+        Method::POST,
+        "/incident_templates",
+        Some(json!({"template": {"name": "DB down", "title": "Database outage", "body": "The database is down.", "update_status": "identified", "component_ids": [api], "should_send_notifications": true}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{template}");
+    assert_eq!(template["title"], "Database outage");
+    assert_eq!(template["update_status"], "identified");
+    assert_eq!(template["components"][0]["id"], api.as_str());
+    let (status, list) = call(&app, Method::GET, "/incident_templates", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"], template["id"]);
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/incident_templates",
+        Some(json!({"template": {"name": "x", "title": "", "body": "b"}})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+
+    let (status, component) = call(
+        &app,
+        Method::PATCH,
+        &format!("/components/{api}"),
+        Some(json!({"component": {"status": "partial_outage"}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{component}");
+    assert_eq!(component["status"], "partial_outage");
+    let v2 = app.get_json("/api/v2/components.json").await;
+    assert_eq!(
+        v2["components"][0]["status"], "partial_outage",
+        "public at once"
+    );
+    let (status, made) = call(
+        &app,
+        Method::POST,
+        "/components",
+        Some(json!({"component": {"name": "Search", "status": "under_maintenance"}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["status"], "under_maintenance");
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &format!("/components/{api}"),
+        Some(json!({"component": {"status": "melting"}})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+}

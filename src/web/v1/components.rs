@@ -1,4 +1,5 @@
-//! Components: list, create, get, patch, put, delete.
+//! Components: list, create, get, patch, put (name, description, group, position, status),
+//! delete.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -71,25 +72,12 @@ async fn group_name(state: &AppState, group_id: Option<String>) -> V1Result<Opti
     }
 }
 
-/// Herald sets a component's status through incidents, maintenances and the admin's status
-/// act; here a component may only be given the status it already has.
-fn check_status(
-    component: &serde_json::Map<String, Value>,
-    current: ComponentStatus,
-) -> V1Result<()> {
-    if let Some(raw) = form::text(component, "status")?.filter(|s| !s.is_empty()) {
-        let status = ComponentStatus::parse("status", &raw)?;
-        if status != current {
-            return Err(V1Error::invalid(
-                "status",
-                format!(
-                    "is {} now; change it by opening an incident that names this component",
-                    current.as_str()
-                ),
-            ));
-        }
+/// The status a body gives a component, if any.
+fn status_of(component: &serde_json::Map<String, Value>) -> V1Result<Option<ComponentStatus>> {
+    match form::text(component, "status")?.filter(|s| !s.trim().is_empty()) {
+        Some(raw) => Ok(Some(ComponentStatus::parse("status", &raw)?)),
+        None => Ok(None),
     }
-    Ok(())
 }
 
 async fn create_component(
@@ -100,13 +88,18 @@ async fn create_component(
 ) -> V1Result<Response> {
     caller.require(Role::Responder)?;
     let c = form::object(&body, "component")?;
-    check_status(c, ComponentStatus::Operational)?;
+    let status = status_of(c)?;
     let name = form::text(c, "name")?.unwrap_or_default();
     let description = form::text(c, "description")?;
     let group = group_name(&state, form::text(c, "group_id")?).await?;
     let position = form::int(c, "position")?;
     let draft = ComponentDraft::parse(&name, description.as_deref(), group.as_deref(), position)?;
-    let component = state.create_component(&caller.actor(), &draft).await?;
+    let mut component = state.create_component(&caller.actor(), &draft).await?;
+    if let Some(status) = status.filter(|s| *s != component.status) {
+        component = state
+            .set_component_status(&caller.actor(), component.id, status)
+            .await?;
+    }
     let groups = group_ids(&state).await?;
     Ok((
         StatusCode::CREATED,
@@ -136,7 +129,7 @@ async fn change_component(
     caller.require(Role::Responder)?;
     let current = find(&state, &id).await?;
     let c = form::object(&body, "component")?;
-    check_status(c, current.status)?;
+    let status = status_of(c)?;
     let name = form::text(c, "name")?.unwrap_or_else(|| current.name.clone());
     let description = form::text(c, "description")?.unwrap_or_else(|| current.description.clone());
     let group = if c.contains_key("group_id") {
@@ -146,20 +139,34 @@ async fn change_component(
     };
     let position = form::int(c, "position")?.unwrap_or(current.position);
     let draft = ComponentDraft::parse(&name, Some(&description), group.as_deref(), Some(position))?;
-    let component = state
-        .update_component(&caller.actor(), current.id, &draft)
-        .await?;
+    let unchanged = draft.name == current.name
+        && draft.description == current.description
+        && draft.group == current.group
+        && draft.position == current.position;
+    let mut component = if unchanged {
+        current.clone()
+    } else {
+        state
+            .update_component(&caller.actor(), current.id, &draft)
+            .await?
+    };
+    if let Some(status) = status.filter(|s| *s != current.status) {
+        component = state
+            .set_component_status(&caller.actor(), current.id, status)
+            .await?;
+    }
     let groups = group_ids(&state).await?;
     Ok(Json(component_json(&state, &groups, &component)))
 }
 
-/// Statuspage answers a component's deletion with 204 and no body.
+/// Statuspage answers a component's deletion with 204 and no body. Admins only, as in the
+/// admin API.
 async fn delete_component(
     State(state): State<AppState>,
     caller: V1Caller,
     Path((_page_id, id)): Path<(String, String)>,
 ) -> V1Result<StatusCode> {
-    caller.require(Role::Responder)?;
+    caller.require(Role::Admin)?;
     let component = find(&state, &id).await?;
     state
         .delete_component(&caller.actor(), component.id)

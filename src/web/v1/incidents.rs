@@ -1,13 +1,14 @@
 //! Incidents: list (with `q`, `limit`, `page`), unresolved, upcoming, active maintenance,
 //! scheduled, create (realtime, scheduled with `scheduled_for`/`scheduled_until`, or backfilled
-//! with `backfilled` and `backfill_date`), get.
+//! with `backfilled` and `backfill_date`), get, patch and put (edits and new updates), delete;
+//! and editing an incident update.
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, patch};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -16,11 +17,13 @@ use super::auth::V1Caller;
 use super::error::{V1Error, V1Result};
 use super::form::{self, V1Body};
 use super::{group_ids, incident_json, numeric_id};
+use crate::domain::edit::{RawIncidentEdit, RawUpdateEdit};
 use crate::domain::incident::RawUpdate;
 use crate::domain::{
-    self, Choice, ComponentStatus, Impact, Incident, IncidentDraft, IncidentKind, IncidentStatus,
-    MaintenanceDraft, Role,
+    self, Choice, ComponentStatus, Impact, Incident, IncidentDraft, IncidentEdit, IncidentKind,
+    IncidentStatus, MaintenanceDraft, Role, UpdateDraft, UpdateEdit,
 };
+use crate::render::api::update_value;
 use crate::web::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -38,7 +41,14 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/pages/{page_id}/incidents/scheduled", get(scheduled))
         .route(
             "/v1/pages/{page_id}/incidents/{incident_id}",
-            get(show_incident),
+            get(show_incident)
+                .patch(change_incident)
+                .put(change_incident)
+                .delete(delete_incident),
+        )
+        .route(
+            "/v1/pages/{page_id}/incidents/{incident_id}/incident_updates/{incident_update_id}",
+            patch(change_update).put(change_update),
         )
 }
 
@@ -365,4 +375,167 @@ async fn create_incident(
     };
     let json = one(&state, published.incident_id).await?;
     Ok((StatusCode::CREATED, Json(json)).into_response())
+}
+
+/// PATCH and PUT alike. `name`, `impact_override` and `component_ids` edit the incident (no one
+/// is told); `status` or `body` post a new update (sent per `deliver_notifications`, default
+/// true), carrying `components` statuses; `components` alone set those statuses directly.
+/// Everything is checked before anything changes.
+async fn change_incident(
+    State(state): State<AppState>,
+    caller: V1Caller,
+    Path((_page_id, id)): Path<(String, String)>,
+    V1Body(body): V1Body,
+) -> V1Result<Json<Value>> {
+    caller.require(Role::Responder)?;
+    let id = numeric_id(&id, "incident")?;
+    let current = state.store.incident(id).await?;
+    let incident = form::object(&body, "incident")?;
+    let named = named(incident)?;
+    let name = form::text(incident, "name")?;
+    let impact = form::text(incident, "impact_override")?.filter(|s| !s.trim().is_empty());
+    if impact.is_some() && current.kind == IncidentKind::Maintenance {
+        return Err(V1Error::invalid(
+            "impact_override",
+            "a maintenance's impact is always maintenance",
+        ));
+    }
+    let status = form::text(incident, "status")?.filter(|s| !s.trim().is_empty());
+    let body_text = form::text(incident, "body")?.filter(|s| !s.trim().is_empty());
+    let notify = form::flag(incident, "deliver_notifications")?.unwrap_or(true);
+    for moved in ["scheduled_for", "scheduled_until"] {
+        if form::text(incident, moved)?.is_some_and(|t| !t.trim().is_empty()) {
+            return Err(V1Error::invalid(
+                moved,
+                "reschedule a maintenance on the admin pages or the admin API",
+            ));
+        }
+    }
+
+    // The affected set: `component_ids` when given, plus any component given a status.
+    let mut linked: Option<Vec<String>> = form::ids(incident, "component_ids")?;
+    if !named.statuses.is_empty() {
+        let mut set =
+            linked.unwrap_or_else(|| current.component_ids.iter().map(i64::to_string).collect());
+        set.extend(named.statuses.iter().map(|(id, _)| id.clone()));
+        linked = Some(set);
+    }
+    let edit = IncidentEdit::parse(&RawIncidentEdit {
+        name: name.as_deref(),
+        impact: impact.as_deref(),
+        component_ids: linked
+            .as_ref()
+            .map(|ids| ids.iter().map(String::as_str).collect()),
+    })?;
+    let update = if status.is_some() || body_text.is_some() {
+        let status = status.unwrap_or_else(|| current.status.as_str().to_string());
+        let body = body_text.unwrap_or_else(|| {
+            IncidentStatus::parse("status", &status)
+                .map(|s| s.label().to_string())
+                .unwrap_or_default()
+        });
+        let raw = RawUpdate {
+            status: &status,
+            body: &body,
+            components: named
+                .statuses
+                .iter()
+                .map(|(id, s)| (id.as_str(), s.as_str()))
+                .collect(),
+            notify,
+            post_to_x: notify,
+            channels: None,
+            tweet: None,
+            display_at: None,
+        };
+        Some(UpdateDraft::parse(Some(current.kind), &raw, domain::now())?)
+    } else {
+        None
+    };
+    let direct: Vec<(i64, ComponentStatus)> = if update.is_none() {
+        match domain::incident::parse_component_changes(
+            named
+                .statuses
+                .iter()
+                .map(|(id, s)| (id.as_str(), s.as_str())),
+        ) {
+            Ok(changes) => changes,
+            Err(errors) => return Err(domain::Invalid(errors).into()),
+        }
+    } else {
+        Vec::new()
+    };
+
+    let actor = caller.actor();
+    if !edit.is_empty() {
+        state.edit_incident(&actor, id, &edit).await?;
+    }
+    if let Some(draft) = &update {
+        state.post_update(&actor, id, draft).await?;
+    }
+    for (component, status) in direct {
+        state
+            .set_component_status(&actor, component, status)
+            .await?;
+    }
+    Ok(Json(one(&state, id).await?))
+}
+
+/// Statuspage answers an incident's deletion with the incident as it was. Admins only.
+async fn delete_incident(
+    State(state): State<AppState>,
+    caller: V1Caller,
+    Path((_page_id, id)): Path<(String, String)>,
+) -> V1Result<Json<Value>> {
+    caller.require(Role::Admin)?;
+    let id = numeric_id(&id, "incident")?;
+    let was = one(&state, id).await?;
+    state.delete_incident(&caller.actor(), id).await?;
+    Ok(Json(was))
+}
+
+/// Edits an update's `body`, `display_at` or `custom_tweet`. An edit is never sent again.
+async fn change_update(
+    State(state): State<AppState>,
+    caller: V1Caller,
+    Path((_page_id, incident_id, update_id)): Path<(String, String, String)>,
+    V1Body(body): V1Body,
+) -> V1Result<Json<Value>> {
+    caller.require(Role::Responder)?;
+    let incident_id = numeric_id(&incident_id, "incident")?;
+    let update_id = numeric_id(&update_id, "incident update")?;
+    let incident = state.store.incident(incident_id).await?;
+    if !incident.updates.iter().any(|u| u.id == update_id) {
+        return Err(V1Error::not_found("incident update"));
+    }
+    let u = form::object(&body, "incident_update")?;
+    if form::flag(u, "deliver_notifications")? == Some(true)
+        || form::flag(u, "wants_twitter_update")? == Some(true)
+    {
+        return Err(V1Error::invalid(
+            "deliver_notifications",
+            "an edited update is not sent again; post a new update to tell subscribers",
+        ));
+    }
+    let text = form::text(u, "body")?;
+    let display_at = form::text(u, "display_at")?;
+    let tweet = form::text(u, "custom_tweet")?;
+    let edit = UpdateEdit::parse(
+        &RawUpdateEdit {
+            body: text.as_deref(),
+            display_at: display_at.as_deref(),
+            custom_tweet: tweet.as_deref(),
+        },
+        domain::now(),
+    )?;
+    if !edit.is_empty() {
+        state.edit_update(&caller.actor(), update_id, &edit).await?;
+    }
+    let incident = state.store.incident(incident_id).await?;
+    let update = incident
+        .updates
+        .iter()
+        .find(|u| u.id == update_id)
+        .ok_or_else(|| V1Error::not_found("incident update"))?;
+    Ok(Json(update_value(&incident, update)))
 }

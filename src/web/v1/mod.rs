@@ -11,7 +11,9 @@ mod form;
 mod groups;
 mod incidents;
 mod pages;
+mod postmortems;
 mod subscribers;
+mod templates;
 
 use std::collections::HashMap;
 
@@ -33,6 +35,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(components::routes())
         .merge(groups::routes())
         .merge(incidents::routes())
+        .merge(postmortems::routes())
+        .merge(templates::routes())
         .merge(subscribers::routes())
         .route_layer(middleware::from_fn_with_state(state, known_page))
 }
