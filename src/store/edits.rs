@@ -105,6 +105,35 @@ impl StampedUpdate {
 const STAMPED_UPDATE: &str =
     "SELECT id, incident_id, status, body, custom_tweet, stamp FROM incident_updates";
 
+/// Within transaction `$tx`: whether incident `$id` still carries Herald's stamp. An edit never
+/// re-stamps a row written around Herald, which would make its words Herald's.
+macro_rules! incident_is_genuine {
+    ($store:expr, $tx:expr, $id:expr) => {{
+        match $store.stamper() {
+            None => true,
+            Some(stamper) => {
+                let row: $crate::store::rows::IncidentRow = sqlx::query_as(&format!(
+                    "{} WHERE id = $1",
+                    $crate::store::incidents::INCIDENT_COLUMNS
+                ))
+                .bind($id)
+                .fetch_one(&mut *$tx)
+                .await?;
+                Stamper::verify(&stamper.incident(&row.text()), row.stamp.as_deref())
+            }
+        }
+    }};
+}
+
+/// Refused: the incident was written or changed in the database directly.
+fn written_around_herald() -> StoreError {
+    StoreError::Conflict(
+        "this incident was written or changed in the database directly, not by Herald, so it \
+         is not edited; an admin can delete it"
+            .into(),
+    )
+}
+
 /// The incident's status, start, monitoring and resolution times, recomputed from the updates
 /// it has now (after one was deleted or moved in time), within transaction `$tx`; then its stamp.
 macro_rules! settle_incident {
@@ -223,6 +252,9 @@ impl Store {
                 let Some((kind, name, impact)) = row else {
                     return Err(StoreError::NotFound("incident"));
                 };
+                if !incident_is_genuine!(self, tx, id) {
+                    return Err(written_around_herald());
+                }
                 let kind = IncidentKind::from_stored(&kind).map_err(StoreError::Corrupt)?;
                 let impact = Impact::from_stored(&impact).map_err(StoreError::Corrupt)?;
                 let linked: Vec<i64> = sqlx::query_scalar(
@@ -341,6 +373,9 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let name = name.ok_or(StoreError::NotFound("update"))?;
+                if !incident_is_genuine!(self, tx, incident_id) {
+                    return Err(written_around_herald());
+                }
                 let update: Option<StampedUpdate> =
                     sqlx::query_as(&format!("{STAMPED_UPDATE} WHERE id = $1 AND incident_id = $2"))
                         .bind(update_id)
@@ -437,6 +472,9 @@ impl Store {
                 let found: Option<i64> =
                     sqlx::query_scalar(&lock).bind(incident_id).fetch_optional(&mut *tx).await?;
                 found.ok_or(StoreError::NotFound("update"))?;
+                if !incident_is_genuine!(self, tx, incident_id) {
+                    return Err(written_around_herald());
+                }
                 let row: Option<(String, String, DateTime<Utc>)> = sqlx::query_as(
                     "SELECT status, body, display_at FROM incident_updates WHERE id = $1 AND incident_id = $2",
                 )
