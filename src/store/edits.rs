@@ -175,6 +175,11 @@ macro_rules! settle_incident {
     }};
 }
 
+/// Whether a component row carries Herald's stamp (every row does without a stamper).
+fn component_genuine(stamper: Option<&Stamper>, row: &ComponentRow) -> bool {
+    stamper.is_none_or(|s| Stamper::verify(&s.component(&row.text()), row.stamp.as_deref()))
+}
+
 /// An incident's state as its updates say: oldest update first.
 struct Settled {
     status: IncidentStatus,
@@ -588,7 +593,8 @@ impl Store {
                     .bind(id)
                     .fetch_all(&mut *tx)
                     .await?;
-                    for c in rows {
+                    // One changed in the database keeps its status: re-stamping it would make it genuine.
+                    for c in rows.into_iter().filter(|c| component_genuine(self.stamper(), c)) {
                         let s = ComponentStatus::from_stored(&c.status).map_err(StoreError::Corrupt)?;
                         if s != ComponentStatus::Operational {
                             holding.push((c.id, s));
@@ -679,16 +685,26 @@ impl Store {
         status: ComponentStatus,
     ) -> StoreResult<(ComponentStatus, Component)> {
         let lock = format!(
-            "SELECT status FROM components WHERE id = $1{}",
+            "{} WHERE id = $1{}",
+            super::incidents::COMPONENT_COLUMNS,
             self.lock_clause()
         );
         let (old, row) = on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
-            let old: Option<String> = sqlx::query_scalar(&lock).bind(id).fetch_optional(&mut *tx).await?;
-            let Some(old) = old else {
+            let current: Option<ComponentRow> = sqlx::query_as(&lock).bind(id).fetch_optional(&mut *tx).await?;
+            let Some(current) = current else {
                 tx.rollback().await?;
                 return Err(StoreError::NotFound("component"));
             };
+            if !component_genuine(self.stamper(), &current) {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(
+                    "this component was written or changed in the database directly, not by \
+                     Herald, so its status is not set; delete it and add it again"
+                        .into(),
+                ));
+            }
+            let old = current.status;
             sqlx::query("UPDATE components SET status = $1, updated_at = $2 WHERE id = $3")
                 .bind(status.as_str())
                 .bind(domain::now())

@@ -820,3 +820,32 @@ async fn an_incident_changed_in_the_database_is_not_made_genuine_by_an_edit() {
     let r = send(&app, "DELETE", &incident_path, None).await;
     assert_eq!(r.status(), 204);
 }
+
+#[tokio::test]
+async fn a_component_changed_in_the_database_gets_no_status_and_stays_hidden() {
+    let app = spawn_app().await;
+    let api = app.create_component("API").await;
+    app.store
+        .execute_admin(&format!(
+            "UPDATE components SET name = 'Pay at evil.example' WHERE id = {api}"
+        ))
+        .await
+        .unwrap();
+    let r = send(
+        &app,
+        "PATCH",
+        &format!("/api/admin/v1/components/{api}"),
+        Some(json!({"status": "major_outage"})),
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    app.create_component("Wake").await;
+    let components = app.get_json("/api/v2/components.json").await;
+    assert_eq!(
+        components["components"].as_array().unwrap().len(),
+        1,
+        "{components}"
+    );
+    assert_eq!(components["components"][0]["name"], "Wake");
+    assert!(audit_details(&app, "component.status").await.is_empty());
+}
