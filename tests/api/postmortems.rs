@@ -271,6 +271,15 @@ async fn publishing_quietly_sends_nothing_and_publishing_with_notify_reaches_the
         )
         .await;
     assert_eq!(r.status(), 200);
+    let too_long = "x".repeat(300);
+    let r = publish(&app, &id, json!({"notify": true, "custom_tweet": too_long})).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        update_ids(&app, &id).await,
+        before,
+        "a refused publish posts nothing"
+    );
+    assert_eq!(public_json(&app, &id).await["postmortem_body"], Value::Null);
     let r = publish(&app, &id, json!({"notify": true, "channels": ["email"]})).await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
