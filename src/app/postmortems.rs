@@ -24,6 +24,8 @@ pub struct PublishPostmortem {
     /// The channels it goes out on, as `domain::resolve_channels` gives them (empty without
     /// `notify`).
     pub channels: Vec<&'static str>,
+    /// The post on X, instead of the composed one (Statuspage's `custom_tweet`).
+    pub custom_tweet: Option<String>,
 }
 
 /// What publishing did.
@@ -114,6 +116,20 @@ impl App {
             .as_ref()
             .ok_or(AppError::Store(StoreError::NotFound("postmortem")))?;
         let update = postmortem_update(&draft.body, how);
+        if let Some(tweet) = &update.custom_tweet {
+            if !domain::tweet::parse_tweet(tweet).valid {
+                return Err(
+                    StoreError::Invalid(domain::Invalid(vec![domain::FieldError::new(
+                        "custom_tweet",
+                        format!(
+                            "is not a post X accepts (at most {} characters as X counts them)",
+                            domain::tweet::MAX_WEIGHTED_LENGTH
+                        ),
+                    )]))
+                    .into(),
+                );
+            }
+        }
         if incident.is_open() {
             return Err(
                 StoreError::Invalid(domain::Invalid(vec![domain::FieldError::new(
@@ -207,7 +223,12 @@ fn postmortem_update(body: &str, how: &PublishPostmortem) -> UpdateDraft {
         } else {
             Vec::new()
         },
-        custom_tweet: None,
+        custom_tweet: how
+            .custom_tweet
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string),
         display_at: None,
     }
 }

@@ -7,7 +7,7 @@ use askama::Template;
 use super::views::Model;
 use super::{PagesBuilder, Site};
 use crate::domain::markdown::{to_plain_text, to_safe_html};
-use crate::domain::{rfc3339, Choice, IncidentStatus};
+use crate::domain::{rfc3339, Choice, Incident, IncidentStatus, IncidentUpdate, Postmortem};
 use chrono::{DateTime, Utc};
 
 /// Newest updates carried by each feed.
@@ -41,77 +41,73 @@ struct RssFeed<'a> {
     entries: &'a [Entry],
 }
 
-/// What a feed entry is made from: (when published, when last changed, a tie-breaker, entry).
-type Dated = (DateTime<Utc>, DateTime<Utc>, i64, Entry);
+/// What a feed entry is made from, before it is rendered.
+enum Source<'a> {
+    Update(&'a Incident, &'a IncidentUpdate),
+    Postmortem(&'a Incident, &'a Postmortem),
+}
 
-fn entry(
-    link: String,
-    anchor: String,
-    title: String,
-    published: DateTime<Utc>,
-    updated: DateTime<Utc>,
-    body: &str,
-    site: &Site,
-) -> Entry {
-    Entry {
-        id: format!("{link}#{anchor}"),
-        title,
-        published: rfc3339(&published),
-        updated: rfc3339(&updated),
-        pub_date: published.to_rfc2822(),
-        summary: to_plain_text(body).chars().take(300).collect(),
-        html: to_safe_html(body, &site.url),
-        link,
+impl Source<'_> {
+    /// When it appeared, when it last changed, and a tie-breaker (newest last).
+    fn dates(&self) -> (DateTime<Utc>, DateTime<Utc>, i64) {
+        match self {
+            Source::Update(_, u) => (u.display_at, u.updated_at.max(u.display_at), u.id),
+            Source::Postmortem(_, p) => {
+                let published = p.published_at.unwrap_or(p.updated_at);
+                (published, p.updated_at.max(published), i64::MAX)
+            }
+        }
+    }
+
+    fn entry(&self, site: &Site) -> Entry {
+        let (published, updated, _) = self.dates();
+        let (incident, anchor, title, body) = match self {
+            Source::Update(i, u) => (
+                i,
+                format!("update-{}", u.id),
+                format!("{} [{}]", i.name, u.status.label()),
+                &u.body,
+            ),
+            Source::Postmortem(i, p) => (
+                i,
+                "postmortem".to_string(),
+                format!("Postmortem: {}", i.name),
+                &p.body,
+            ),
+        };
+        let link = format!("{}/incidents/{}", site.url, incident.id);
+        Entry {
+            id: format!("{link}#{anchor}"),
+            title,
+            published: rfc3339(&published),
+            updated: rfc3339(&updated),
+            pub_date: published.to_rfc2822(),
+            summary: to_plain_text(body).chars().take(300).collect(),
+            html: to_safe_html(body, &site.url),
+            link,
+        }
     }
 }
 
 pub fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
-    let mut dated: Vec<Dated> = Vec::new();
+    let mut sources: Vec<Source<'_>> = Vec::new();
     for i in m.incidents {
-        let link = format!("{}/incidents/{}", m.site.url, i.id);
-        for u in &i.updates {
-            if u.status == IncidentStatus::Postmortem {
-                continue;
-            }
-            let updated = u.updated_at.max(u.display_at);
-            dated.push((
-                u.display_at,
-                updated,
-                u.id,
-                entry(
-                    link.clone(),
-                    format!("update-{}", u.id),
-                    format!("{} [{}]", i.name, u.status.label()),
-                    u.display_at,
-                    updated,
-                    &u.body,
-                    m.site,
-                ),
-            ));
-        }
-        if let Some(p) = i.published_postmortem() {
-            let published = p.published_at.unwrap_or(p.updated_at);
-            let updated = p.updated_at.max(published);
-            dated.push((
-                published,
-                updated,
-                i64::MAX,
-                entry(
-                    link,
-                    "postmortem".into(),
-                    format!("Postmortem: {}", i.name),
-                    published,
-                    updated,
-                    &p.body,
-                    m.site,
-                ),
-            ));
-        }
+        sources.extend(
+            i.updates
+                .iter()
+                .filter(|u| u.status != IncidentStatus::Postmortem)
+                .map(|u| Source::Update(i, u)),
+        );
+        sources.extend(i.published_postmortem().map(|p| Source::Postmortem(i, p)));
     }
-    dated.sort_by(|a, b| b.0.cmp(&a.0).then(b.2.cmp(&a.2)));
-    dated.truncate(FEED_ENTRIES);
-    let newest = dated.iter().map(|d| d.1).max().unwrap_or(m.now);
-    let entries: Vec<Entry> = dated.into_iter().map(|d| d.3).collect();
+    sources.sort_by(|a, b| {
+        let (a, b) = (a.dates(), b.dates());
+        b.0.cmp(&a.0).then(b.2.cmp(&a.2))
+    });
+    // Only the entries the feeds carry are rendered.
+    sources.truncate(FEED_ENTRIES);
+    let newest = sources.iter().map(|s| s.dates().1).max().unwrap_or(m.now);
+    let entries: Vec<Entry> = sources.iter().map(|s| s.entry(m.site)).collect();
     let atom = AtomFeed {
         site: m.site,
         updated: rfc3339(&newest),

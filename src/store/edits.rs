@@ -105,6 +105,35 @@ impl StampedUpdate {
 const STAMPED_UPDATE: &str =
     "SELECT id, incident_id, status, body, custom_tweet, stamp FROM incident_updates";
 
+/// Within transaction `$tx`: whether incident `$id` still carries Herald's stamp. An edit never
+/// re-stamps a row written around Herald, which would make its words Herald's.
+macro_rules! incident_is_genuine {
+    ($store:expr, $tx:expr, $id:expr) => {{
+        match $store.stamper() {
+            None => true,
+            Some(stamper) => {
+                let row: $crate::store::rows::IncidentRow = sqlx::query_as(&format!(
+                    "{} WHERE id = $1",
+                    $crate::store::incidents::INCIDENT_COLUMNS
+                ))
+                .bind($id)
+                .fetch_one(&mut *$tx)
+                .await?;
+                Stamper::verify(&stamper.incident(&row.text()), row.stamp.as_deref())
+            }
+        }
+    }};
+}
+
+/// Refused: the incident was written or changed in the database directly.
+fn written_around_herald() -> StoreError {
+    StoreError::Conflict(
+        "this incident was written or changed in the database directly, not by Herald, so it \
+         is not edited; an admin can delete it"
+            .into(),
+    )
+}
+
 /// The incident's status, start, monitoring and resolution times, recomputed from the updates
 /// it has now (after one was deleted or moved in time), within transaction `$tx`; then its stamp.
 macro_rules! settle_incident {
@@ -144,6 +173,11 @@ macro_rules! settle_incident {
         }
         stamp_incident!($store, $tx, id);
     }};
+}
+
+/// Whether a component row carries Herald's stamp (every row does without a stamper).
+fn component_genuine(stamper: Option<&Stamper>, row: &ComponentRow) -> bool {
+    stamper.is_none_or(|s| Stamper::verify(&s.component(&row.text()), row.stamp.as_deref()))
 }
 
 /// An incident's state as its updates say: oldest update first.
@@ -223,6 +257,9 @@ impl Store {
                 let Some((kind, name, impact)) = row else {
                     return Err(StoreError::NotFound("incident"));
                 };
+                if !incident_is_genuine!(self, tx, id) {
+                    return Err(written_around_herald());
+                }
                 let kind = IncidentKind::from_stored(&kind).map_err(StoreError::Corrupt)?;
                 let impact = Impact::from_stored(&impact).map_err(StoreError::Corrupt)?;
                 let linked: Vec<i64> = sqlx::query_scalar(
@@ -341,6 +378,9 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let name = name.ok_or(StoreError::NotFound("update"))?;
+                if !incident_is_genuine!(self, tx, incident_id) {
+                    return Err(written_around_herald());
+                }
                 let update: Option<StampedUpdate> =
                     sqlx::query_as(&format!("{STAMPED_UPDATE} WHERE id = $1 AND incident_id = $2"))
                         .bind(update_id)
@@ -437,6 +477,9 @@ impl Store {
                 let found: Option<i64> =
                     sqlx::query_scalar(&lock).bind(incident_id).fetch_optional(&mut *tx).await?;
                 found.ok_or(StoreError::NotFound("update"))?;
+                if !incident_is_genuine!(self, tx, incident_id) {
+                    return Err(written_around_herald());
+                }
                 let row: Option<(String, String, DateTime<Utc>)> = sqlx::query_as(
                     "SELECT status, body, display_at FROM incident_updates WHERE id = $1 AND incident_id = $2",
                 )
@@ -550,7 +593,8 @@ impl Store {
                     .bind(id)
                     .fetch_all(&mut *tx)
                     .await?;
-                    for c in rows {
+                    // One changed in the database keeps its status: re-stamping it would make it genuine.
+                    for c in rows.into_iter().filter(|c| component_genuine(self.stamper(), c)) {
                         let s = ComponentStatus::from_stored(&c.status).map_err(StoreError::Corrupt)?;
                         if s != ComponentStatus::Operational {
                             holding.push((c.id, s));
@@ -641,16 +685,26 @@ impl Store {
         status: ComponentStatus,
     ) -> StoreResult<(ComponentStatus, Component)> {
         let lock = format!(
-            "SELECT status FROM components WHERE id = $1{}",
+            "{} WHERE id = $1{}",
+            super::incidents::COMPONENT_COLUMNS,
             self.lock_clause()
         );
         let (old, row) = on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
-            let old: Option<String> = sqlx::query_scalar(&lock).bind(id).fetch_optional(&mut *tx).await?;
-            let Some(old) = old else {
+            let current: Option<ComponentRow> = sqlx::query_as(&lock).bind(id).fetch_optional(&mut *tx).await?;
+            let Some(current) = current else {
                 tx.rollback().await?;
                 return Err(StoreError::NotFound("component"));
             };
+            if !component_genuine(self.stamper(), &current) {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(
+                    "this component was written or changed in the database directly, not by \
+                     Herald, so its status is not set; delete it and add it again"
+                        .into(),
+                ));
+            }
+            let old = current.status;
             sqlx::query("UPDATE components SET status = $1, updated_at = $2 WHERE id = $3")
                 .bind(status.as_str())
                 .bind(domain::now())

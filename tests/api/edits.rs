@@ -778,3 +778,74 @@ fn hidden_value(html: &str, name: &str) -> String {
     let end = rest[start..].find('"').unwrap() + start;
     rest[start..end].to_string()
 }
+
+#[tokio::test]
+async fn an_incident_changed_in_the_database_is_not_made_genuine_by_an_edit() {
+    let app = spawn_app().await;
+    let (id, first) = quiet_incident(&app, "Honest name", "Honest body.", json!({})).await;
+    post_update(&app, &id, "identified", "Second.").await;
+    app.store
+        .execute_admin(&format!(
+            "UPDATE incidents SET name = 'Claim your refund at refunds.example.com' WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    let incident_path = format!("/api/admin/v1/incidents/{id}");
+    for (method, path, body) in [
+        (
+            "PATCH",
+            incident_path.clone(),
+            Some(json!({"impact": "major"})),
+        ),
+        (
+            "PATCH",
+            format!("{incident_path}/updates/{first}"),
+            Some(json!({"body": "Edited."})),
+        ),
+        ("DELETE", format!("{incident_path}/updates/{first}"), None),
+    ] {
+        let r = send(&app, method, &path, body).await;
+        assert_eq!(r.status(), 409, "{method} {path}");
+    }
+    // Any change rebuilds the public pages: the incident stays hidden.
+    app.create_component("Wake").await;
+    assert_eq!(
+        app.get(&format!("/incidents/{id}")).await.status(),
+        404,
+        "still hidden"
+    );
+    assert!(!app.get_text("/").await.contains("refund"));
+    assert!(audit_details(&app, "incident.edit").await.is_empty());
+    // An admin can still remove it.
+    let r = send(&app, "DELETE", &incident_path, None).await;
+    assert_eq!(r.status(), 204);
+}
+
+#[tokio::test]
+async fn a_component_changed_in_the_database_gets_no_status_and_stays_hidden() {
+    let app = spawn_app().await;
+    let api = app.create_component("API").await;
+    app.store
+        .execute_admin(&format!(
+            "UPDATE components SET name = 'Pay at evil.example' WHERE id = {api}"
+        ))
+        .await
+        .unwrap();
+    let r = send(
+        &app,
+        "PATCH",
+        &format!("/api/admin/v1/components/{api}"),
+        Some(json!({"status": "major_outage"})),
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    app.create_component("Wake").await;
+    let components = app.get_json("/api/v2/components.json").await;
+    assert_eq!(
+        components["components"].as_array().unwrap().len(),
+        1,
+        "{components}"
+    );
+    assert_eq!(components["components"][0]["name"], "Wake");
+    assert!(audit_details(&app, "component.status").await.is_empty());
+}

@@ -8,7 +8,8 @@ use herald::domain::Role;
 use serde_json::{json, Value};
 
 use crate::browser::staff;
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::smtp::SmtpSink;
 
 const SECRET_CAUSE: &str = "a full disk on db-2";
 
@@ -270,6 +271,15 @@ async fn publishing_quietly_sends_nothing_and_publishing_with_notify_reaches_the
         )
         .await;
     assert_eq!(r.status(), 200);
+    let too_long = "x".repeat(300);
+    let r = publish(&app, &id, json!({"notify": true, "custom_tweet": too_long})).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        update_ids(&app, &id).await,
+        before,
+        "a refused publish posts nothing"
+    );
+    assert_eq!(public_json(&app, &id).await["postmortem_body"], Value::Null);
     let r = publish(&app, &id, json!({"notify": true, "channels": ["email"]})).await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
@@ -507,4 +517,50 @@ async fn publishing_an_open_incidents_postmortem_on_the_admin_page_keeps_the_sav
         .api_get(&format!("/api/admin/v1/incidents/{id}/postmortem"))
         .await;
     assert_eq!(pm["body"], "Saved words.");
+}
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it"]
+async fn a_subscriber_receives_a_postmortem_published_with_notify_and_nothing_when_quiet() {
+    let sink = SmtpSink::start(&[]);
+    let app = spawn_app_with(|c| c.smtp_url = sink.url()).await;
+    let r = app
+        .api(
+            "/api/admin/v1/subscribers",
+            json!({"email": "customer@example.com", "confirmed": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let id = resolved_incident(&app, "Sign-in failures").await;
+    assert_eq!(
+        put_draft(&app, &id, &format!("It was {SECRET_CAUSE}."))
+            .await
+            .status(),
+        200
+    );
+
+    assert_eq!(publish(&app, &id, json!({})).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(sink.count(), 0, "a quiet publish sends nothing");
+
+    let r = app
+        .api(
+            &format!("/api/admin/v1/incidents/{id}/postmortem/revert"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        publish(&app, &id, json!({"notify": true})).await.status(),
+        200
+    );
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails[0].rcpt, "customer@example.com");
+    assert!(
+        mails[0].text().contains(SECRET_CAUSE),
+        "{}",
+        mails[0].text()
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(sink.count(), 1, "exactly one mail");
 }

@@ -449,26 +449,6 @@ async fn every_page_and_api_route_enforces_its_role() {
     let incident = app.open_incident(json!({"name": "Seed", "status": "investigating", "impact": "minor", "body": "b", "notify": false})).await;
     let id = incident["id"].as_str().unwrap().to_string();
     let update_id = incident["update_id"].as_str().unwrap().to_string();
-    let subscriber: serde_json::Value = app
-        .api(
-            "/api/admin/v1/subscribers",
-            json!({"email": "matrix@example.com", "confirmed": true}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let subscriber_id = subscriber["id"].as_str().unwrap().to_string();
-    let hook: serde_json::Value = app
-        .api(
-            "/api/admin/v1/webhooks",
-            json!({"url": "http://192.0.2.1/matrix"}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let hook_id = hook["id"].as_str().unwrap().to_string();
     // Postmortems are published on closed incidents only.
     let closed = app.open_incident(json!({"name": "Closed", "status": "resolved", "impact": "minor", "body": "b", "notify": false})).await;
     let closed_id = closed["id"].as_str().unwrap().to_string();
@@ -520,6 +500,28 @@ async fn every_page_and_api_route_enforces_its_role() {
         }
     }
 
+    // Made after the page routes ran, which remove a webhook and a subscriber by the ids
+    // they try.
+    let subscriber: serde_json::Value = app
+        .api(
+            "/api/admin/v1/subscribers",
+            json!({"email": "matrix@example.com", "confirmed": true}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let subscriber_id = subscriber["id"].as_str().unwrap().to_string();
+    let hook: serde_json::Value = app
+        .api(
+            "/api/admin/v1/webhooks",
+            json!({"url": "http://192.0.2.1/matrix"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let hook_id = hook["id"].as_str().unwrap().to_string();
     for role in [Role::Viewer, Role::Responder, Role::Admin] {
         let (_, token) = app
             .store

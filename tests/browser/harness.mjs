@@ -475,6 +475,8 @@ export function adminPages(data) {
     { path: '/admin/components', status: 200 },
     { path: '/admin/incidents/new', status: 200 },
     { path: `/admin/incidents/${data.open.id}`, status: 200 },
+    { path: `/admin/incidents/${data.open.id}/edit`, status: 200 },
+    { path: `/admin/updates/${data.open.update_id}/edit`, status: 200 },
     { path: '/admin/staff', status: 200 },
     { path: '/admin/tokens', status: 200 },
     { path: '/admin/audit', status: 200 },

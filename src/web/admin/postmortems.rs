@@ -173,6 +173,7 @@ pub async fn act(
                     let how = PublishPostmortem {
                         notify: fields.has("notify"),
                         channels,
+                        custom_tweet: None,
                     };
                     let result = if saved {
                         Ok(())

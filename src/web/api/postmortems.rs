@@ -93,6 +93,9 @@ struct Publish {
     channels: Option<Vec<String>>,
     /// With `notify`, post to X too. Default true, unless `channels` names the channels.
     post_to_x: Option<bool>,
+    /// The post on X instead of the composed one (`tweet` is accepted too).
+    #[serde(alias = "tweet")]
+    custom_tweet: Option<String>,
 }
 
 async fn publish(
@@ -122,6 +125,7 @@ async fn publish(
     let how = PublishPostmortem {
         notify: body.notify,
         channels,
+        custom_tweet: body.custom_tweet,
     };
     let outcome = state.publish_postmortem(&caller.actor(), id, &how).await?;
     let incident = state.store.incident(id).await?;
