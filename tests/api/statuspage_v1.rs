@@ -943,6 +943,32 @@ async fn templates_are_created_and_listed_and_a_components_status_set_directly()
     .await;
     assert_eq!(status, 422, "{body}");
 
+    // An incident started from the template takes what the body leaves out.
+    let tid = template["id"].as_str().unwrap();
+    let (status, incident) = call(
+        &app,
+        Method::POST,
+        "/incidents",
+        Some(json!({"incident": {"template_id": tid, "deliver_notifications": false}})),
+    )
+    .await;
+    assert_eq!(status, 201, "{incident}");
+    assert_eq!(incident["name"], "Database outage");
+    assert_eq!(incident["status"], "identified");
+    assert_eq!(
+        incident["incident_updates"][0]["body"],
+        "The database is down."
+    );
+    let (status, body) = call(
+        &app,
+        Method::POST,
+        "/incidents",
+        Some(json!({"incident": {"template_id": "424242"}})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("template_id"));
+
     let (status, component) = call(
         &app,
         Method::PATCH,

@@ -2,7 +2,7 @@
 //! Bearer-token authentication, JSON in and out, errors as `{"errors": [...]}`.
 
 mod breach;
-mod lists;
+pub(crate) mod lists;
 mod postmortems;
 mod templates;
 

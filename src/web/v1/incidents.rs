@@ -24,6 +24,7 @@ use crate::domain::{
     IncidentStatus, MaintenanceDraft, Role, UpdateDraft, UpdateEdit,
 };
 use crate::render::api::update_value;
+use crate::web::api::lists::{incident_in_state, incident_matches};
 use crate::web::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -82,16 +83,6 @@ fn paging(query: &ListQuery) -> V1Result<(usize, usize)> {
     Ok((limit, page))
 }
 
-/// Whether `q` occurs (any case) in the incident's name, status, postmortem or updates.
-fn matches(i: &Incident, q: &str) -> bool {
-    let q = q.to_lowercase();
-    let has = |s: &str| s.to_lowercase().contains(&q);
-    has(&i.name)
-        || has(i.status.as_str())
-        || i.postmortem.as_ref().is_some_and(|p| has(&p.body))
-        || i.updates.iter().any(|u| has(&u.body))
-}
-
 async fn answer(
     state: &AppState,
     keep: impl Fn(&Incident) -> bool,
@@ -108,7 +99,7 @@ async fn answer(
         .collect();
     if let Some(query) = query {
         if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            incidents.retain(|i| matches(i, q));
+            incidents.retain(|i| incident_matches(i, q));
         }
         let (limit, page) = paging(query)?;
         incidents = incidents
@@ -142,12 +133,7 @@ async fn unresolved(
     Query(query): Query<ListQuery>,
 ) -> V1Result<Json<Value>> {
     caller.require(Role::Viewer)?;
-    answer(
-        &state,
-        |i| i.kind == IncidentKind::Incident && i.is_open(),
-        Some(&query),
-    )
-    .await
+    answer(&state, |i| in_state(i, "unresolved"), Some(&query)).await
 }
 
 async fn upcoming(
@@ -157,7 +143,7 @@ async fn upcoming(
     Query(query): Query<ListQuery>,
 ) -> V1Result<Json<Value>> {
     caller.require(Role::Viewer)?;
-    answer(&state, Incident::is_upcoming_maintenance, Some(&query)).await
+    answer(&state, |i| in_state(i, "upcoming"), Some(&query)).await
 }
 
 async fn active_maintenance(
@@ -167,7 +153,7 @@ async fn active_maintenance(
     Query(query): Query<ListQuery>,
 ) -> V1Result<Json<Value>> {
     caller.require(Role::Viewer)?;
-    answer(&state, Incident::is_active_maintenance, Some(&query)).await
+    answer(&state, |i| in_state(i, "active_maintenance"), Some(&query)).await
 }
 
 async fn scheduled(
@@ -177,12 +163,7 @@ async fn scheduled(
     Query(query): Query<ListQuery>,
 ) -> V1Result<Json<Value>> {
     caller.require(Role::Viewer)?;
-    answer(
-        &state,
-        |i| i.kind == IncidentKind::Maintenance && i.status == IncidentStatus::Scheduled,
-        Some(&query),
-    )
-    .await
+    answer(&state, |i| in_state(i, "scheduled"), Some(&query)).await
 }
 
 async fn show_incident(
@@ -193,6 +174,11 @@ async fn show_incident(
     caller.require(Role::Viewer)?;
     let id = numeric_id(&id, "incident")?;
     Ok(Json(one(&state, id).await?))
+}
+
+/// The list states the admin API names too, so both APIs list alike.
+fn in_state(i: &Incident, state: &str) -> bool {
+    incident_in_state(i, state).unwrap_or(false)
 }
 
 pub(super) async fn one(state: &AppState, id: i64) -> V1Result<Value> {
@@ -253,14 +239,49 @@ async fn create_incident(
 ) -> V1Result<Response> {
     caller.require(Role::Responder)?;
     let incident = form::object(&body, "incident")?;
-    let name = form::text(incident, "name")?.unwrap_or_default();
-    let status = form::text(incident, "status")?.filter(|s| !s.trim().is_empty());
-    let notify = form::flag(incident, "deliver_notifications")?.unwrap_or(true);
-    let body_text = form::text(incident, "body")?;
+    // A template fills what the body leaves out: name (its title), status, body, component
+    // statuses and whether subscribers are told.
+    let template = match form::text(incident, "template_id")?.filter(|t| !t.trim().is_empty()) {
+        None => None,
+        Some(raw) => {
+            let unknown = || V1Error::invalid("template_id", format!("there is no template {raw}"));
+            let id: i64 = raw.trim().parse().map_err(|_| unknown())?;
+            match state.store.template(id).await {
+                Ok(t) => Some(t),
+                Err(crate::store::StoreError::NotFound(_)) => return Err(unknown()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let name = form::text(incident, "name")?
+        .filter(|n| !n.trim().is_empty() || template.is_none())
+        .or_else(|| template.as_ref().map(|t| t.title.clone()))
+        .unwrap_or_default();
+    let status = form::text(incident, "status")?
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| {
+            template
+                .as_ref()
+                .map(|t| t.update_status.as_str().to_string())
+        });
+    let notify = match form::flag(incident, "deliver_notifications")? {
+        Some(n) => n,
+        None => template
+            .as_ref()
+            .is_none_or(|t| t.should_send_notifications),
+    };
+    let body_text = form::text(incident, "body")?
+        .filter(|b| !b.trim().is_empty())
+        .or_else(|| template.as_ref().map(|t| t.body.clone()));
     let scheduled_for = form::text(incident, "scheduled_for")?.filter(|s| !s.trim().is_empty());
     let scheduled_until = form::text(incident, "scheduled_until")?.filter(|s| !s.trim().is_empty());
     let backfilled = form::flag(incident, "backfilled")?.unwrap_or(false);
-    let named = named(incident)?;
+    let mut named = named(incident)?;
+    if let Some(t) = &template {
+        if !incident.contains_key("components") {
+            named.statuses = t.component_changes();
+        }
+    }
     let now = domain::now();
     let actor = caller.actor();
 

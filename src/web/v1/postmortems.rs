@@ -105,8 +105,17 @@ async fn publish(
         (true, x) => domain::resolve_channels(true, None, x)?,
         (false, true) => domain::resolve_channels(true, Some(&["x"]), false)?,
     };
+    let custom_tweet = form::text(p, "custom_tweet")?.filter(|t| !t.trim().is_empty());
     let outcome = state
-        .publish_postmortem(&caller.actor(), id, &PublishPostmortem { notify, channels })
+        .publish_postmortem(
+            &caller.actor(),
+            id,
+            &PublishPostmortem {
+                notify,
+                channels,
+                custom_tweet,
+            },
+        )
         .await?;
     Ok(Json(postmortem_json(
         &outcome.postmortem,
