@@ -267,12 +267,120 @@ def subscribers(api, checkout):
     )
 
 
+def updates_and_postmortems(api, realtime, checkout):
+    incidents = sp.IncidentsApi(api)
+    # An edit: renamed, no new update.
+    renamed = incidents.patch_pages_page_id_incidents_incident_id(
+        sp.PatchPagesPageIdIncidents(incident=sp.PatchPagesPageIdIncidentsIncident(name="Checkout failures")),
+        PAGE,
+        realtime,
+    )
+    check(renamed.name == "Checkout failures" and len(renamed.incident_updates) == 1, f"renamed: {renamed}")
+    # A status and body: a new update, the component back to operational.
+    resolved = incidents.put_pages_page_id_incidents_incident_id(
+        sp.PutPagesPageIdIncidents(
+            incident=sp.PatchPagesPageIdIncidentsIncident(
+                status="resolved",
+                body="Payments work again.",
+                components={checkout: "operational"},
+                deliver_notifications=False,
+            )
+        ),
+        PAGE,
+        realtime,
+    )
+    check(resolved.status == "resolved" and len(resolved.incident_updates) == 2, f"resolved: {resolved}")
+    check(resolved.incident_updates[0].body == "Payments work again.", f"newest first: {resolved.incident_updates}")
+    component = sp.ComponentsApi(api).get_pages_page_id_components_component_id(PAGE, checkout)
+    check(component.status == "operational", f"recovered: {component.status}")
+
+    # Fix a typo in the first update.
+    first = resolved.incident_updates[1]
+    fixed = sp.IncidentUpdatesApi(api).patch_pages_page_id_incidents_incident_id_incident_updates_incident_update_id(
+        sp.PatchPagesPageIdIncidentsIncidentIdIncidentUpdates(
+            incident_update=sp.PatchPagesPageIdIncidentsIncidentIdIncidentUpdatesIncidentUpdate(
+                body="Some payments failed; we looked into it."
+            )
+        ),
+        PAGE,
+        realtime,
+        first.id,
+    )
+    check(fixed.id == first.id and fixed.body == "Some payments failed; we looked into it.", f"edited: {fixed}")
+    again = incidents.get_pages_page_id_incidents_incident_id(PAGE, realtime)
+    check(again.incident_updates[1].body == fixed.body, f"reads back edited: {again.incident_updates}")
+
+    postmortems = sp.IncidentPostmortemApi(api)
+    draft = postmortems.put_pages_page_id_incidents_incident_id_postmortem(
+        sp.PutPagesPageIdIncidentsIncidentIdPostmortem(
+            postmortem=sp.PutPagesPageIdIncidentsIncidentIdPostmortemPostmortem(body_draft="A certificate expired.")
+        ),
+        PAGE,
+        realtime,
+    )
+    check(draft.body_draft == "A certificate expired." and draft.published_at is None, f"draft: {draft}")
+    got = postmortems.get_pages_page_id_incidents_incident_id_postmortem(PAGE, realtime)
+    check(got.body_draft == draft.body_draft, f"draft reads back: {got}")
+    published = postmortems.put_pages_page_id_incidents_incident_id_postmortem_publish(
+        sp.PutPagesPageIdIncidentsIncidentIdPostmortemPublish(
+            postmortem=sp.PutPagesPageIdIncidentsIncidentIdPostmortemPublishPostmortem(
+                notify_subscribers=False, notify_twitter=False
+            )
+        ),
+        PAGE,
+        realtime,
+    )
+    check(published.body == "A certificate expired." and published.published_at is not None, f"published: {published}")
+    incident = incidents.get_pages_page_id_incidents_incident_id(PAGE, realtime)
+    check(incident.postmortem_body == "A certificate expired.", f"on the incident: {incident.postmortem_body}")
+    reverted = postmortems.put_pages_page_id_incidents_incident_id_postmortem_revert(PAGE, realtime)
+    check(reverted.published_at is None and reverted.body_draft == "A certificate expired.", f"reverted: {reverted}")
+    postmortems.delete_pages_page_id_incidents_incident_id_postmortem(PAGE, realtime)
+    expect_status(404, lambda: postmortems.get_pages_page_id_incidents_incident_id_postmortem(PAGE, realtime), "deleted postmortem")
+
+
+def templates(api, checkout):
+    templates = sp.TemplatesApi(api)
+    made = templates.post_pages_page_id_incident_templates(
+        sp.PostPagesPageIdIncidentTemplates(
+            template=sp.PostPagesPageIdIncidentTemplatesTemplate(
+                name="Payments down",
+                title="Payments are failing",
+                body="We are looking into failed payments.",
+                update_status="investigating",
+                component_ids=[checkout],
+                should_send_notifications=False,
+            )
+        ),
+        PAGE,
+    )
+    check(made.name == "Payments down" and made.title == "Payments are failing", f"template: {made}")
+    check([c.id for c in made.components] == [checkout], f"its components: {made.components}")
+    listed = templates.get_pages_page_id_incident_templates(PAGE)
+    check([t.id for t in listed] == [made.id], f"listed: {listed}")
+
+
+def component_status(api, checkout):
+    components = sp.ComponentsApi(api)
+    degraded = components.patch_pages_page_id_components_component_id(
+        sp.PatchPagesPageIdComponents(component=sp.PostPagesPageIdComponentsComponent(status="degraded_performance")),
+        PAGE,
+        checkout,
+    )
+    check(degraded.status == "degraded_performance", f"status set: {degraded}")
+    got = components.get_pages_page_id_components_component_id(PAGE, checkout)
+    check(got.status == "degraded_performance", f"reads back: {got}")
+
+
 def main():
     api = client()
     pages(api)
     checkout, search = components(api)
     groups(api, checkout, search)
-    incidents(api, checkout, search)
+    realtime, _ = incidents(api, checkout, search)
+    updates_and_postmortems(api, realtime, checkout)
+    templates(api, checkout)
+    component_status(api, checkout)
     subscribers(api, checkout)
     # Without the key, nothing.
     anonymous = sp.ApiClient(sp.Configuration())
