@@ -11,6 +11,7 @@ mod digest;
 mod events;
 mod hooks;
 mod incidents;
+mod maintenance;
 mod notify;
 mod rows;
 mod security;
