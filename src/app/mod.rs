@@ -7,6 +7,7 @@ pub mod breach;
 pub mod guard;
 pub mod hooks;
 pub mod incidents;
+pub mod maintenance;
 pub mod outbound;
 pub mod staff;
 pub mod subscribers;

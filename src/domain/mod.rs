@@ -5,6 +5,7 @@ pub mod choice;
 pub mod component;
 pub mod incident;
 pub mod links;
+pub mod maintenance;
 pub mod markdown;
 pub mod staff;
 pub mod status;
@@ -18,6 +19,7 @@ pub use incident::{
     AffectedComponent, Impact, Incident, IncidentDraft, IncidentKind, IncidentStatus,
     IncidentUpdate, MaintenanceDraft, MaintenancePlan, Postmortem, UpdateDraft,
 };
+pub use maintenance::{MaintenanceOptions, RemindPrior};
 pub use staff::{Role, StaffEmail};
 pub use status::Indicator;
 pub use subscriber::SubscriberEmail;

@@ -33,6 +33,8 @@ pub(super) enum Target<'a> {
         impact: Impact,
         window: Option<(DateTime<Utc>, DateTime<Utc>)>,
         component_ids: &'a [i64],
+        /// A maintenance's reminder, notices and automatic moves.
+        plan: Option<super::maintenance::Plan>,
     },
     /// An existing incident; with `only_from`, only while its status is one of those (so two
     /// instances advancing the same maintenance write one update, not two).
@@ -200,6 +202,7 @@ impl Store {
             impact: draft.impact,
             window: None,
             component_ids: &[],
+            plan: None,
         };
         self.publish(target, &draft.first, author)
             .await?
@@ -229,6 +232,7 @@ impl Store {
     pub async fn schedule_maintenance(
         &self,
         draft: &MaintenanceDraft,
+        remind_prior_minutes: Option<i64>,
         author: &str,
     ) -> StoreResult<Published> {
         let target = Target::New {
@@ -237,6 +241,10 @@ impl Store {
             impact: Impact::Maintenance,
             window: Some((draft.scheduled_for, draft.scheduled_until)),
             component_ids: &draft.component_ids,
+            plan: Some(super::maintenance::Plan {
+                remind_prior_minutes,
+                options: draft.options,
+            }),
         };
         let first = UpdateDraft {
             status: IncidentStatus::Scheduled,
@@ -298,7 +306,7 @@ impl Store {
 
             // The incident, new or existing, and its state before this update.
             let (incident_id, kind, monitoring_at) = match &target {
-                Target::New { kind, name, impact, window, .. } => {
+                Target::New { kind, name, impact, window, plan, .. } => {
                     let (scheduled_for, scheduled_until) = window.map_or((None, None), |(a, b)| (Some(a), Some(b)));
                     let id: i64 = sqlx::query_scalar(
                         "INSERT INTO incidents (kind, name, status, impact, created_at, updated_at, started_at, \
@@ -314,6 +322,20 @@ impl Store {
                     .bind(scheduled_until)
                     .fetch_one(&mut *tx)
                     .await?;
+                    if let Some(plan) = plan {
+                        sqlx::query(
+                            "UPDATE incidents SET remind_prior_minutes = $1, notify_at_start = $2, \
+                             notify_at_end = $3, auto_start = $4, auto_end = $5 WHERE id = $6",
+                        )
+                        .bind(plan.remind_prior_minutes)
+                        .bind(plan.options.notify_at_start)
+                        .bind(plan.options.notify_at_end)
+                        .bind(plan.options.auto_start)
+                        .bind(plan.options.auto_end)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     (id, *kind, None)
                 }
                 Target::Existing { id, only_from } => {

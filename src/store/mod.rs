@@ -36,6 +36,7 @@ pub use digest::KeyedUpgrade;
 pub use events::{Change, ChangeListener, PagesMarker, EVENTS_CHANNEL};
 pub use hooks::{Disabled, HookRow, NewHook};
 pub use incidents::Published;
+pub use maintenance::{Reminder, Replan, Rescheduled};
 pub use notify::{
     channel, ChannelHold, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, FanoutChunk,
     OutboundState, SignUp, Subscriber, CONFIRM_RESEND_AFTER,

@@ -18,6 +18,7 @@ mod helpers;
 mod kill_switch;
 mod least_privilege;
 mod maintenance;
+mod maintenance_notices;
 mod multi_instance;
 mod public_pages;
 mod security;
