@@ -596,3 +596,113 @@ async fn each_subscriber_gets_one_reminder_then_one_start_and_one_end_notice() {
     assert_eq!(v2_maintenance(&app, &id).await["status"], "completed");
     drop(second);
 }
+
+#[tokio::test]
+async fn the_admin_pages_schedule_with_options_reschedule_and_cancel() {
+    let app = spawn_app().await;
+    let browser =
+        crate::browser::staff(&app, "ops@example.com", herald::domain::Role::Responder).await;
+    let form = browser
+        .get("/admin/maintenances/new")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("name=\"remind_prior\""));
+    assert!(form.contains("name=\"notify_at_start\" value=\"1\" checked"));
+    let r = browser
+        .post(
+            "/admin/maintenances/new",
+            "/admin/maintenances",
+            &[
+                ("name", "Kernel upgrade"),
+                ("body", "Rolling restarts."),
+                ("scheduled_for", "2099-03-01T10:00"),
+                ("scheduled_until", "2099-03-01T11:00"),
+                ("notify", "1"),
+                ("remind_prior", "soon"),
+                ("auto_start", "1"),
+                ("auto_end", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("remind_prior"));
+    let r = browser
+        .post(
+            "/admin/maintenances/new",
+            "/admin/maintenances",
+            &[
+                ("name", "Kernel upgrade"),
+                ("body", "Rolling restarts."),
+                ("scheduled_for", "2099-03-01T10:00"),
+                ("scheduled_until", "2099-03-01T11:00"),
+                ("notify", "1"),
+                ("remind_prior", "20"),
+                ("notify_at_end", "1"),
+                ("auto_start", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let page = r.headers()["location"].to_str().unwrap().to_string();
+    let id = page
+        .trim_start_matches("/admin/incidents/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string();
+    let m = read(&app, &id).await;
+    assert_eq!(m["scheduled_remind_prior_minutes"], 20);
+    assert_eq!(m["auto_transition_deliver_notifications_at_start"], false);
+    assert_eq!(m["auto_transition_deliver_notifications_at_end"], true);
+    assert_eq!(m["scheduled_auto_in_progress"], true);
+    assert_eq!(m["scheduled_auto_completed"], false);
+
+    let admin_page = format!("/admin/incidents/{id}");
+    let html = browser.get(&admin_page).await.text().await.unwrap();
+    assert!(html.contains(&format!("/admin/maintenances/{id}/reschedule")));
+    assert!(html.contains(&format!("/admin/maintenances/{id}/cancel")));
+    let r = browser
+        .post(
+            &admin_page,
+            &format!("/admin/maintenances/{id}/reschedule"),
+            &[
+                ("scheduled_for", "2099-03-02T10:00"),
+                ("scheduled_until", "2099-03-02T09:00"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = browser
+        .post(
+            &admin_page,
+            &format!("/admin/maintenances/{id}/reschedule"),
+            &[
+                ("scheduled_for", "2099-03-02T10:00"),
+                ("scheduled_until", "2099-03-02T12:00"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        read(&app, &id).await["scheduled_for"],
+        "2099-03-02T10:00:00.000Z"
+    );
+    assert_eq!(audit_details(&app, "maintenance.reschedule").await.len(), 1);
+
+    let r = browser
+        .post(
+            &admin_page,
+            &format!("/admin/maintenances/{id}/cancel"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert!(read(&app, &id).await["cancelled_at"].is_string());
+    let public = app.get_text(&format!("/incidents/{id}")).await;
+    assert!(public.contains("Cancelled"));
+    // Completed: the forms are gone.
+    let html = browser.get(&admin_page).await.text().await.unwrap();
+    assert!(!html.contains(&format!("/admin/maintenances/{id}/cancel")));
+}

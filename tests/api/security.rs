@@ -262,6 +262,12 @@ const PAGE_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/admin/incidents/{id}/updates", Role::Responder),
     ("GET", "/admin/maintenances/new", Role::Responder),
     ("POST", "/admin/maintenances", Role::Responder),
+    (
+        "POST",
+        "/admin/maintenances/{id}/reschedule",
+        Role::Responder,
+    ),
+    ("POST", "/admin/maintenances/{id}/cancel", Role::Responder),
     ("POST", "/admin/pause", Role::Responder),
     ("POST", "/admin/resume", Role::Admin),
     ("GET", "/admin/breach", Role::Admin),

@@ -5,6 +5,7 @@ mod audit;
 mod breach;
 mod components;
 mod incidents;
+mod maintenance;
 mod outbound;
 mod session;
 mod staff;
@@ -86,6 +87,11 @@ pub fn router() -> Router<AppState> {
             get(incidents::new_maintenance_page),
         )
         .route("/admin/maintenances", post(incidents::schedule_maintenance))
+        .route(
+            "/admin/maintenances/{id}/reschedule",
+            post(maintenance::reschedule),
+        )
+        .route("/admin/maintenances/{id}/cancel", post(maintenance::cancel))
         .route("/admin/pause", post(outbound::pause))
         .route("/admin/breach", get(breach::show))
         .route("/admin/breach/preview", post(breach::preview))
