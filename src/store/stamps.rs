@@ -271,7 +271,7 @@ impl Store {
                         .bind(update_id)
                         .execute(&mut *tx)
                         .await?;
-                    sqlx::query("UPDATE fanouts SET stamp = $1 WHERE update_id = $2")
+                    sqlx::query("UPDATE fanouts SET stamp = $1 WHERE update_id = $2 AND stamp IS NULL")
                         .bind(stamper.fanout(update_id, "email"))
                         .bind(update_id)
                         .execute(&mut *tx)
