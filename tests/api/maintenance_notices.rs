@@ -594,6 +594,16 @@ async fn each_subscriber_gets_one_reminder_then_one_start_and_one_end_notice() {
     assert!(reminder.text().contains("The edge routers are replaced."));
     assert_eq!(read(&app, &id).await["status"], "completed");
     assert_eq!(v2_maintenance(&app, &id).await["status"], "completed");
+    // One instance's scheduler queued the reminder, once; and it says so in the audit log.
+    let reminded = audit_details(&app, "maintenance.remind").await;
+    assert_eq!(reminded.len(), 1, "{reminded:?}");
+    assert_eq!(
+        reminded[0]["update"]
+            .as_i64()
+            .map(|u| u.to_string())
+            .as_deref(),
+        m["update_id"].as_str()
+    );
     drop(second);
 }
 
