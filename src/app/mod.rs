@@ -8,6 +8,7 @@ pub mod edits;
 pub mod guard;
 pub mod hooks;
 pub mod incidents;
+pub mod maintenance;
 pub mod outbound;
 pub mod postmortems;
 pub mod staff;

@@ -12,6 +12,7 @@ mod edits;
 mod events;
 mod hooks;
 mod incidents;
+mod maintenance;
 mod notify;
 mod postmortems;
 mod rows;
@@ -41,6 +42,7 @@ pub use edits::{
 pub use events::{Change, ChangeListener, PagesMarker, EVENTS_CHANNEL};
 pub use hooks::{Disabled, HookRow, NewHook};
 pub use incidents::Published;
+pub use maintenance::{Reminder, Replan, Rescheduled};
 pub use notify::{
     channel, ChannelHold, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, FanoutChunk,
     OutboundState, SignUp, Subscriber, CONFIRM_RESEND_AFTER,
