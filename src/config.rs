@@ -53,6 +53,10 @@ pub struct Config {
     /// had claimed go back to the queue for the others (each instance beats every quarter of
     /// this). The lease above stays as the backstop.
     pub instance_timeout: u64,
+    /// Minutes before a maintenance starts that subscribers are reminded, when a maintenance
+    /// asks for the page default (`scheduled_remind_prior: true`, or nothing said on one that
+    /// notifies). 0: no reminders unless a maintenance names its own minutes.
+    pub remind_prior_minutes: i64,
     /// Sign outgoing mail with DKIM for this domain (with `dkim_selector` and `dkim_key_file`).
     pub dkim_domain: String,
     pub dkim_selector: String,
@@ -119,6 +123,7 @@ impl Default for Config {
             smtp_helo: String::new(),
             delivery_lease: 300,
             instance_timeout: 20,
+            remind_prior_minutes: 60,
             dkim_domain: String::new(),
             dkim_selector: String::new(),
             dkim_key_file: String::new(),
@@ -198,6 +203,11 @@ impl Config {
         }
         if self.database_acquire_timeout == 0 || self.database_acquire_timeout > 3600 {
             anyhow::bail!("HERALD_DATABASE_ACQUIRE_TIMEOUT must be between 1 and 3600 seconds");
+        }
+        if !(0..=crate::domain::maintenance::MAX_REMIND_PRIOR_MINUTES)
+            .contains(&self.remind_prior_minutes)
+        {
+            anyhow::bail!("HERALD_REMIND_PRIOR_MINUTES must be between 0 and 43200");
         }
         if self.delivery_lease < 5 || self.delivery_lease > 86_400 {
             anyhow::bail!("HERALD_DELIVERY_LEASE must be between 5 and 86400 seconds");

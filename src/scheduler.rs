@@ -1,5 +1,6 @@
-//! Time-driven changes: maintenance windows that start and end on their own, and the daily
-//! roll-over of "Past incidents" on the front page.
+//! Time-driven changes: maintenance windows that start and end on their own, the reminders
+//! subscribers get before a maintenance starts, and the daily roll-over of "Past incidents" on
+//! the front page.
 
 use std::time::Duration;
 
@@ -10,8 +11,9 @@ use crate::app::{Actor, App};
 /// The longest the scheduler sleeps without looking again (covers clock jumps).
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
-/// Advances due maintenances, then sleeps until the next window edge, the next UTC midnight,
-/// or any change to the data, whichever comes first. Runs for the life of the runtime.
+/// Advances due maintenances and queues due reminders, then sleeps until the next window edge
+/// or reminder, the next UTC midnight, or any change to the data, whichever comes first. Runs
+/// for the life of the runtime.
 pub fn spawn(app: App) -> tokio::task::JoinHandle<()> {
     let (store, cache) = (app.store.clone(), app.cache.clone());
     let actor = Actor::system("herald (scheduler)");

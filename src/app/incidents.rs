@@ -61,7 +61,14 @@ impl App {
         draft: &MaintenanceDraft,
     ) -> AppResult<Published> {
         self.screen_maintenance(actor, draft).await?;
-        let published = self.store.schedule_maintenance(draft, &actor.name).await?;
+        let remind = draft
+            .options
+            .remind_prior
+            .resolve(draft.notify, self.config.remind_prior_minutes);
+        let published = self
+            .store
+            .schedule_maintenance(draft, remind, &actor.name)
+            .await?;
         self.changed().await;
         self.audit_published(
             actor,
@@ -82,10 +89,21 @@ impl App {
         now: DateTime<Utc>,
     ) -> AppResult<Vec<Published>> {
         let published = self.store.advance_maintenances(now).await?;
-        if published.is_empty() {
+        let reminders = self.store.queue_due_reminders(now).await?;
+        if published.is_empty() && reminders.is_empty() {
             return Ok(published);
         }
         self.changed().await;
+        for r in &reminders {
+            tracing::info!(incident.id = r.incident_id, "maintenance reminder queued");
+            self.audit(
+                actor,
+                "maintenance.remind",
+                &format!("incident:{}", r.incident_id),
+                json!({ "update": r.update_id }),
+            )
+            .await;
+        }
         for p in &published {
             tracing::info!(
                 incident.id = p.incident_id,

@@ -9,6 +9,7 @@ pub mod groups;
 pub mod guard;
 pub mod hooks;
 pub mod incidents;
+pub mod maintenance;
 pub mod outbound;
 pub mod postmortems;
 pub mod staff;

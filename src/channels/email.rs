@@ -60,8 +60,8 @@ impl<T: MailTransport> Channel for Email<T> {
     type Rendered = Composed;
 
     fn names(&self) -> &'static [&'static str] {
-        use super::names::{ALERT, CONFIRM, EMAIL, NOTICE};
-        &[EMAIL, CONFIRM, ALERT, NOTICE]
+        use super::names::{ALERT, CONFIRM, EMAIL, NOTICE, REMINDER};
+        &[EMAIL, CONFIRM, ALERT, NOTICE, REMINDER]
     }
 
     fn policy(&self) -> Policy {
@@ -82,6 +82,14 @@ impl<T: MailTransport> Channel for Email<T> {
         let (recipient, address) = (out.recipient_id, address.clone());
         let now = crate::domain::now();
         let compose: Box<dyn FnOnce() -> anyhow::Result<Composed> + Send> = match &out.message {
+            Message::Update(notice) if out.channel == super::names::REMINDER => {
+                let mail = crate::notify::compose::ReminderMail::new(
+                    &notice.page.url,
+                    &notice.incident,
+                    &notice.update,
+                );
+                Box::new(move || composer.reminder(&mail, recipient, &address))
+            }
             Message::Update(notice) => {
                 let mail = self.update_mail(notice);
                 Box::new(move || composer.notification(&mail, recipient, &address))

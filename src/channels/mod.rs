@@ -95,6 +95,9 @@ pub mod names {
     pub const NOTICE: &str = "notice";
     /// An update posted to the connected X account (recipient 0).
     pub const X: &str = "x";
+    /// A reminder to one email subscriber that a maintenance starts soon: a message about the
+    /// maintenance's first update (email channel), queued once by the scheduler.
+    pub const REMINDER: &str = "reminder";
 }
 
 /// How the outbox treats a channel's deliveries.

@@ -524,6 +524,8 @@ pub struct MaintenanceDraft {
     pub scheduled_until: DateTime<Utc>,
     pub component_ids: Vec<i64>,
     pub notify: bool,
+    /// Reminder, notices at start and end, automatic moves (defaults follow `notify`).
+    pub options: super::MaintenanceOptions,
 }
 
 /// Longest maintenance window accepted.
@@ -574,6 +576,7 @@ impl MaintenanceDraft {
                 scheduled_until: end?,
                 component_ids: ids,
                 notify,
+                options: super::MaintenanceOptions::defaults(notify),
             })
         })();
         problems.finish(draft)

@@ -6,6 +6,7 @@ pub mod component;
 pub mod edit;
 pub mod incident;
 pub mod links;
+pub mod maintenance;
 pub mod markdown;
 pub mod staff;
 pub mod status;
@@ -21,6 +22,7 @@ pub use incident::{
     AffectedComponent, Impact, Incident, IncidentDraft, IncidentKind, IncidentStatus,
     IncidentUpdate, MaintenanceDraft, MaintenancePlan, Postmortem, UpdateDraft,
 };
+pub use maintenance::{MaintenanceOptions, RemindPrior};
 pub use staff::{Role, StaffEmail};
 pub use status::Indicator;
 pub use subscriber::SubscriberEmail;

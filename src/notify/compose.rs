@@ -302,6 +302,122 @@ impl Composer {
     }
 }
 
+/// What every reminder of one maintenance shares: its name, window and description (the
+/// first update's body), as they stand when the reminder is sent.
+pub struct ReminderMail {
+    incident_id: i64,
+    incident_name: String,
+    starts: String,
+    ends: String,
+    body: String,
+    body_html: String,
+}
+
+impl ReminderMail {
+    pub fn new(site_url: &str, incident: &Incident, update: &IncidentUpdate) -> ReminderMail {
+        let time = |t: Option<DateTime<Utc>>| t.map(|t| TimeView::new(&t).text).unwrap_or_default();
+        ReminderMail {
+            incident_id: incident.id,
+            incident_name: incident.name.clone(),
+            starts: time(incident.scheduled_for),
+            ends: time(incident.scheduled_until),
+            body: update.body.clone(),
+            body_html: to_safe_html(&update.body, site_url),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "email/reminder.txt")]
+struct ReminderText<'a> {
+    site_name: &'a str,
+    incident_name: &'a str,
+    starts: &'a str,
+    ends: &'a str,
+    body: &'a str,
+    incident_url: &'a str,
+    manage_url: &'a str,
+    unsubscribe_url: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/reminder.html")]
+struct ReminderHtml<'a> {
+    site_name: &'a str,
+    incident_name: &'a str,
+    starts: &'a str,
+    ends: &'a str,
+    body_html: &'a str,
+    incident_url: &'a str,
+    manage_url: &'a str,
+    unsubscribe_url: &'a str,
+}
+
+impl Composer {
+    /// The reminder to one subscriber that a maintenance starts soon ("Reminder: <name> starts
+    /// at <time>"), with the list headers of every notification.
+    pub fn reminder(
+        &self,
+        mail: &ReminderMail,
+        subscriber_id: i64,
+        address: &str,
+    ) -> anyhow::Result<Composed> {
+        let incident_url = format!("{}/incidents/{}", self.site.url, mail.incident_id);
+        let manage_url = self.manage_url(subscriber_id);
+        let unsubscribe_url = self.unsubscribe_url(subscriber_id);
+        let text = ReminderText {
+            site_name: &self.site.name,
+            incident_name: &mail.incident_name,
+            starts: &mail.starts,
+            ends: &mail.ends,
+            body: &mail.body,
+            incident_url: &incident_url,
+            manage_url: &manage_url,
+            unsubscribe_url: &unsubscribe_url,
+        }
+        .render()?;
+        let html = ReminderHtml {
+            site_name: &self.site.name,
+            incident_name: &mail.incident_name,
+            starts: &mail.starts,
+            ends: &mail.ends,
+            body_html: &mail.body_html,
+            incident_url: &incident_url,
+            manage_url: &manage_url,
+            unsubscribe_url: &unsubscribe_url,
+        }
+        .render()?;
+        let subject = format!(
+            "[{}] Reminder: {} starts at {}",
+            self.site.name, mail.incident_name, mail.starts
+        );
+        let message_id = self.message_id();
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(recipient(address)?)
+            .subject(subject)
+            .date_now()
+            .message_id(Some(message_id.clone()))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Id"),
+                self.list_id(),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{unsubscribe_url}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_string(),
+            ))
+            .multipart(MultiPart::alternative_plain_html(text, html))?;
+        Ok(Composed {
+            message_id,
+            bytes: self.finish(&message)?,
+        })
+    }
+}
+
 impl Composer {
     /// A message to a subscriber about their subscription (plain text), such as a webhook
     /// subscription being disabled.

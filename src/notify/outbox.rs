@@ -207,6 +207,12 @@ impl<C: Channel> Outbox<C> {
                 continue;
             }
             let message = match (delivery.update_id, delivery.alert_id) {
+                // A reminder of a maintenance that has since started or been called off is moot.
+                (Some(id), _) if delivery.channel == channels::names::REMINDER => notices
+                    .get(&id)
+                    .filter(|n| n.incident.is_upcoming_maintenance())
+                    .cloned()
+                    .map(Message::Update),
                 (Some(id), _) => notices.get(&id).cloned().map(Message::Update),
                 (None, Some(id)) => alerts.get(&id).cloned(),
                 (None, None) if delivery.channel == channels::names::CONFIRM => {

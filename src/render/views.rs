@@ -230,7 +230,12 @@ pub fn incident_view(site: &Site, i: &Incident, names: &HashMap<i64, &str>) -> I
         is_maintenance: i.kind == IncidentKind::Maintenance,
         kind_label: i.kind.label(),
         status: i.status.as_str(),
-        status_label: i.status.label(),
+        // A maintenance called off is completed to the API, and says so on the page.
+        status_label: if i.plan.cancelled_at.is_some() {
+            "Cancelled"
+        } else {
+            i.status.label()
+        },
         impact: i.impact.as_str(),
         started: TimeView::new(&i.started_at),
         resolved: i.resolved_at.as_ref().map(TimeView::new),

@@ -26,13 +26,15 @@ pub struct Published {
 }
 
 /// Which incident an update belongs to.
-enum Target<'a> {
+pub(super) enum Target<'a> {
     New {
         kind: IncidentKind,
         name: &'a str,
         impact: Impact,
         window: Option<(DateTime<Utc>, DateTime<Utc>)>,
         component_ids: &'a [i64],
+        /// A maintenance's reminder, notices and automatic moves.
+        plan: Option<super::maintenance::Plan>,
     },
     /// An existing incident; with `only_from`, only while its status is one of those (so two
     /// instances advancing the same maintenance write one update, not two).
@@ -201,6 +203,7 @@ impl Store {
             impact: draft.impact,
             window: None,
             component_ids: &[],
+            plan: None,
         };
         self.publish(target, &draft.first, author)
             .await?
@@ -230,6 +233,7 @@ impl Store {
     pub async fn schedule_maintenance(
         &self,
         draft: &MaintenanceDraft,
+        remind_prior_minutes: Option<i64>,
         author: &str,
     ) -> StoreResult<Published> {
         let target = Target::New {
@@ -238,6 +242,10 @@ impl Store {
             impact: Impact::Maintenance,
             window: Some((draft.scheduled_for, draft.scheduled_until)),
             component_ids: &draft.component_ids,
+            plan: Some(super::maintenance::Plan {
+                remind_prior_minutes,
+                options: draft.options,
+            }),
         };
         let first = UpdateDraft {
             status: IncidentStatus::Scheduled,
@@ -253,88 +261,9 @@ impl Store {
             .ok_or(StoreError::NotFound("maintenance"))
     }
 
-    /// Starts maintenances whose window has begun and completes those whose window has ended,
-    /// each with an update dated at the scheduled time. Safe to run from several instances.
-    pub async fn advance_maintenances(&self, now: DateTime<Utc>) -> StoreResult<Vec<Published>> {
-        #[derive(sqlx::FromRow)]
-        struct Due {
-            id: i64,
-            status: String,
-            scheduled_for: DateTime<Utc>,
-            scheduled_until: DateTime<Utc>,
-            notify: bool,
-        }
-        let sql = "SELECT i.id, i.status, i.scheduled_for, i.scheduled_until, \
-                   COALESCE((SELECT u.deliver_notifications FROM incident_updates u WHERE u.incident_id = i.id \
-                             ORDER BY u.id LIMIT 1), FALSE) AS notify \
-                   FROM incidents i WHERE i.kind = 'maintenance' \
-                   AND ((i.status = 'scheduled' AND i.scheduled_for <= $1) \
-                     OR (i.status IN ('scheduled', 'in_progress', 'verifying') AND i.scheduled_until <= $1)) \
-                   ORDER BY i.scheduled_for";
-        let due: Vec<Due> =
-            on_pool!(self, read pool => sqlx::query_as(sql).bind(now).fetch_all(pool).await)?;
-        let mut published = Vec::new();
-        for m in due {
-            let mut status = IncidentStatus::from_stored(&m.status).map_err(StoreError::Corrupt)?;
-            if status == IncidentStatus::Scheduled {
-                let start = UpdateDraft {
-                    status: IncidentStatus::InProgress,
-                    body: "Scheduled maintenance is currently in progress. We will provide updates as necessary."
-                        .to_string(),
-                    components: Vec::new(),
-                    notify: m.notify,
-                    channels: crate::domain::resolve_channels(m.notify, None, true).unwrap_or_default(),
-                    custom_tweet: None,
-                    display_at: Some(m.scheduled_for),
-                };
-                let target = Target::Existing {
-                    id: m.id,
-                    only_from: Some(&[IncidentStatus::Scheduled]),
-                };
-                if let Some(p) = self.publish(target, &start, "herald").await? {
-                    published.push(p);
-                    status = IncidentStatus::InProgress;
-                }
-            }
-            if m.scheduled_until <= now && status != IncidentStatus::Scheduled {
-                let end = UpdateDraft {
-                    status: IncidentStatus::Completed,
-                    body: "The scheduled maintenance has been completed.".to_string(),
-                    components: Vec::new(),
-                    notify: m.notify,
-                    channels: crate::domain::resolve_channels(m.notify, None, true)
-                        .unwrap_or_default(),
-                    custom_tweet: None,
-                    display_at: Some(m.scheduled_until),
-                };
-                let from = [IncidentStatus::InProgress, IncidentStatus::Verifying];
-                let target = Target::Existing {
-                    id: m.id,
-                    only_from: Some(&from),
-                };
-                if let Some(p) = self.publish(target, &end, "herald").await? {
-                    published.push(p);
-                }
-            }
-        }
-        Ok(published)
-    }
-
-    /// The next time a maintenance is due to start or end, if any.
-    pub async fn next_maintenance_change(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let sql = "SELECT MIN(t) FROM ( \
-                     SELECT scheduled_for AS t FROM incidents WHERE kind = 'maintenance' AND status = 'scheduled' \
-                     UNION ALL \
-                     SELECT scheduled_until AS t FROM incidents WHERE kind = 'maintenance' \
-                       AND status IN ('scheduled', 'in_progress', 'verifying')) AS due";
-        let next: Option<DateTime<Utc>> =
-            on_pool!(self, read pool => sqlx::query_scalar(sql).fetch_one(pool).await)?;
-        Ok(next)
-    }
-
     /// Writes one update and everything that follows from it, in one transaction.
     /// Returns `None` when an `only_from` condition no longer holds.
-    async fn publish(
+    pub(super) async fn publish(
         &self,
         target: Target<'_>,
         draft: &UpdateDraft,
@@ -378,7 +307,7 @@ impl Store {
 
             // The incident, new or existing, and its state before this update.
             let (incident_id, kind, monitoring_at) = match &target {
-                Target::New { kind, name, impact, window, .. } => {
+                Target::New { kind, name, impact, window, plan, .. } => {
                     let (scheduled_for, scheduled_until) = window.map_or((None, None), |(a, b)| (Some(a), Some(b)));
                     let id: i64 = sqlx::query_scalar(
                         "INSERT INTO incidents (kind, name, status, impact, created_at, updated_at, started_at, \
@@ -394,6 +323,20 @@ impl Store {
                     .bind(scheduled_until)
                     .fetch_one(&mut *tx)
                     .await?;
+                    if let Some(plan) = plan {
+                        sqlx::query(
+                            "UPDATE incidents SET remind_prior_minutes = $1, notify_at_start = $2, \
+                             notify_at_end = $3, auto_start = $4, auto_end = $5 WHERE id = $6",
+                        )
+                        .bind(plan.remind_prior_minutes)
+                        .bind(plan.options.notify_at_start)
+                        .bind(plan.options.notify_at_end)
+                        .bind(plan.options.auto_start)
+                        .bind(plan.options.auto_end)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     (id, *kind, None)
                 }
                 Target::Existing { id, only_from } => {

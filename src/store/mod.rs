@@ -13,6 +13,7 @@ mod events;
 mod groups;
 mod hooks;
 mod incidents;
+mod maintenance;
 mod notify;
 mod postmortems;
 mod rows;
@@ -43,6 +44,7 @@ pub use events::{Change, ChangeListener, PagesMarker, EVENTS_CHANNEL};
 pub use groups::{group_id_for, ComponentGroup, GroupChange};
 pub use hooks::{Disabled, HookRow, NewHook};
 pub use incidents::Published;
+pub use maintenance::{Reminder, Replan, Rescheduled};
 pub use notify::{
     channel, ChannelHold, ClaimedDelivery, DeliveryCounts, DeliveryOutcome, FanoutChunk,
     OutboundState, SignUp, Subscriber, CONFIRM_RESEND_AFTER,

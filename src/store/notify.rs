@@ -584,21 +584,28 @@ impl Store {
                 tx.commit().await?;
                 return Ok(None);
             };
-            // Only a fan-out Herald wrote, on the channels its update was posted with.
-            let chosen: Vec<&str> = f.channels.split(',').filter(|c| !c.is_empty()).collect();
+            // Only a fan-out Herald wrote, on the channels its update was posted with (a
+            // maintenance's reminder: on the reminder channel alone, stamped so).
+            let channels = if f.channel == channel::REMINDER { channel::REMINDER } else { f.channels.as_str() };
+            let chosen: Vec<&str> = channels.split(',').filter(|c| !c.is_empty()).collect();
             let genuine = self.stamper().is_none_or(|s| {
-                Stamper::verify(&s.fanout(f.update_id, &f.channels), f.stamp.as_deref())
+                Stamper::verify(&s.fanout(f.update_id, channels), f.stamp.as_deref())
             }) && chosen.contains(&f.channel.as_str())
                 && f.remaining.split(',').filter(|c| !c.is_empty()).all(|c| chosen.contains(&c));
             if !genuine {
-                sqlx::query("DELETE FROM fanouts WHERE update_id = $1")
+                sqlx::query("DELETE FROM fanouts WHERE update_id = $1 AND channel = $2")
                     .bind(f.update_id)
+                    .bind(&f.channel)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
                 return Ok(Some(FanoutChunk { update_id: f.update_id, deliveries: 0, done: true, forged: true }));
             }
-            let audience = crate::channels::info(&f.channel).map(|c| c.audience);
+            let audience = if f.channel == channel::REMINDER {
+                Some(Audience::Subscribers)
+            } else {
+                crate::channels::info(&f.channel).map(|c| c.audience)
+            };
             let (table, audience_sql) = match audience {
                 Some(Audience::Subscribers) => ("subscribers", AUDIENCE_SUBSCRIBERS),
                 Some(Audience::Hooks(_)) => ("hooks", AUDIENCE_HOOKS),
@@ -658,21 +665,24 @@ impl Store {
             let next = if channel_done { remaining.next() } else { None };
             let done = channel_done && next.is_none();
             if done {
-                sqlx::query("DELETE FROM fanouts WHERE update_id = $1")
+                sqlx::query("DELETE FROM fanouts WHERE update_id = $1 AND channel = $2")
                     .bind(f.update_id)
+                    .bind(&f.channel)
                     .execute(&mut *tx)
                     .await?;
             } else if let Some(next) = next {
-                sqlx::query("UPDATE fanouts SET channel = $1, remaining = $2, after_id = 0 WHERE update_id = $3")
+                sqlx::query("UPDATE fanouts SET channel = $1, remaining = $2, after_id = 0 WHERE update_id = $3 AND channel = $4")
                     .bind(next)
                     .bind(remaining.collect::<Vec<_>>().join(","))
                     .bind(f.update_id)
+                    .bind(&f.channel)
                     .execute(&mut *tx)
                     .await?;
             } else {
-                sqlx::query("UPDATE fanouts SET after_id = $1 WHERE update_id = $2")
+                sqlx::query("UPDATE fanouts SET after_id = $1 WHERE update_id = $2 AND channel = $3")
                     .bind(upto)
                     .bind(f.update_id)
+                    .bind(&f.channel)
                     .execute(&mut *tx)
                     .await?;
             }

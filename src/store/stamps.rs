@@ -64,21 +64,24 @@ macro_rules! restamp {
             }
         }
 
-        let fanouts: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-            "SELECT f.update_id, COALESCE(u.channels, ''), f.stamp FROM fanouts f \
+        // A maintenance's reminder is stamped over its own channel, not its update's.
+        let fanouts: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT f.update_id, f.channel, CASE WHEN f.channel = 'reminder' THEN 'reminder' \
+             ELSE COALESCE(u.channels, '') END, f.stamp FROM fanouts f \
              LEFT JOIN incident_updates u ON u.id = f.update_id",
         )
         .fetch_all(&mut *$tx)
         .await?;
-        for (update_id, channels, stamp) in fanouts {
+        for (update_id, channel, channels, stamp) in fanouts {
             // Unstamped fan-outs are an upgrade's, stamped by `adopt_waiting_fanouts`.
             if stamp.is_none() {
                 continue;
             }
             if keep(old.map(|o| o.fanout(update_id, &channels)), stamp.as_deref()) {
-                sqlx::query("UPDATE fanouts SET stamp = $1 WHERE update_id = $2")
+                sqlx::query("UPDATE fanouts SET stamp = $1 WHERE update_id = $2 AND channel = $3")
                     .bind(new.fanout(update_id, &channels))
                     .bind(update_id)
+                    .bind(channel)
                     .execute(&mut *$tx)
                     .await?;
                 stamped += 1;
@@ -268,7 +271,7 @@ impl Store {
                         .bind(update_id)
                         .execute(&mut *tx)
                         .await?;
-                    sqlx::query("UPDATE fanouts SET stamp = $1 WHERE update_id = $2")
+                    sqlx::query("UPDATE fanouts SET stamp = $1 WHERE update_id = $2 AND stamp IS NULL")
                         .bind(stamper.fanout(update_id, "email"))
                         .bind(update_id)
                         .execute(&mut *tx)

@@ -20,6 +20,7 @@ mod helpers;
 mod kill_switch;
 mod least_privilege;
 mod maintenance;
+mod maintenance_notices;
 mod multi_instance;
 mod postmortems;
 mod public_pages;

@@ -262,6 +262,12 @@ const PAGE_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/admin/incidents/{id}/updates", Role::Responder),
     ("GET", "/admin/maintenances/new", Role::Responder),
     ("POST", "/admin/maintenances", Role::Responder),
+    (
+        "POST",
+        "/admin/maintenances/{id}/reschedule",
+        Role::Responder,
+    ),
+    ("POST", "/admin/maintenances/{id}/cancel", Role::Responder),
     ("POST", "/admin/pause", Role::Responder),
     ("POST", "/admin/resume", Role::Admin),
     ("GET", "/admin/breach", Role::Admin),
@@ -335,6 +341,13 @@ const API_ROUTES: &[(&str, &str, Role)] = &[
         Role::Responder,
     ),
     ("POST", "/api/admin/v1/maintenances", Role::Responder),
+    ("GET", "/api/admin/v1/maintenances/{id}", Role::Viewer),
+    ("PATCH", "/api/admin/v1/maintenances/{id}", Role::Responder),
+    (
+        "POST",
+        "/api/admin/v1/maintenances/{id}/cancel",
+        Role::Responder,
+    ),
     ("POST", "/api/admin/v1/subscribers", Role::Admin),
     ("GET", "/api/admin/v1/updates/{id}/deliveries", Role::Viewer),
     ("POST", "/api/admin/v1/pause", Role::Responder),
@@ -552,6 +565,16 @@ async fn every_page_and_api_route_enforces_its_role() {
                 (_, "/api/admin/v1/components/{id}") => {
                     concrete(path, &app.create_component(&format!("M{n}{role:?}")).await)
                 }
+                // A maintenance of its own each time: a cancel succeeds once.
+                (_, p) if p.starts_with("/api/admin/v1/maintenances/") => {
+                    let m: serde_json::Value = app
+                        .api("/api/admin/v1/maintenances", json!({"name": "M", "body": "b", "scheduled_for": "2099-01-01T10:00:00Z", "scheduled_until": "2099-01-01T11:00:00Z"}))
+                        .await
+                        .json()
+                        .await
+                        .unwrap();
+                    concrete(path, m["id"].as_str().unwrap())
+                }
                 (_, p) if p.contains("/postmortem") => concrete(path, &closed_id),
                 // Each allowed DELETE removes a template of its own.
                 ("DELETE", "/api/admin/v1/templates/{id}") => concrete(path, &new_template().await),
@@ -583,6 +606,9 @@ async fn every_page_and_api_route_enforces_its_role() {
                 "/api/admin/v1/incidents/{id}/postmortem" => json!({"body": "What happened."}),
                 "/api/admin/v1/templates" | "/api/admin/v1/templates/{id}" => {
                     json!({"name": "T", "title": "T", "body": "b"})
+                }
+                "/api/admin/v1/maintenances/{id}" => {
+                    json!({"scheduled_until": "2099-01-01T12:00:00Z"})
                 }
                 _ => json!({}),
             };

@@ -58,7 +58,7 @@ test('a responder fixes a typo in a published update and the page says it was ed
   await step('open the incident and edit the update', async () => {
     await page.goto(`${herald.url}/admin/incidents/${incidentId}`);
     assert.ok((await page.locator('body').innerText()).includes(TYPO));
-    await page.getByRole('link', { name: /^Edit or delete/ }).first().click();
+    await page.getByRole('link', { name: /^Edit or delete the / }).first().click();
     await page.waitForURL(/\/admin\/updates\/[^/]+\/edit$/);
     const body = page.locator('textarea[name="body"]');
     assert.equal(await body.inputValue(), TYPO, 'the form starts from the published text');

@@ -486,6 +486,12 @@ struct NewMaintenancePage {
     scheduled_until: String,
     components: Vec<MaintenanceComponent>,
     notify: bool,
+    remind_prior: String,
+    default_remind: i64,
+    notify_at_start: bool,
+    notify_at_end: bool,
+    auto_start: bool,
+    auto_end: bool,
 }
 
 async fn maintenance_form(
@@ -514,6 +520,12 @@ async fn maintenance_form(
             })
             .collect(),
         notify: fields.has("notify") || !fields.has("csrf"),
+        remind_prior: fields.get("remind_prior").to_string(),
+        default_remind: state.config.remind_prior_minutes,
+        notify_at_start: fields.has("notify_at_start") || !fields.has("csrf"),
+        notify_at_end: fields.has("notify_at_end") || !fields.has("csrf"),
+        auto_start: fields.has("auto_start") || !fields.has("csrf"),
+        auto_end: fields.has("auto_end") || !fields.has("csrf"),
     })
 }
 
@@ -541,6 +553,24 @@ pub async fn schedule_maintenance(
         f.has("notify"),
         domain::now(),
     );
+    let remind_prior = domain::RemindPrior::from_form("remind_prior", f.get("remind_prior"));
+    let parsed = match (parsed, remind_prior) {
+        (Ok(mut draft), Ok(remind_prior)) => {
+            draft.options = domain::MaintenanceOptions {
+                remind_prior,
+                notify_at_start: f.has("notify_at_start"),
+                notify_at_end: f.has("notify_at_end"),
+                auto_start: f.has("auto_start"),
+                auto_end: f.has("auto_end"),
+            };
+            Ok(draft)
+        }
+        (Ok(_), Err(e)) => Err(domain::Invalid(vec![e])),
+        (Err(mut invalid), remind) => {
+            invalid.0.extend(remind.err());
+            Err(invalid)
+        }
+    };
     let errors = match parsed {
         Ok(draft) => match state
             .schedule_maintenance(&form.session.actor(), &draft)

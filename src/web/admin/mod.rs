@@ -6,6 +6,7 @@ mod breach;
 mod components;
 mod edits;
 mod incidents;
+mod maintenance;
 mod outbound;
 mod postmortems;
 mod session;
@@ -116,6 +117,11 @@ pub fn router() -> Router<AppState> {
             get(incidents::new_maintenance_page),
         )
         .route("/admin/maintenances", post(incidents::schedule_maintenance))
+        .route(
+            "/admin/maintenances/{id}/reschedule",
+            post(maintenance::reschedule),
+        )
+        .route("/admin/maintenances/{id}/cancel", post(maintenance::cancel))
         .route("/admin/pause", post(outbound::pause))
         .route("/admin/breach", get(breach::show))
         .route("/admin/breach/preview", post(breach::preview))

@@ -29,6 +29,7 @@ use crate::render::api::{component_value, incident_value, update_value};
 use crate::store::Subscriber;
 
 mod edits;
+mod maintenance;
 mod webhooks;
 
 pub fn router() -> Router<AppState> {
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(edits::router())
         .merge(postmortems::router())
         .merge(templates::router())
+        .merge(maintenance::router())
         .route(
             "/api/admin/v1/components",
             get(list_components).post(create_component),
@@ -470,6 +472,13 @@ struct NewMaintenance {
     components: BTreeMap<String, String>,
     #[serde(default)]
     notify: bool,
+    /// Reminder, notices at start and end, automatic moves (Statuspage's names): see
+    /// `maintenance::OptionsBody`.
+    scheduled_remind_prior: Option<serde_json::Value>,
+    auto_transition_deliver_notifications_at_start: Option<bool>,
+    auto_transition_deliver_notifications_at_end: Option<bool>,
+    scheduled_auto_in_progress: Option<bool>,
+    scheduled_auto_completed: Option<bool>,
 }
 
 async fn schedule_maintenance(
@@ -479,7 +488,17 @@ async fn schedule_maintenance(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Responder)?;
     let ids: Vec<&str> = body.components.keys().map(String::as_str).collect();
-    let draft = MaintenanceDraft::parse(
+    let options = maintenance::OptionsBody {
+        scheduled_remind_prior: body.scheduled_remind_prior,
+        auto_transition_deliver_notifications_at_start: body
+            .auto_transition_deliver_notifications_at_start,
+        auto_transition_deliver_notifications_at_end: body
+            .auto_transition_deliver_notifications_at_end,
+        scheduled_auto_in_progress: body.scheduled_auto_in_progress,
+        scheduled_auto_completed: body.scheduled_auto_completed,
+    }
+    .options(body.notify);
+    let mut draft = MaintenanceDraft::parse(
         &body.name,
         &body.body,
         &body.scheduled_for,
@@ -487,9 +506,16 @@ async fn schedule_maintenance(
         &ids,
         body.notify,
         domain::now(),
-    )?;
+    );
+    match (&mut draft, options) {
+        (Ok(draft), Ok(options)) => draft.options = options,
+        (Err(Invalid(all)), Err(Invalid(more))) => all.extend(more),
+        (Ok(_), Err(e)) => return Err(e.into()),
+        (Err(_), Ok(_)) => {}
+    }
+    let draft = draft?;
     let published = state.schedule_maintenance(&caller.actor(), &draft).await?;
-    let mut json = incident_json(&state, published.incident_id).await?;
+    let mut json = maintenance::maintenance_json(&state, published.incident_id).await?;
     json["update_id"] = serde_json::Value::String(published.update_id.to_string());
     Ok((StatusCode::CREATED, Json(json)).into_response())
 }
