@@ -1001,3 +1001,67 @@ async fn templates_are_created_and_listed_and_a_components_status_set_directly()
     .await;
     assert_eq!(status, 422, "{body}");
 }
+
+#[tokio::test]
+async fn a_maintenance_takes_its_reminder_and_notices_and_is_rescheduled_by_a_patch() {
+    let app = spawn_app().await;
+    let (status, m) = call_form(
+        &app,
+        Method::POST,
+        "/incidents",
+        "incident%5Bname%5D=Upgrade&incident%5Bstatus%5D=scheduled\
+         &incident%5Bscheduled_for%5D=2099-01-01T10:00:00Z&incident%5Bscheduled_until%5D=2099-01-01T11:00:00Z\
+         &incident%5Bscheduled_remind_prior%5D=30&incident%5Bdeliver_notifications%5D=false\
+         &incident%5Bauto_transition_deliver_notifications_at_start%5D=true\
+         &incident%5Bscheduled_auto_completed%5D=false",
+    )
+    .await;
+    assert_eq!(status, 201, "{m}");
+    assert_eq!(m["scheduled_remind_prior"], true);
+    assert_eq!(m["scheduled_remind_prior_minutes"], 30);
+    assert_eq!(m["auto_transition_deliver_notifications_at_start"], true);
+    assert_eq!(m["auto_transition_deliver_notifications_at_end"], false);
+    assert_eq!(m["scheduled_auto_completed"], false);
+    assert_eq!(m["scheduled_auto_in_progress"], true);
+    let id = m["id"].as_str().unwrap().to_string();
+
+    let (status, moved) = call(
+        &app,
+        Method::PATCH,
+        &format!("/incidents/{id}"),
+        Some(json!({"incident": {"scheduled_for": "2099-01-02T10:00:00Z", "scheduled_until": "2099-01-02T12:00:00Z", "scheduled_remind_prior": false}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{moved}");
+    assert_eq!(moved["scheduled_for"], "2099-01-02T10:00:00.000Z");
+    assert_eq!(moved["scheduled_until"], "2099-01-02T12:00:00.000Z");
+    assert_eq!(moved["scheduled_remind_prior"], false);
+    assert_eq!(
+        moved["incident_updates"].as_array().unwrap().len(),
+        1,
+        "a reschedule tells no one unless asked"
+    );
+
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &format!("/incidents/{id}"),
+        Some(json!({"incident": {"scheduled_until": "2098-01-01T00:00:00Z"}})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let realtime = open(
+        &app,
+        json!({"incident": {"name": "Outage", "body": "b", "deliver_notifications": false}}),
+    )
+    .await;
+    let rid = realtime["id"].as_str().unwrap();
+    let (status, body) = call(
+        &app,
+        Method::PATCH,
+        &format!("/incidents/{rid}"),
+        Some(json!({"incident": {"scheduled_for": "2099-01-02T10:00:00Z"}})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+}

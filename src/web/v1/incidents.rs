@@ -21,9 +21,11 @@ use crate::domain::edit::{RawIncidentEdit, RawUpdateEdit};
 use crate::domain::incident::RawUpdate;
 use crate::domain::{
     self, Choice, ComponentStatus, Impact, Incident, IncidentDraft, IncidentEdit, IncidentKind,
-    IncidentStatus, MaintenanceDraft, Role, UpdateDraft, UpdateEdit,
+    IncidentStatus, MaintenanceDraft, MaintenanceOptions, RemindPrior, Role, UpdateDraft,
+    UpdateEdit,
 };
 use crate::render::api::update_value;
+use crate::store::Replan;
 use crate::web::api::lists::{incident_in_state, incident_matches};
 use crate::web::AppState;
 
@@ -176,6 +178,41 @@ async fn show_incident(
     Ok(Json(one(&state, id).await?))
 }
 
+/// `scheduled_remind_prior` as `RemindPrior::from_json` reads it: `true` (the page default),
+/// `false` or 0 (none), or minutes; a form's text is read as a number or a flag.
+fn remind_prior(map: &Map<String, Value>) -> V1Result<Option<RemindPrior>> {
+    let value = match map.get("scheduled_remind_prior") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => match s.trim().parse::<i64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::Bool(form::flag(map, "scheduled_remind_prior")?.unwrap_or(false)),
+        },
+        Some(other) => other.clone(),
+    };
+    Ok(Some(RemindPrior::from_json(
+        "scheduled_remind_prior",
+        &value,
+    )?))
+}
+
+/// A new maintenance's reminder, notices and automatic moves, defaults following `notify`.
+fn maintenance_options(map: &Map<String, Value>, notify: bool) -> V1Result<MaintenanceOptions> {
+    let d = MaintenanceOptions::defaults(notify);
+    Ok(MaintenanceOptions {
+        remind_prior: remind_prior(map)?.unwrap_or(d.remind_prior),
+        notify_at_start: form::flag(map, "auto_transition_deliver_notifications_at_start")?
+            .unwrap_or(d.notify_at_start),
+        notify_at_end: form::flag(map, "auto_transition_deliver_notifications_at_end")?
+            .unwrap_or(d.notify_at_end),
+        auto_start: form::flag(map, "scheduled_auto_in_progress")?
+            .or(form::flag(map, "auto_transition_to_maintenance_state")?)
+            .unwrap_or(d.auto_start),
+        auto_end: form::flag(map, "scheduled_auto_completed")?
+            .or(form::flag(map, "auto_transition_to_operational_state")?)
+            .unwrap_or(d.auto_end),
+    })
+}
+
 /// The list states the admin API names too, so both APIs list alike.
 fn in_state(i: &Incident, state: &str) -> bool {
     incident_in_state(i, state).unwrap_or(false)
@@ -302,7 +339,8 @@ async fn create_incident(
         let body = body_text
             .filter(|b| !b.trim().is_empty())
             .unwrap_or_else(|| "Scheduled maintenance.".to_string());
-        let draft = MaintenanceDraft::parse(
+        let options = maintenance_options(incident, notify)?;
+        let mut draft = MaintenanceDraft::parse(
             &name,
             &body,
             scheduled_for.as_deref().unwrap_or(""),
@@ -311,6 +349,7 @@ async fn create_incident(
             notify,
             now,
         )?;
+        draft.options = options;
         state.schedule_maintenance(&actor, &draft).await?
     } else {
         let status = if backfilled {
@@ -424,14 +463,41 @@ async fn change_incident(
     let status = form::text(incident, "status")?.filter(|s| !s.trim().is_empty());
     let body_text = form::text(incident, "body")?.filter(|s| !s.trim().is_empty());
     let notify = form::flag(incident, "deliver_notifications")?.unwrap_or(true);
-    for moved in ["scheduled_for", "scheduled_until"] {
-        if form::text(incident, moved)?.is_some_and(|t| !t.trim().is_empty()) {
+    // A maintenance's plan: its window, reminder and notices (told only when asked).
+    let time = |field: &str| -> V1Result<Option<chrono::DateTime<chrono::Utc>>> {
+        match form::text(incident, field)?.filter(|t| !t.trim().is_empty()) {
+            None => Ok(None),
+            Some(raw) => Ok(Some(domain::parse_time(field, &raw)?)),
+        }
+    };
+    let replan = Replan {
+        scheduled_for: time("scheduled_for")?,
+        scheduled_until: time("scheduled_until")?,
+        remind_prior_minutes: remind_prior(incident)?
+            .map(|r| r.resolve(true, state.config.remind_prior_minutes)),
+        notify_at_start: form::flag(incident, "auto_transition_deliver_notifications_at_start")?,
+        notify_at_end: form::flag(incident, "auto_transition_deliver_notifications_at_end")?,
+    };
+    let replanned = replan.scheduled_for.is_some()
+        || replan.scheduled_until.is_some()
+        || replan.remind_prior_minutes.is_some()
+        || replan.notify_at_start.is_some()
+        || replan.notify_at_end.is_some();
+    if replanned && current.kind != IncidentKind::Maintenance {
+        return Err(V1Error::invalid(
+            "scheduled_for",
+            "only a scheduled maintenance has a window",
+        ));
+    }
+    for fixed in ["scheduled_auto_in_progress", "scheduled_auto_completed"] {
+        if form::flag(incident, fixed)?.is_some() {
             return Err(V1Error::invalid(
-                moved,
-                "reschedule a maintenance on the admin pages or the admin API",
+                fixed,
+                "is chosen when the maintenance is scheduled",
             ));
         }
     }
+    let tell_replan = form::flag(incident, "deliver_notifications")?.unwrap_or(false);
 
     // The affected set: `component_ids` when given, plus any component given a status.
     let mut linked: Option<Vec<String>> = form::ids(incident, "component_ids")?;
@@ -490,6 +556,11 @@ async fn change_incident(
     let actor = caller.actor();
     if !edit.is_empty() {
         state.edit_incident(&actor, id, &edit).await?;
+    }
+    if replanned {
+        state
+            .reschedule_maintenance(&actor, id, &replan, tell_replan)
+            .await?;
     }
     if let Some(draft) = &update {
         state.post_update(&actor, id, draft).await?;
