@@ -243,6 +243,19 @@ impl Composer {
             "[{}] {}: {}",
             self.site.name, mail.status_label, mail.incident_name
         );
+        self.list_mail(address, subject, &unsubscribe_url, text, html)
+    }
+
+    /// A mail of the subscriber list: its `List-Id` and one-click unsubscribe (RFC 8058)
+    /// headers, a text and an HTML part.
+    fn list_mail(
+        &self,
+        address: &str,
+        subject: String,
+        unsubscribe_url: &str,
+        text: String,
+        html: String,
+    ) -> anyhow::Result<Composed> {
         let message_id = self.message_id();
         let message = Message::builder()
             .from(self.from.clone())
@@ -391,30 +404,7 @@ impl Composer {
             "[{}] Reminder: {} starts at {}",
             self.site.name, mail.incident_name, mail.starts
         );
-        let message_id = self.message_id();
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(recipient(address)?)
-            .subject(subject)
-            .date_now()
-            .message_id(Some(message_id.clone()))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Id"),
-                self.list_id(),
-            ))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Unsubscribe"),
-                format!("<{unsubscribe_url}>"),
-            ))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
-                "List-Unsubscribe=One-Click".to_string(),
-            ))
-            .multipart(MultiPart::alternative_plain_html(text, html))?;
-        Ok(Composed {
-            message_id,
-            bytes: self.finish(&message)?,
-        })
+        self.list_mail(address, subject, &unsubscribe_url, text, html)
     }
 }
 
