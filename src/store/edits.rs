@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::incidents::HOLDING;
+use super::incidents::held_by_others;
 use super::rows::ComponentRow;
 use super::stamps::{stamp_component, stamp_incident};
 use super::{on_pool, Store, StoreError, StoreResult};
@@ -602,29 +602,11 @@ impl Store {
                     }
                 }
                 // What other open events hold them in: the status they last gave, or as they are.
-                let mut held: HashMap<i64, Option<ComponentStatus>> = HashMap::new();
-                if !holding.is_empty() {
-                    let holders: Vec<i64> = sqlx::query_scalar(&format!(
-                        "SELECT DISTINCT ic.component_id FROM incident_components ic \
-                         JOIN incidents i ON i.id = ic.incident_id WHERE i.id <> $1 AND i.status IN {HOLDING}"
-                    ))
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    held.extend(holders.into_iter().map(|c| (c, None)));
-                    let set_by_others: Vec<(i64, String)> = sqlx::query_as(&format!(
-                        "SELECT uc.component_id, uc.new_status FROM update_components uc \
-                         JOIN incident_updates u ON u.id = uc.update_id JOIN incidents i ON i.id = u.incident_id \
-                         WHERE i.id <> $1 AND i.status IN {HOLDING} ORDER BY u.id"
-                    ))
-                    .bind(id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    for (c, s) in set_by_others {
-                        let s = ComponentStatus::from_stored(&s).map_err(StoreError::Corrupt)?;
-                        held.insert(c, Some(s));
-                    }
-                }
+                let held = if holding.is_empty() {
+                    HashMap::new()
+                } else {
+                    held_by_others!(tx, id)
+                };
 
                 sqlx::query(
                     "UPDATE deliveries SET state = 'cancelled', claimed_until = NULL \

@@ -62,6 +62,41 @@ const AFFECTED_COLUMNS: &str =
 pub(super) const HOLDING: &str =
     "('investigating', 'identified', 'monitoring', 'in_progress', 'verifying')";
 
+/// Within transaction `$tx`: the components that open events other than incident `$id` hold,
+/// each with the status such an event last gave it (None: it holds it as it is). What a
+/// component returns to when `$id` closes or goes away.
+macro_rules! held_by_others {
+    ($tx:expr, $id:expr) => {{
+        let id: i64 = $id;
+        let mut held: std::collections::HashMap<i64, Option<ComponentStatus>> =
+            std::collections::HashMap::new();
+        let holders: Vec<i64> = sqlx::query_scalar(&format!(
+            "SELECT DISTINCT ic.component_id FROM incident_components ic \
+             JOIN incidents i ON i.id = ic.incident_id WHERE i.id <> $1 AND i.status IN {}",
+            $crate::store::incidents::HOLDING
+        ))
+        .bind(id)
+        .fetch_all(&mut *$tx)
+        .await?;
+        held.extend(holders.into_iter().map(|c| (c, None)));
+        let set_by_others: Vec<(i64, String)> = sqlx::query_as(&format!(
+            "SELECT uc.component_id, uc.new_status FROM update_components uc \
+             JOIN incident_updates u ON u.id = uc.update_id JOIN incidents i ON i.id = u.incident_id \
+             WHERE i.id <> $1 AND i.status IN {} ORDER BY u.id",
+            $crate::store::incidents::HOLDING
+        ))
+        .bind(id)
+        .fetch_all(&mut *$tx)
+        .await?;
+        for (c, status) in set_by_others {
+            let status = ComponentStatus::from_stored(&status).map_err(StoreError::Corrupt)?;
+            held.insert(c, Some(status));
+        }
+        held
+    }};
+}
+pub(crate) use held_by_others;
+
 impl Store {
     /// Components in display order: by group, then position, then name.
     pub async fn components(&self) -> StoreResult<Vec<Component>> {
@@ -386,29 +421,11 @@ impl Store {
                     .await?;
             // Components another open event still holds, with the status that event last gave
             // them (none recorded: it holds them as they are).
-            let mut held: HashMap<i64, Option<ComponentStatus>> = HashMap::new();
-            if draft.status.is_closed() {
-                let holders: Vec<i64> = sqlx::query_scalar(&format!(
-                    "SELECT DISTINCT ic.component_id FROM incident_components ic \
-                     JOIN incidents i ON i.id = ic.incident_id WHERE i.id <> $1 AND i.status IN {HOLDING}"
-                ))
-                .bind(incident_id)
-                .fetch_all(&mut *tx)
-                .await?;
-                held.extend(holders.into_iter().map(|id| (id, None)));
-                let set_by_others: Vec<(i64, String)> = sqlx::query_as(&format!(
-                    "SELECT uc.component_id, uc.new_status FROM update_components uc \
-                     JOIN incident_updates u ON u.id = uc.update_id JOIN incidents i ON i.id = u.incident_id \
-                     WHERE i.id <> $1 AND i.status IN {HOLDING} ORDER BY u.id"
-                ))
-                .bind(incident_id)
-                .fetch_all(&mut *tx)
-                .await?;
-                for (id, status) in set_by_others {
-                    let status = ComponentStatus::from_stored(&status).map_err(StoreError::Corrupt)?;
-                    held.insert(id, Some(status));
-                }
-            }
+            let held = if draft.status.is_closed() {
+                held_by_others!(tx, incident_id)
+            } else {
+                HashMap::new()
+            };
             for id in linked {
                 if changes.contains_key(&id) {
                     continue;
