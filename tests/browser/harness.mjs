@@ -436,6 +436,15 @@ export async function seed(herald) {
     status: 'identified',
     body: 'We have identified the cause: a bad deploy <em>rolled back</em>.',
   });
+  // A published postmortem on the resolved incident, and a template to start from.
+  await herald.api('PUT', `/api/admin/v1/incidents/${resolved.id}/postmortem`, {
+    body: '## What happened\n\nA queue worker **stalled** after a deploy.\n\n## What we changed\n\n- An alert on queue age\n- A canary for the worker',
+  }, { expect: 200 });
+  await herald.api('POST', `/api/admin/v1/incidents/${resolved.id}/postmortem/publish`, {}, { expect: 200 });
+  const template = await api('POST', '/api/admin/v1/templates', {
+    name: 'API errors', title: 'Elevated API error rates', body: 'We are looking into **errors** on the API.',
+    update_status: 'investigating', components: { [apiComp.id]: 'partial_outage' },
+  });
   const iso = (minutes) => new Date(Date.now() + minutes * 60_000).toISOString();
   const upcoming = await api('POST', '/api/admin/v1/maintenances', {
     name: 'Database upgrade',
@@ -451,7 +460,7 @@ export async function seed(herald) {
     scheduled_until: iso(60),
     components: { [web.id]: 'under_maintenance' },
   });
-  return { components: { web, api: apiComp, worker }, open, resolved, maintenances: { upcoming, active } };
+  return { components: { web, api: apiComp, worker }, open, resolved, template, maintenances: { upcoming, active } };
 }
 
 /** The public pages every check visits, with the status each must answer. */
@@ -477,6 +486,12 @@ export function adminPages(data) {
     { path: `/admin/incidents/${data.open.id}`, status: 200 },
     { path: `/admin/incidents/${data.open.id}/edit`, status: 200 },
     { path: `/admin/updates/${data.open.update_id}/edit`, status: 200 },
+    { path: `/admin/incidents/${data.resolved.id}/postmortem`, status: 200 },
+    { path: `/admin/incidents/${data.maintenances.upcoming.id}`, status: 200 },
+    { path: '/admin/maintenances/new', status: 200 },
+    { path: '/admin/templates', status: 200 },
+    { path: `/admin/templates/${data.template.id}`, status: 200 },
+    { path: `/admin/incidents/new?template=${data.template.id}`, status: 200 },
     { path: '/admin/staff', status: 200 },
     { path: '/admin/tokens', status: 200 },
     { path: '/admin/audit', status: 200 },
