@@ -140,19 +140,27 @@ impl Store {
     }
 
     /// Maintenances still scheduled whose reminder has not gone out, with when it falls due:
-    /// `(incident id, due)`.
+    /// `(incident id, due)`. A maintenance whose subscribers were told about it (announced or
+    /// rescheduled with a notice) at or after its reminder's time needs no reminder: one
+    /// announced five minutes before it starts is not "reminded" a second later.
     async fn reminders_ahead(&self) -> StoreResult<Vec<(i64, DateTime<Utc>)>> {
-        let rows: Vec<(i64, DateTime<Utc>, i64)> = on_pool!(self, read pool => sqlx::query_as(
-            "SELECT id, scheduled_for, remind_prior_minutes FROM incidents \
-             WHERE kind = 'maintenance' AND status = 'scheduled' AND cancelled_at IS NULL \
-               AND reminded_at IS NULL AND remind_prior_minutes IS NOT NULL \
-               AND scheduled_for IS NOT NULL",
+        #[allow(clippy::type_complexity)]
+        let rows: Vec<(i64, DateTime<Utc>, i64, Option<DateTime<Utc>>)> = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT i.id, i.scheduled_for, i.remind_prior_minutes, \
+               (SELECT MAX(u.created_at) FROM incident_updates u \
+                WHERE u.incident_id = i.id AND u.deliver_notifications) AS told_at \
+             FROM incidents i \
+             WHERE i.kind = 'maintenance' AND i.status = 'scheduled' AND i.cancelled_at IS NULL \
+               AND i.reminded_at IS NULL AND i.remind_prior_minutes IS NOT NULL \
+               AND i.scheduled_for IS NOT NULL",
         )
         .fetch_all(pool)
         .await)?;
         Ok(rows
             .into_iter()
-            .map(|(id, start, minutes)| (id, reminder_due(start, minutes)))
+            .map(|(id, start, minutes, told_at)| (id, reminder_due(start, minutes), told_at))
+            .filter(|(_, due, told_at)| told_at.is_none_or(|told| told < *due))
+            .map(|(id, due, _)| (id, due))
             .collect())
     }
 

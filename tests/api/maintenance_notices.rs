@@ -387,6 +387,46 @@ async fn a_reschedule_is_validated_audited_and_tells_nobody_unless_asked() {
 }
 
 #[tokio::test]
+async fn a_maintenance_announced_inside_its_reminder_window_is_not_reminded_again() {
+    let app = spawn_app().await;
+    add_subscriber(&app, "all@example.com", None).await;
+    // Announced to subscribers 20 minutes ahead, with the page's 60-minute reminder: they
+    // were just told, so a "reminder" a second later would only be noise.
+    let start = at(1200);
+    let told = schedule(
+        &app,
+        json!({"name": "Told", "body": "b", "scheduled_for": start.to_rfc3339(),
+               "scheduled_until": in_secs(3600), "notify": true}),
+    )
+    .await;
+    assert_eq!(told["scheduled_remind_prior"], true);
+    // The same window scheduled quietly: the reminder is the first they hear of it.
+    let quiet = schedule(
+        &app,
+        json!({"name": "Quiet", "body": "b", "scheduled_for": start.to_rfc3339(),
+               "scheduled_until": in_secs(3600), "scheduled_remind_prior": 60}),
+    )
+    .await;
+    // Whether this call or the running scheduler gets there first, the quiet one is reminded.
+    app.store
+        .queue_due_reminders(chrono::Utc::now())
+        .await
+        .unwrap();
+    let quiet_id = quiet["id"].as_str().unwrap();
+    assert!(read(&app, quiet_id).await["scheduled_reminded_at"].is_string());
+    let told_id = told["id"].as_str().unwrap();
+    assert_eq!(
+        read(&app, told_id).await["scheduled_reminded_at"],
+        Value::Null
+    );
+    let first = told["update_id"].as_str().unwrap().to_string();
+    assert_eq!(queued(&app, &first, "reminder").await, 0);
+    // Nor does the scheduler wake for it.
+    let next = app.store.next_maintenance_change().await.unwrap().unwrap();
+    assert!(next >= start - chrono::Duration::seconds(1), "{next}");
+}
+
+#[tokio::test]
 async fn moving_the_start_puts_a_sent_reminder_ahead_again() {
     let app = spawn_app().await;
     add_subscriber(&app, "all@example.com", None).await;
