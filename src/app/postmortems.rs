@@ -143,15 +143,14 @@ impl App {
             );
         }
         self.screen_postmortem(actor, incident_id, &update).await?;
-        let published = self.store.publish_postmortem(incident_id).await?;
-        let posted = if how.notify {
-            Some(
-                self.store
-                    .post_update(incident_id, &update, &actor.name)
-                    .await?,
-            )
+        let (published, posted) = if how.notify {
+            let (published, posted) = self
+                .store
+                .publish_postmortem_with_update(incident_id, &update, &actor.name)
+                .await?;
+            (published, Some(posted))
         } else {
-            None
+            (self.store.publish_postmortem(incident_id).await?, None)
         };
         self.changed().await;
         self.audit(

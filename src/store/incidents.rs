@@ -41,7 +41,21 @@ pub(super) enum Target<'a> {
     Existing {
         id: i64,
         only_from: Option<&'a [IncidentStatus]>,
+        /// What else happens to the incident in the update's transaction.
+        also: Also,
     },
+}
+
+/// A change to an existing incident that its update carries, committed with the update so
+/// neither happens without the other (a postmortem announced but not public, a maintenance
+/// that says "cancelled" without being marked so).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Also {
+    Nothing,
+    /// The update announces the postmortem: it becomes public.
+    PublishPostmortem,
+    /// The update calls the maintenance off: it is marked cancelled, its reminder dropped.
+    Cancel,
 }
 
 pub(crate) const COMPONENT_COLUMNS: &str =
@@ -256,6 +270,7 @@ impl Store {
             Target::Existing {
                 id: incident_id,
                 only_from: None,
+                also: Also::Nothing,
             },
             draft,
             author,
@@ -374,7 +389,7 @@ impl Store {
                     }
                     (id, *kind, None)
                 }
-                Target::Existing { id, only_from } => {
+                Target::Existing { id, only_from, .. } => {
                     let row: Option<(String, String, Option<DateTime<Utc>>)> =
                         sqlx::query_as(&existing)
                             .bind(id)
@@ -544,6 +559,32 @@ impl Store {
             .bind(incident_id)
             .execute(&mut *tx)
             .await?;
+            match &target {
+                Target::Existing { also: Also::PublishPostmortem, .. } => {
+                    sqlx::query(
+                        "UPDATE incidents SET postmortem_published_at = COALESCE(postmortem_published_at, $1) \
+                         WHERE id = $2 AND postmortem_body IS NOT NULL",
+                    )
+                    .bind(now)
+                    .bind(incident_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Target::Existing { also: Also::Cancel, .. } => {
+                    sqlx::query("UPDATE incidents SET cancelled_at = $1 WHERE id = $2 AND cancelled_at IS NULL")
+                        .bind(now)
+                        .bind(incident_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    // A reminder still being written out is moot.
+                    sqlx::query("DELETE FROM fanouts WHERE incident_id = $1 AND channel = $2")
+                        .bind(incident_id)
+                        .bind(crate::channels::names::REMINDER)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                _ => {}
+            }
             stamp_incident!(self, tx, incident_id);
 
             tx.commit().await?;

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::incidents::Target;
+use super::incidents::{Also, Target};
 use super::notify::channel;
 use super::stamps::stamp_incident;
 use super::{on_pool, Published, Store, StoreError, StoreResult};
@@ -109,6 +109,7 @@ impl Store {
                 let target = Target::Existing {
                     id: m.id,
                     only_from: Some(&[IncidentStatus::Scheduled]),
+                    also: Also::Nothing,
                 };
                 if let Some(p) = self.publish(target, &start, "herald").await? {
                     published.push(p);
@@ -130,6 +131,7 @@ impl Store {
                 let target = Target::Existing {
                     id: m.id,
                     only_from: Some(&from),
+                    also: Also::Nothing,
                 };
                 if let Some(p) = self.publish(target, &end, "herald").await? {
                     published.push(p);
@@ -346,28 +348,13 @@ impl Store {
         let target = Target::Existing {
             id,
             only_from: Some(&open),
+            also: Also::Cancel,
         };
         let Some(published) = self.publish(target, draft, author).await? else {
             return Err(StoreError::Conflict(
                 "this maintenance has already completed (or was cancelled)".into(),
             ));
         };
-        on_pool!(self, write pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE incidents SET cancelled_at = $1 WHERE id = $2 AND cancelled_at IS NULL")
-                .bind(domain::now())
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            // A reminder still being written out is moot.
-            sqlx::query("DELETE FROM fanouts WHERE incident_id = $1 AND channel = $2")
-                .bind(id)
-                .bind(channel::REMINDER)
-                .execute(&mut *tx)
-                .await?;
-            stamp_incident!(self, tx, id);
-            tx.commit().await?;
-        });
         Ok(published)
     }
 }

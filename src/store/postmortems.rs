@@ -4,9 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::incidents::{Also, Target};
 use super::stamps::stamp_incident;
-use super::{on_pool, Store, StoreError, StoreResult};
-use crate::domain::{self, FieldError, Invalid, Postmortem};
+use super::{on_pool, Published, Store, StoreError, StoreResult};
+use crate::domain::{self, FieldError, IncidentStatus, Invalid, Postmortem, UpdateDraft};
 
 /// The postmortem columns of one incident, as a write found them.
 #[derive(sqlx::FromRow)]
@@ -148,6 +149,47 @@ impl Store {
             was_published: before.is_published(),
             postmortem: after,
         })
+    }
+
+    /// Publishes the postmortem together with the update that announces it (status
+    /// `postmortem`, sent on the update's channels), in one transaction: subscribers hear of it
+    /// exactly when it is public. Only a closed incident's, and only one that has a draft.
+    pub async fn publish_postmortem_with_update(
+        &self,
+        id: i64,
+        draft: &UpdateDraft,
+        author: &str,
+    ) -> StoreResult<(PostmortemPublished, Published)> {
+        let before = self
+            .incident(id)
+            .await?
+            .postmortem
+            .ok_or(StoreError::NotFound("postmortem"))?;
+        let closed = [IncidentStatus::Resolved, IncidentStatus::Postmortem];
+        let target = Target::Existing {
+            id,
+            only_from: Some(&closed),
+            also: Also::PublishPostmortem,
+        };
+        let posted = self.publish(target, draft, author).await?.ok_or_else(|| {
+            invalid(
+                "status",
+                "the incident is still open: resolve it before publishing its postmortem",
+            )
+        })?;
+        let after = self
+            .incident(id)
+            .await?
+            .postmortem
+            .filter(Postmortem::is_published)
+            .ok_or(StoreError::NotFound("postmortem"))?;
+        Ok((
+            PostmortemPublished {
+                was_published: before.is_published(),
+                postmortem: after,
+            },
+            posted,
+        ))
     }
 
     /// Takes the postmortem back to a draft; the incident's status returns to `resolved`.
