@@ -138,3 +138,52 @@ async fn an_incident_or_component_edited_in_the_database_is_never_shown_in_publi
         .collect();
     assert_eq!(names, ["Wake"], "only genuine components are listed");
 }
+
+#[tokio::test]
+async fn a_postmortem_edited_in_the_database_is_never_shown_in_public() {
+    let app = spawn_app().await;
+    let incident = app
+        .open_incident(json!({"name": "Checkout outage", "status": "resolved",
+            "impact": "major", "body": "Fixed."}))
+        .await;
+    let id = incident["id"].as_str().unwrap().to_string();
+    let put = app
+        .http
+        .put(app.url(&format!("/api/admin/v1/incidents/{id}/postmortem")))
+        .bearer_auth(&app.token)
+        .json(&json!({"body": "A config change overloaded the database."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let r = app
+        .api(
+            &format!("/api/admin/v1/incidents/{id}/postmortem/publish"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(public_text(&app, &id)
+        .await
+        .contains("A config change overloaded the database."));
+
+    // An attacker with a database shell rewrites the published postmortem.
+    app.store
+        .execute_admin(&format!(
+            "UPDATE incidents SET postmortem_body = 'Reset your password at evil.example' \
+             WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    app.create_component("Wake").await;
+    let shown = public_text(&app, &id).await;
+    assert!(
+        !shown.contains("evil.example"),
+        "the rewritten postmortem is hidden"
+    );
+    assert!(
+        !shown.contains("Checkout outage"),
+        "the incident it was written into is hidden with it"
+    );
+    wait_for_forged_trip(&app).await;
+}
