@@ -202,6 +202,9 @@ pub struct MaintenancePlan {
     pub auto_end: bool,
     /// When it was called off before it ran.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// Raised each time its window moves and when it is cancelled: the calendar feed's
+    /// `SEQUENCE`, which tells subscribed calendars that the event changed.
+    pub schedule_sequence: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

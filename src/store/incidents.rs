@@ -64,7 +64,8 @@ pub(crate) const INCIDENT_COLUMNS: &str =
     "SELECT id, kind, name, status, impact, created_at, updated_at, started_at, \
      monitoring_at, resolved_at, scheduled_for, scheduled_until, stamp, postmortem_body, \
      postmortem_updated_at, postmortem_published_at, remind_prior_minutes, reminded_at, \
-     notify_at_start, notify_at_end, auto_start, auto_end, cancelled_at FROM incidents";
+     notify_at_start, notify_at_end, auto_start, auto_end, cancelled_at, schedule_sequence \
+     FROM incidents";
 const UPDATE_COLUMNS: &str =
     "SELECT id, incident_id, status, body, display_at, created_at, updated_at, \
      deliver_notifications, custom_tweet, tweet_id, stamp, edited_at FROM incident_updates";
@@ -571,7 +572,11 @@ impl Store {
                     .await?;
                 }
                 Target::Existing { also: Also::Cancel, .. } => {
-                    sqlx::query("UPDATE incidents SET cancelled_at = $1 WHERE id = $2 AND cancelled_at IS NULL")
+                    // The calendar feed's event changes: its sequence is raised with it.
+                    sqlx::query(
+                        "UPDATE incidents SET cancelled_at = $1, schedule_sequence = schedule_sequence + 1 \
+                         WHERE id = $2 AND cancelled_at IS NULL",
+                    )
                         .bind(now)
                         .bind(incident_id)
                         .execute(&mut *tx)

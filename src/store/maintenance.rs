@@ -244,7 +244,8 @@ impl Store {
     /// Moves a maintenance's window, and changes its reminder and notices, in one transaction:
     /// the start only while it is scheduled, the end until it completes. A start moved so that
     /// the reminder lies ahead again makes it go out again (the earlier one's deliveries are
-    /// forgotten). The incident is re-stamped.
+    /// forgotten). A moved window raises the calendar feed's sequence. The incident is
+    /// re-stamped.
     pub async fn reschedule_maintenance(
         &self,
         id: i64,
@@ -299,7 +300,8 @@ impl Store {
                 "UPDATE incidents SET scheduled_for = $1, scheduled_until = $2, \
                  started_at = CASE WHEN status = 'scheduled' THEN $1 ELSE started_at END, \
                  remind_prior_minutes = $3, reminded_at = CASE WHEN $4 THEN NULL ELSE reminded_at END, \
-                 notify_at_start = $5, notify_at_end = $6, updated_at = $7 WHERE id = $8",
+                 notify_at_start = $5, notify_at_end = $6, updated_at = $7, \
+                 schedule_sequence = schedule_sequence + CASE WHEN $9 THEN 1 ELSE 0 END WHERE id = $8",
             )
             .bind(new_window.0)
             .bind(new_window.1)
@@ -309,6 +311,7 @@ impl Store {
             .bind(replan.notify_at_end.unwrap_or(row.notify_at_end))
             .bind(now)
             .bind(id)
+            .bind(new_window != old_window)
             .execute(&mut *tx)
             .await?;
             stamp_incident!(self, tx, id);
@@ -326,7 +329,7 @@ impl Store {
 
     /// Calls a maintenance off before it completes: posts `draft` (status completed, so the
     /// components it holds recover as at its end) only if it is still scheduled or in
-    /// progress, then marks it cancelled and re-stamps it.
+    /// progress, then marks it cancelled (raising the calendar feed's sequence) and re-stamps it.
     pub async fn cancel_maintenance(
         &self,
         id: i64,

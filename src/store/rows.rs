@@ -91,6 +91,7 @@ pub struct IncidentRow {
     pub auto_start: bool,
     pub auto_end: bool,
     pub cancelled_at: Option<DateTime<Utc>>,
+    pub schedule_sequence: i64,
 }
 
 impl IncidentRow {
@@ -145,6 +146,7 @@ impl IncidentRow {
                 auto_start: self.auto_start,
                 auto_end: self.auto_end,
                 cancelled_at: self.cancelled_at,
+                schedule_sequence: self.schedule_sequence,
             },
         })
     }

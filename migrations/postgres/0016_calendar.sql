@@ -1,0 +1,3 @@
+-- The maintenance calendar (/maintenances.ics) gives each maintenance a SEQUENCE that rises
+-- when its window moves and when it is cancelled, so subscribed calendars take the change.
+ALTER TABLE incidents ADD COLUMN schedule_sequence BIGINT NOT NULL DEFAULT 0;
