@@ -20,6 +20,9 @@ const PUBLIC_CSP: HeaderValue = HeaderValue::from_static(
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; base-uri 'none'",
 );
+/// `Content-Security-Policy` of SVG images (badges, the icon): opened on their own, they run
+/// nothing and load nothing.
+const SVG_CSP: HeaderValue = HeaderValue::from_static("default-src 'none'; sandbox");
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const REFERRER: HeaderValue = HeaderValue::from_static("strict-origin-when-cross-origin");
 const VARY: HeaderValue = HeaderValue::from_static("Accept-Encoding");
@@ -64,6 +67,8 @@ impl Variant {
         }
         if content_type.starts_with("text/html") {
             not_modified.insert(header::CONTENT_SECURITY_POLICY, PUBLIC_CSP);
+        } else if content_type.starts_with("image/svg+xml") {
+            not_modified.insert(header::CONTENT_SECURITY_POLICY, SVG_CSP);
         }
         let mut headers = HeaderMap::with_capacity(not_modified.len() + 3);
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

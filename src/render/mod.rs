@@ -1,12 +1,15 @@
 //! The page cache. After every committed change Herald renders each public body once (pages,
-//! JSON, banner, feeds), with ETags and compressed copies, and swaps the whole set in at once.
+//! JSON, banner, feeds, badges), with ETags and compressed copies, and swaps the whole set in
+//! at once.
 //! A public request is then a map lookup: no database, no templating, no compression.
 
 pub mod api;
+mod badges;
 mod banner;
 pub mod body;
 mod feeds;
 mod pages;
+mod verdana;
 pub mod views;
 
 use std::collections::HashMap;
@@ -105,6 +108,7 @@ impl Pages {
         api::render(&model, &mut out)?;
         banner::render(&model, &mut out)?;
         feeds::render(&model, &mut out)?;
+        badges::render(&model, &mut out)?;
         pages::render_static(&mut out);
         Ok(Pages { bodies: out.bodies })
     }

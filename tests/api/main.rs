@@ -5,6 +5,7 @@ mod admin_lists;
 mod admin_outbound;
 mod admin_pages;
 mod app_layer;
+mod badges;
 mod banner_and_feeds;
 mod breach;
 mod browser;
