@@ -1,12 +1,13 @@
 //! The page cache. After every committed change Herald renders each public body once (pages,
-//! JSON, banner, feeds, badges), with ETags and compressed copies, and swaps the whole set in
-//! at once.
+//! JSON, banner, feeds, badges, the maintenance calendar), with ETags and compressed copies,
+//! and swaps the whole set in at once.
 //! A public request is then a map lookup: no database, no templating, no compression.
 
 pub mod api;
 mod badges;
 mod banner;
 pub mod body;
+mod calendar;
 mod feeds;
 mod pages;
 mod verdana;
@@ -109,6 +110,7 @@ impl Pages {
         banner::render(&model, &mut out)?;
         feeds::render(&model, &mut out)?;
         badges::render(&model, &mut out)?;
+        calendar::render(&model, &mut out)?;
         pages::render_static(&mut out);
         Ok(Pages { bodies: out.bodies })
     }

@@ -9,6 +9,7 @@ mod badges;
 mod banner_and_feeds;
 mod breach;
 mod browser;
+mod calendar;
 mod cli;
 mod cli_safety;
 mod crash;
