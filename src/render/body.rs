@@ -11,10 +11,42 @@ use sha2::{Digest, Sha256};
 /// Bodies smaller than this are sent as they are; compressing them saves nothing.
 const COMPRESS_FROM: usize = 256;
 
-/// `Cache-Control` of every public body: browsers and CDNs keep it briefly, and may show the
-/// old copy while they fetch the new one.
-const CACHE_CONTROL: HeaderValue =
-    HeaderValue::from_static("public, max-age=10, stale-while-revalidate=30");
+/// How long browsers and shared caches (CDNs) may use a body before asking Herald again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// Pages people read (HTML) and assets under their plain names: kept, but revalidated with
+    /// the ETag on every use (`no-cache`), so a reload right after a change shows it; when
+    /// nothing changed the answer is a `304` built from prebuilt headers.
+    Revalidate,
+    /// Bodies that tools and other sites poll (JSON, feeds, banner, badges, calendar): a few
+    /// seconds, so a CDN absorbs a crowd, yet nothing is older than that.
+    Brief,
+    /// A static asset under a name carrying the hash of its bytes: a new version gets a new
+    /// name, so this one never changes and is kept for a year.
+    Immutable,
+}
+
+impl Freshness {
+    /// The `Cache-Control` value of this policy.
+    pub fn cache_control(self) -> HeaderValue {
+        match self {
+            Freshness::Revalidate => HeaderValue::from_static("public, no-cache"),
+            Freshness::Brief => HeaderValue::from_static("public, max-age=5"),
+            Freshness::Immutable => HeaderValue::from_static("public, max-age=31536000, immutable"),
+        }
+    }
+
+    /// The policy a body of this type gets unless told otherwise: HTML revalidates, the rest
+    /// is brief.
+    pub fn for_type(content_type: &str) -> Freshness {
+        if content_type.starts_with("text/html") {
+            Freshness::Revalidate
+        } else {
+            Freshness::Brief
+        }
+    }
+}
+
 /// `Content-Security-Policy` of public HTML pages.
 const PUBLIC_CSP: HeaderValue = HeaderValue::from_static(
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -51,6 +83,7 @@ impl Variant {
         encoding: Option<&'static str>,
         content_type: &'static str,
         cors: bool,
+        freshness: Freshness,
     ) -> Variant {
         let etag = format!("\"{tag}{suffix}\"");
         let mut not_modified = HeaderMap::with_capacity(8);
@@ -58,7 +91,7 @@ impl Variant {
             header::ETAG,
             HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
         );
-        not_modified.insert(header::CACHE_CONTROL, CACHE_CONTROL);
+        not_modified.insert(header::CACHE_CONTROL, freshness.cache_control());
         not_modified.insert(header::VARY, VARY);
         not_modified.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF);
         not_modified.insert(header::REFERRER_POLICY, REFERRER);
@@ -93,10 +126,21 @@ pub struct CachedBody {
     pub brotli: Option<Variant>,
     /// Readable from any origin (JSON API, banner, feeds).
     pub cors: bool,
+    pub freshness: Freshness,
 }
 
 impl CachedBody {
+    /// A body cached as its type asks (see [`Freshness::for_type`]).
     pub fn new(content_type: &'static str, body: impl Into<Bytes>, cors: bool) -> CachedBody {
+        CachedBody::with_freshness(content_type, body, cors, Freshness::for_type(content_type))
+    }
+
+    pub fn with_freshness(
+        content_type: &'static str,
+        body: impl Into<Bytes>,
+        cors: bool,
+        freshness: Freshness,
+    ) -> CachedBody {
         let identity: Bytes = body.into();
         let tag = hex::encode(Sha256::digest(&identity))[..24].to_string();
         let (gzip, brotli) = if identity.len() >= COMPRESS_FROM {
@@ -108,6 +152,7 @@ impl CachedBody {
                     Some("gzip"),
                     content_type,
                     cors,
+                    freshness,
                 )),
                 Some(Variant::new(
                     brotli(&identity),
@@ -116,6 +161,7 @@ impl CachedBody {
                     Some("br"),
                     content_type,
                     cors,
+                    freshness,
                 )),
             )
         } else {
@@ -123,10 +169,11 @@ impl CachedBody {
         };
         CachedBody {
             content_type,
-            identity: Variant::new(identity, &tag, "", None, content_type, cors),
+            identity: Variant::new(identity, &tag, "", None, content_type, cors, freshness),
             gzip,
             brotli,
             cors,
+            freshness,
         }
     }
 
@@ -137,16 +184,23 @@ impl CachedBody {
         content_type: &'static str,
         body: Vec<u8>,
         cors: bool,
+        freshness: Freshness,
     ) -> std::sync::Arc<CachedBody> {
         match previous {
             Some(p)
                 if p.identity.bytes.as_ref() == body.as_slice()
                     && p.content_type == content_type
-                    && p.cors == cors =>
+                    && p.cors == cors
+                    && p.freshness == freshness =>
             {
                 p.clone()
             }
-            _ => std::sync::Arc::new(CachedBody::new(content_type, body, cors)),
+            _ => std::sync::Arc::new(CachedBody::with_freshness(
+                content_type,
+                body,
+                cors,
+                freshness,
+            )),
         }
     }
 }
@@ -197,11 +251,18 @@ mod tests {
     #[test]
     fn unchanged_bytes_keep_their_etag_object() {
         let a = std::sync::Arc::new(CachedBody::new("text/plain", "x".repeat(300), false));
-        let b =
-            CachedBody::reuse_or_new(Some(&a), "text/plain", "x".repeat(300).into_bytes(), false);
+        let reuse = |text: &str| {
+            CachedBody::reuse_or_new(
+                Some(&a),
+                "text/plain",
+                text.repeat(300).into_bytes(),
+                false,
+                Freshness::Brief,
+            )
+        };
+        let b = reuse("x");
         assert!(std::sync::Arc::ptr_eq(&a, &b));
-        let c =
-            CachedBody::reuse_or_new(Some(&a), "text/plain", "y".repeat(300).into_bytes(), false);
+        let c = reuse("y");
         assert!(!std::sync::Arc::ptr_eq(&a, &c));
     }
 }

@@ -4,6 +4,7 @@
 //! A public request is then a map lookup: no database, no templating, no compression.
 
 pub mod api;
+pub mod assets;
 mod badges;
 mod banner;
 pub mod body;
@@ -22,7 +23,7 @@ use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
 use tokio::sync::{watch, Notify};
 
-pub use body::CachedBody;
+pub use body::{CachedBody, Freshness};
 pub use pages::NOT_FOUND_KEY;
 
 use crate::config::Config;
@@ -111,7 +112,7 @@ impl Pages {
         feeds::render(&model, &mut out)?;
         badges::render(&model, &mut out)?;
         calendar::render(&model, &mut out)?;
-        pages::render_static(&mut out);
+        assets::render(&mut out);
         Ok(Pages { bodies: out.bodies })
     }
 }
@@ -123,6 +124,8 @@ pub(crate) struct PagesBuilder<'a> {
 }
 
 impl PagesBuilder<'_> {
+    /// Adds a body cached as its type asks ([`Freshness::for_type`]); a static asset under its
+    /// plain name revalidates, as a page does.
     pub fn add(
         &mut self,
         key: impl Into<String>,
@@ -131,7 +134,25 @@ impl PagesBuilder<'_> {
         cors: bool,
     ) {
         let key = key.into();
-        let body = CachedBody::reuse_or_new(self.previous.get(&key), content_type, body, cors);
+        let freshness = if key.starts_with("/static/") {
+            Freshness::Revalidate
+        } else {
+            Freshness::for_type(content_type)
+        };
+        self.add_with(key, content_type, body, cors, freshness);
+    }
+
+    pub fn add_with(
+        &mut self,
+        key: impl Into<String>,
+        content_type: &'static str,
+        body: Vec<u8>,
+        cors: bool,
+        freshness: Freshness,
+    ) {
+        let key = key.into();
+        let body =
+            CachedBody::reuse_or_new(self.previous.get(&key), content_type, body, cors, freshness);
         self.bodies.insert(key, body);
     }
 }

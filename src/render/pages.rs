@@ -2,7 +2,7 @@
 
 use askama::Template;
 
-use super::views::{GroupView, IncidentView, Model, StatementView};
+use super::views::{DateView, GroupView, IncidentView, Model, StatementView};
 use super::{PagesBuilder, Site, HISTORY_PAGE_SIZE};
 use crate::domain::Choice;
 
@@ -32,6 +32,8 @@ struct Day<'a> {
     iso: String,
     text: String,
     incidents: Vec<&'a IncidentView>,
+    /// The oldest day of a folded run of days without incidents.
+    first: Option<DateView>,
 }
 
 #[derive(Template)]
@@ -82,6 +84,7 @@ pub fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
                 iso: d.iso,
                 text: d.text,
                 incidents: pick(d.incidents),
+                first: d.first,
             })
             .collect(),
         components: m
@@ -154,33 +157,4 @@ pub fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
         false,
     );
     Ok(())
-}
-
-/// Stylesheet, scripts and icon, compiled into the binary so Herald is one file to deploy.
-pub fn render_static(out: &mut PagesBuilder<'_>) {
-    let assets: [(&str, &'static str, &[u8]); 4] = [
-        (
-            "/static/style.css",
-            "text/css; charset=utf-8",
-            include_bytes!("../../static/style.css"),
-        ),
-        (
-            "/static/local-time.js",
-            "text/javascript; charset=utf-8",
-            include_bytes!("../../static/local-time.js"),
-        ),
-        (
-            "/static/admin.js",
-            "text/javascript; charset=utf-8",
-            include_bytes!("../../static/admin.js"),
-        ),
-        (
-            "/static/icon.svg",
-            "image/svg+xml",
-            include_bytes!("../../static/icon.svg"),
-        ),
-    ];
-    for (key, content_type, bytes) in assets {
-        out.add(key, content_type, bytes.to_vec(), false);
-    }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 use super::{Site, Snapshot};
 use crate::domain::markdown::to_safe_html;
@@ -43,6 +43,8 @@ pub struct GroupView {
     pub status: &'static str,
     pub status_label: &'static str,
     pub components: Vec<ComponentView>,
+    /// Shown open: a member is not operational, so the reader sees which at once.
+    pub open: bool,
 }
 
 pub struct UpdateView {
@@ -89,11 +91,34 @@ pub struct IncidentView {
     pub postmortem: Option<PostmortemView>,
 }
 
+/// One line of "Past incidents": a day with incidents, or a run of days without any.
 pub struct DayView {
+    /// The newest day it covers.
+    pub date: NaiveDate,
+    pub iso: String,
+    /// "5 Dec 2026"
+    pub text: String,
+    pub incidents: Vec<usize>,
+    /// For a run of several days without incidents, its oldest day ("23 Nov", with the year
+    /// only when the run crosses a new year).
+    pub first: Option<DateView>,
+}
+
+/// A calendar day (UTC) as a `<time datetime>` shows it.
+pub struct DateView {
     pub date: NaiveDate,
     pub iso: String,
     pub text: String,
-    pub incidents: Vec<usize>,
+}
+
+impl DateView {
+    pub fn new(date: NaiveDate) -> DateView {
+        DateView {
+            date,
+            iso: date.format("%Y-%m-%d").to_string(),
+            text: date.format("%-d %b %Y").to_string(),
+        }
+    }
 }
 
 /// A pinned breach statement as the page and the banner show it.
@@ -184,24 +209,38 @@ impl<'a> Model<'a> {
         found
     }
 
-    /// The last `PAST_DAYS` days, today first, each with the incidents that began that day.
+    /// The last `PAST_DAYS` days, today first, each with the incidents and maintenances that
+    /// began that day and are over (an open one is shown under "Current incidents" or
+    /// "Maintenance in progress" instead); a run of days with none is folded into one line.
     pub fn past_days(&self) -> Vec<DayView> {
         let today = self.now.date_naive();
-        (0..PAST_DAYS)
-            .map(|back| {
-                let date = today - Duration::days(back);
-                let incidents = self.select(|i| {
-                    i.started_at.date_naive() == date
-                        && (i.kind == IncidentKind::Incident || i.status.is_closed())
-                });
-                DayView {
+        let mut out: Vec<DayView> = Vec::new();
+        for back in 0..PAST_DAYS {
+            let date = today - Duration::days(back);
+            let incidents =
+                self.select(|i| i.started_at.date_naive() == date && i.status.is_closed());
+            match out.last_mut() {
+                Some(run) if incidents.is_empty() && run.incidents.is_empty() => {
+                    run.first = Some(DateView::new(date));
+                }
+                _ => out.push(DayView {
                     date,
                     iso: date.format("%Y-%m-%d").to_string(),
                     text: date.format("%-d %b %Y").to_string(),
                     incidents,
+                    first: None,
+                }),
+            }
+        }
+        // The start of a run needs its year only when the run crosses into a new one.
+        for run in &mut out {
+            if let Some(first) = &mut run.first {
+                if first.date.year() == run.date.year() {
+                    first.text = first.date.format("%-d %b").to_string();
                 }
-            })
-            .collect()
+            }
+        }
+        out
     }
 }
 
@@ -277,6 +316,7 @@ fn groups(components: &[Component]) -> Vec<GroupView> {
                 status: "",
                 status_label: "",
                 components: vec![component_view(c)],
+                open: false,
             }),
         }
     }
@@ -288,6 +328,7 @@ fn groups(components: &[Component]) -> Vec<GroupView> {
         );
         g.status = worst.as_str();
         g.status_label = worst.label();
+        g.open = worst != ComponentStatus::Operational;
     }
     out
 }

@@ -18,6 +18,7 @@ mod dkim;
 mod edits;
 mod email;
 mod fake_x;
+mod freshness;
 mod helpers;
 mod kill_switch;
 mod least_privilege;

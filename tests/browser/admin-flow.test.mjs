@@ -157,8 +157,8 @@ test('admin enrols, publishes an incident, and resolves it', async () => {
     const unresolved = await (await fetch(`${herald.url}/api/v2/incidents/unresolved.json`)).json();
     assert.equal(unresolved.incidents.length, 0, 'a resolved incident is still listed as unresolved');
 
-    // Public pages carry Cache-Control max-age=10 and this browser saw the page a moment ago:
-    // reload, which revalidates, as a reader pressing F5 would.
+    // This browser saw the page a moment ago: reload, as a reader pressing F5 would (pages
+    // revalidate with their ETag on every load).
     await page.goto(`${herald.url}/incidents/${incidentId}`);
     await page.reload();
     const pub = await page.locator('body').innerText();
