@@ -6,6 +6,7 @@ mod admin_outbound;
 mod admin_pages;
 mod app_layer;
 mod banner_and_feeds;
+mod branding;
 mod breach;
 mod browser;
 mod cli;
