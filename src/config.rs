@@ -287,6 +287,11 @@ impl Config {
                 .map(Some)
                 .map_err(|e| anyhow::anyhow!("{setting} {path}: {e}"))
         };
+        if !self.logo_dark_file.is_empty() && self.logo_file.is_empty() {
+            anyhow::bail!(
+                "HERALD_LOGO_DARK_FILE needs HERALD_LOGO_FILE too (the logo for light mode)"
+            );
+        }
         let accent = if self.accent_color.is_empty() {
             None
         } else {
@@ -564,7 +569,12 @@ mod tests {
             (
                 "LOGO_DARK_FILE",
                 "/nonexistent/logo.svg".into(),
-                "cannot read HERALD_LOGO_DARK_FILE /nonexistent/logo.svg",
+                "HERALD_LOGO_DARK_FILE needs HERALD_LOGO_FILE",
+            ),
+            (
+                "LOGO_FILE",
+                "/nonexistent/logo.svg".into(),
+                "cannot read HERALD_LOGO_FILE /nonexistent/logo.svg",
             ),
             (
                 "FAVICON_FILE",

@@ -245,11 +245,7 @@ pub fn to_email_text(markdown: &str, base: &str) -> String {
                     _ => out.push_str("- "),
                 }
             }
-            Event::End(TagEnd::Item) => {
-                if !out.ends_with('\n') {
-                    out.push('\n');
-                }
-            }
+            Event::End(TagEnd::Item) if !out.ends_with('\n') => out.push('\n'),
             Event::TaskListMarker(done) => out.push_str(if done { "[x] " } else { "[ ] " }),
             Event::Rule => {
                 end_block(&mut out);

@@ -583,3 +583,107 @@ fn recipient(address: &str) -> anyhow::Result<Mailbox> {
         .parse()
         .map_err(|e| anyhow::anyhow!("cannot address mail to {address}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::branding::{Branding, Color};
+    use crate::domain::{AffectedComponent, IncidentStatus};
+
+    fn maintenance() -> (Incident, IncidentUpdate) {
+        let at = crate::domain::now();
+        let update = IncidentUpdate {
+            id: 5,
+            incident_id: 3,
+            status: IncidentStatus::Scheduled,
+            body: "We upgrade the **database**; see [the plan](/incidents/3).".into(),
+            display_at: at,
+            created_at: at,
+            updated_at: at,
+            affected: vec![AffectedComponent {
+                component_id: 1,
+                name: "Post scheduler".into(),
+                old_status: ComponentStatus::Operational,
+                new_status: ComponentStatus::UnderMaintenance,
+            }],
+            deliver_notifications: true,
+            custom_tweet: None,
+            tweet_id: None,
+            edited_at: None,
+            tampered: false,
+        };
+        let incident = Incident {
+            id: 3,
+            kind: IncidentKind::Maintenance,
+            name: "Database upgrade".into(),
+            status: IncidentStatus::Scheduled,
+            impact: Impact::Maintenance,
+            created_at: at,
+            updated_at: at,
+            started_at: at,
+            monitoring_at: None,
+            resolved_at: None,
+            scheduled_for: Some(at + chrono::Duration::hours(1)),
+            scheduled_until: Some(at + chrono::Duration::hours(2)),
+            updates: vec![update.clone()],
+            component_ids: vec![1],
+            postmortem: None,
+            plan: Default::default(),
+            tampered: false,
+        };
+        (incident, update)
+    }
+
+    #[test]
+    fn a_reminder_has_the_notifications_look_and_plain_text() {
+        let site = Site::new(
+            "https://status.acme.example",
+            Branding {
+                accent: Some(Color::parse("#ff6600").unwrap()),
+                ..Branding::named("Acme Cloud")
+            },
+        );
+        let (incident, update) = maintenance();
+        let mail = ReminderMail::new(&site.url, &incident, &update);
+        let html = ReminderHtml {
+            brand: &MailBrand::of(&site),
+            mail: &mail,
+            incident_url: "https://status.acme.example/incidents/3",
+            manage_url: "https://status.acme.example/subscribe/manage/x",
+            unsubscribe_url: "https://status.acme.example/unsubscribe/x",
+        }
+        .render()
+        .unwrap();
+        assert!(html.contains("border-top:4px solid #ff6600"), "{html}");
+        assert!(
+            html.contains("background:#0a53a8;color:#ffffff"),
+            "the band"
+        );
+        assert!(html.contains(">Scheduled maintenance</p>"), "in words");
+        assert!(html.contains("Post scheduler: <strong class=\"st-under_maintenance\""));
+        let text = ReminderText {
+            site_name: &site.name,
+            mail: &mail,
+            incident_url: "https://status.acme.example/incidents/3",
+            manage_url: "m",
+            unsubscribe_url: "u",
+        }
+        .render()
+        .unwrap();
+        assert!(
+            text.starts_with("Acme Cloud\nReminder: Database upgrade starts at"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Affected components:\n- Post scheduler: Under maintenance\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "We upgrade the database; see the plan (https://status.acme.example/incidents/3)."
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("**"), "{text}");
+    }
+}

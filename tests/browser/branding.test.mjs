@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { promisify } from 'node:util';
-import { startHerald, launchBrowser, watchPage, seed, makeTempDir, freePort, sleep, HERE, REPO_ROOT } from './harness.mjs';
+import { startHerald, launchBrowser, watchPage, seed, enrolAndSignIn, makeTempDir, freePort, sleep, HERE, REPO_ROOT } from './harness.mjs';
 
 const execFileP = promisify(execFile);
 const axeSource = fs.readFileSync(path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
@@ -264,4 +264,43 @@ test("the emails' HTML passes axe in light and dark at 375 and 1280 px, and vnu"
     const errors = await vnu({ notification: update, confirmation: confirm });
     assert.deepEqual(errors, [], `vnu:\n${errors.join('\n')}`);
   });
+});
+
+test('an admin changes the branding on the Branding page (axe and vnu clean)', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  try {
+    await enrolAndSignIn(page, herald);
+    await page.goto(herald.url + '/admin/branding');
+    const violations = await axe(page);
+    assert.equal(violations.length, 0, `axe on /admin/branding:\n${formatViolations(violations)}`);
+    const res = await context.request.get(herald.url + '/admin/branding');
+    const errors = await vnu({ branding: await res.text() });
+    assert.deepEqual(errors, [], `vnu:\n${errors.join('\n')}`);
+
+    // A file that is no image is refused, saying why, and nothing changes.
+    await page.getByLabel('Page name').fill('Acme Status');
+    await page.locator('input[name="logo"]').setInputFiles({ name: 'logo.gif', mimeType: 'image/gif', buffer: Buffer.from('GIF89a') });
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Nothing was saved' }).waitFor();
+    assert.match(await page.getByRole('alert').filter({ hasText: 'Nothing was saved' }).innerText(), /Logo: the file is neither a PNG nor an SVG/);
+    assert.match(await (await fetch(herald.url + '/')).text(), /<span>Acme Cloud<\/span>/);
+
+    await page.getByLabel('Page name').fill('Acme Status');
+    await page.getByLabel('Accent colour').fill('#0a66c2');
+    await page.locator('input[name="logo"]').setInputFiles({ name: 'logo.png', mimeType: 'image/png', buffer: PNG });
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
+    const home = await (await fetch(herald.url + '/')).text();
+    assert.match(home, /<span>Acme Status<\/span>/);
+    assert.match(home, /<img src="\/brand\/logo-[0-9a-f]{16}\.png" alt="">/);
+    assert.equal((await (await fetch(herald.url + '/banner.json')).json()).page.accent, '#0a66c2');
+
+    await page.getByRole('button', { name: 'Back to the configured branding' }).click();
+    await page.getByRole('status').filter({ hasText: 'Back to the configured branding' }).waitFor();
+    assert.match(await (await fetch(herald.url + '/')).text(), /<span>Acme Cloud<\/span>/);
+  } finally {
+    await context.close();
+  }
 });
