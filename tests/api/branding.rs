@@ -671,3 +671,33 @@ async fn emails_list_components_carry_the_impact_and_branding_and_read_as_plain_
     assert!(html.contains("Confirm your subscription to Acme Cloud"));
     assert!(html.contains("border-top:4px solid #ff6600") && html.contains(&logo));
 }
+
+#[tokio::test]
+#[ignore = "needs PostgreSQL (HERALD_TEST_DATABASE=postgres); .ci/run runs it"]
+async fn a_branding_change_on_one_instance_shows_on_every_instance() {
+    let a = spawn_app_with(|_| {}).await;
+    assert!(
+        a.database_url.starts_with("postgres"),
+        "this test needs HERALD_TEST_DATABASE=postgres"
+    );
+    let key = herald::security::keys::MasterKey::default_path(&a.data_dir);
+    let b = spawn_app_with(|c| {
+        c.database_url = a.database_url.clone();
+        c.secret_key_file = key.display().to_string();
+    })
+    .await;
+    let r = patch_branding(&a, json!({"page_name": "Acme Everywhere"})).await;
+    assert_eq!(r.status(), 200);
+    let started = Instant::now();
+    while !b
+        .get_text("/")
+        .await
+        .contains("<span>Acme Everywhere</span>")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the other instance never showed the change"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
