@@ -27,6 +27,21 @@ pub struct Config {
     pub public_url: String,
     /// Name shown at the top of the status page and in the JSON API.
     pub page_name: String,
+    /// Branding (README "Branding"): the logo, a PNG or SVG file shown in the page header.
+    pub logo_file: String,
+    /// The logo shown instead in dark mode (PNG or SVG); empty: `logo_file` in both.
+    pub logo_dark_file: String,
+    /// The browser tab's icon (PNG or SVG); empty: Herald's own.
+    pub favicon_file: String,
+    /// The accent colour of links, buttons and the header stripe, `#rrggbb`. Herald darkens or
+    /// lightens it where it is text, so that it stays readable in light and dark mode.
+    pub accent_color: String,
+    /// Links in the page header: `Label=URL, Label=URL` (http or https URLs).
+    pub header_links: String,
+    /// A line of plain text in the footer of every public page (say, the company's name).
+    pub footer_text: String,
+    /// A stylesheet served after Herald's own on the public pages.
+    pub extra_css_file: String,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Where the master key lives; empty means `secret.key` in `data_dir` (created on first run).
@@ -114,6 +129,13 @@ impl Default for Config {
             bind: "127.0.0.1:8080".to_string(),
             public_url: String::new(),
             page_name: "Status".to_string(),
+            logo_file: String::new(),
+            logo_dark_file: String::new(),
+            favicon_file: String::new(),
+            accent_color: String::new(),
+            header_links: String::new(),
+            footer_text: String::new(),
+            extra_css_file: String::new(),
             max_body_bytes: 256 * 1024,
             secret_key_file: String::new(),
             smtp_url: String::new(),
@@ -236,10 +258,64 @@ impl Config {
                 "HERALD_X_API_BASE must start with https:// (or http:// for a local stand-in)"
             );
         }
-        if self.page_name.trim().is_empty() {
-            anyhow::bail!("HERALD_PAGE_NAME must not be empty");
-        }
+        self.branding()?;
         Ok(())
+    }
+
+    /// The branding this configuration sets, its files read and checked. Every bad value is
+    /// an error naming the setting.
+    pub fn branding(&self) -> anyhow::Result<crate::domain::branding::Branding> {
+        use crate::domain::branding::{self, Asset, Branding, Color};
+        let name = branding::parse_name(&self.page_name)
+            .map_err(|e| anyhow::anyhow!("HERALD_PAGE_NAME: {e}"))?;
+        let file = |path: &str, setting: &str, check: fn(&[u8]) -> Result<Asset, String>| {
+            if path.is_empty() {
+                return Ok(None);
+            }
+            let limit = (branding::IMAGE_MAX_BYTES.max(branding::CSS_MAX_BYTES) + 1) as u64;
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(
+                    std::fs::File::open(path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {setting} {path}: {e}"))?,
+                    limit,
+                ),
+                &mut bytes,
+            )
+            .map_err(|e| anyhow::anyhow!("cannot read {setting} {path}: {e}"))?;
+            check(&bytes)
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("{setting} {path}: {e}"))
+        };
+        if !self.logo_dark_file.is_empty() && self.logo_file.is_empty() {
+            anyhow::bail!(
+                "HERALD_LOGO_DARK_FILE needs HERALD_LOGO_FILE too (the logo for light mode)"
+            );
+        }
+        let accent = if self.accent_color.is_empty() {
+            None
+        } else {
+            Some(
+                Color::parse(self.accent_color.trim())
+                    .map_err(|e| anyhow::anyhow!("HERALD_ACCENT_COLOR: {e}"))?,
+            )
+        };
+        Ok(Branding {
+            name,
+            logo: file(&self.logo_file, "HERALD_LOGO_FILE", Asset::image)?,
+            logo_dark: file(&self.logo_dark_file, "HERALD_LOGO_DARK_FILE", Asset::image)?,
+            favicon: file(&self.favicon_file, "HERALD_FAVICON_FILE", Asset::image)?,
+            accent,
+            header_links: branding::parse_header_links(&self.header_links)
+                .map_err(|e| anyhow::anyhow!("HERALD_HEADER_LINKS: {e}"))?,
+            footer_text: branding::parse_footer(&self.footer_text)
+                .map_err(|e| anyhow::anyhow!("HERALD_FOOTER_TEXT: {e}"))?,
+            extra_css: file(
+                &self.extra_css_file,
+                "HERALD_EXTRA_CSS_FILE",
+                Asset::stylesheet,
+            )?,
+        })
     }
 
     /// The X app's settings, when a consumer key pair is configured.
@@ -424,5 +500,110 @@ mod tests {
         std::env::set_var("HERALD_CFGORIGIN2_DATABASE_URL", "sqlite:///srv/x.db");
         let from_env = Config::load_from(&file, Env::prefixed("HERALD_CFGORIGIN2_")).unwrap();
         assert_eq!(from_env.database_origin(), "HERALD_DATABASE_URL");
+    }
+
+    #[test]
+    fn branding_comes_from_the_environment_and_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        let logo = dir.path().join("logo.svg");
+        std::fs::write(
+            &logo,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 4 4"><rect width="4" height="4"/></svg>"#,
+        )
+        .unwrap();
+        let css = dir.path().join("extra.css");
+        std::fs::write(&css, "body { letter-spacing: .01em }").unwrap();
+        for (key, value) in [
+            ("PAGE_NAME", "Acme Status"),
+            ("LOGO_FILE", logo.to_str().unwrap()),
+            ("ACCENT_COLOR", "#FF6600"),
+            (
+                "HEADER_LINKS",
+                "Acme=https://acme.example, Support=https://help.acme.example",
+            ),
+            ("FOOTER_TEXT", "© Acme Inc."),
+            ("EXTRA_CSS_FILE", css.to_str().unwrap()),
+        ] {
+            std::env::set_var(format!("HERALD_CFGBRAND_{key}"), value);
+        }
+        let config = Config::load_from(&file, Env::prefixed("HERALD_CFGBRAND_")).unwrap();
+        let b = config.branding().unwrap();
+        assert_eq!(b.name, "Acme Status");
+        assert_eq!(b.accent.unwrap().hex(), "#ff6600");
+        assert_eq!(b.header_links.len(), 2);
+        assert_eq!(b.footer_text, "© Acme Inc.");
+        assert!(b.logo.is_some() && b.logo_dark.is_none() && b.favicon.is_none());
+        assert!(b.extra_css.is_some());
+    }
+
+    #[test]
+    fn every_bad_branding_value_is_refused_naming_its_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        let gif = dir.path().join("logo.gif");
+        std::fs::write(&gif, b"GIF89a\x01\x00\x01\x00").unwrap();
+        let big = dir.path().join("big.png");
+        std::fs::write(&big, vec![0u8; 300 * 1024]).unwrap();
+        let binary = dir.path().join("extra.css");
+        std::fs::write(&binary, [0xffu8, 0xfe, 0x00]).unwrap();
+        let gif = gif.to_str().unwrap().to_string();
+        let cases: Vec<(&str, String, &str)> = vec![
+            (
+                "ACCENT_COLOR",
+                "orange".into(),
+                "HERALD_ACCENT_COLOR: \"orange\" is not a colour written #rrggbb",
+            ),
+            ("ACCENT_COLOR", "#ff660".into(), "HERALD_ACCENT_COLOR"),
+            (
+                "HEADER_LINKS",
+                "Acme=javascript:alert(1)".into(),
+                "HERALD_HEADER_LINKS: the URL of \"Acme\" must start with https://",
+            ),
+            (
+                "HEADER_LINKS",
+                "Acme https://acme.example".into(),
+                "HERALD_HEADER_LINKS: \"Acme https://acme.example\" is not written Label=URL",
+            ),
+            ("LOGO_FILE", gif.clone(), "neither a PNG nor an SVG"),
+            (
+                "LOGO_DARK_FILE",
+                "/nonexistent/logo.svg".into(),
+                "HERALD_LOGO_DARK_FILE needs HERALD_LOGO_FILE",
+            ),
+            (
+                "LOGO_FILE",
+                "/nonexistent/logo.svg".into(),
+                "cannot read HERALD_LOGO_FILE /nonexistent/logo.svg",
+            ),
+            (
+                "FAVICON_FILE",
+                big.to_str().unwrap().into(),
+                "HERALD_FAVICON_FILE",
+            ),
+            (
+                "EXTRA_CSS_FILE",
+                binary.to_str().unwrap().into(),
+                "HERALD_EXTRA_CSS_FILE",
+            ),
+            (
+                "FOOTER_TEXT",
+                "x".repeat(501),
+                "HERALD_FOOTER_TEXT: the footer text is longer than 500",
+            ),
+            (
+                "PAGE_NAME",
+                "  ".into(),
+                "HERALD_PAGE_NAME: the page name must not be empty",
+            ),
+        ];
+        for (n, (key, value, says)) in cases.into_iter().enumerate() {
+            let prefix = format!("HERALD_CFGBAD{n}_");
+            std::env::set_var(format!("{prefix}{key}"), &value);
+            let err = Config::load_from(&file, Env::prefixed(&prefix))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{key}={value}: {err}");
+        }
     }
 }

@@ -19,7 +19,7 @@ use crate::security::seal::Sealer;
 use crate::security::throttle::Throttle;
 
 use crate::config::Config;
-use crate::render::{PageCache, Site};
+use crate::render::{PageCache, Site, SiteCell};
 use crate::store::{DatabaseLocation, Store};
 use crate::web::{self, AppState};
 
@@ -217,10 +217,11 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         }
     }
     store.adopt_waiting_fanouts(&chain).await?;
-    let site = Site::from_config(&config);
-    let cache = PageCache::new(site.clone(), store.clone()).await?;
+    let site = Site::new(&config.public_url(), config.branding()?);
+    let cell: SiteCell = Arc::new(arc_swap::ArcSwap::from_pointee(site.clone()));
+    let cache = PageCache::new(site, cell.clone(), store.clone()).await?;
     let composer = Arc::new(Composer::new(
-        site,
+        cell,
         &config.mail_from(),
         LinkSigner::new(&master)
             .also_accepting(MasterKey::load_previous(&config.secret_key_path())?.as_ref()),

@@ -41,6 +41,7 @@
     '.maintenance{background:#1d4ed8}.none{background:#475467}' +
     'p{flex:1;margin:0;padding:2px 0}' +
     'b{margin-right:8px}' +
+    'img{flex:none;width:auto;height:22px;max-width:88px;margin:1px 0;border-radius:3px;background:#fff}' +
     'q{display:block;margin:4px 0;quotes:none;white-space:pre-line}' +
     'span{display:inline-block;margin-right:8px;padding:0 8px;border:1px solid;border-radius:99px;font-size:12px;line-height:18px}' +
     'a{color:inherit;font-weight:600;white-space:nowrap}' +
@@ -61,6 +62,9 @@
       host = el('herald-banner');
       root = host.attachShadow({ mode: 'open' });
     }
+    var page = d.page || {};
+    var accent = /^#[0-9a-f]{6}$/i.test(page.accent) ? page.accent : '';
+    json += accent + (page.logo || '');
     if (json !== shown) {
       shown = json;
       var box = el('div'), list = box.appendChild(el('ul'));
@@ -68,6 +72,11 @@
       box.setAttribute('aria-label', ((d.page && d.page.name) || 'Service') + ' notices');
       items.forEach(function (i, n) {
         var li = list.appendChild(el('li', /^(minor|maintenance|none)$/.test(i.impact) ? i.impact : ''));
+        if (!n && page.logo) {
+          var logo = li.appendChild(el('img'));
+          logo.src = safeUrl(page.logo);
+          logo.alt = page.name || '';
+        }
         var p = li.appendChild(el('p'));
         p.appendChild(el('b', '', i.name));
         if (i.status_label) p.appendChild(el('span', '', i.status_label));
@@ -83,7 +92,8 @@
           b.onclick = function () { store(keys); hide(); };
         }
       });
-      root.replaceChildren(el('style', '', css), box);
+      // The page's accent: a stripe along the banner's edge (the impact keeps its colours).
+      root.replaceChildren(el('style', '', css + (accent ? 'ul{border-left:6px solid ' + accent + '}' : '')), box);
     }
     // (Re)insert as first child of <body>, also if the host page replaced it.
     if (host.parentNode !== doc.body) doc.body.insertBefore(host, doc.body.firstChild);

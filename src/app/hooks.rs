@@ -181,7 +181,7 @@ impl App {
             }
         }
         let indicator = crate::domain::Indicator::overall(&self.store.components().await?, []);
-        let page = crate::notify::outbox::page_info(self.composer.site(), indicator);
+        let page = crate::notify::outbox::page_info(&self.composer.site(), indicator);
         let out = Outgoing {
             delivery_id: 0,
             channel: contact.kind.clone(),

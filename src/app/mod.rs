@@ -3,6 +3,7 @@
 //! CLI and the scheduler. It owns screening by the tripwire and the audit log, so a rule added
 //! to an act holds on every surface.
 
+pub mod branding;
 pub mod breach;
 pub mod edits;
 pub mod groups;

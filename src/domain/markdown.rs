@@ -172,6 +172,94 @@ fn read_back(html: &str) -> ReadBack {
     tokenizer.sink.0.into_inner()
 }
 
+/// An update as the text part of an email: plain text that reads as written, with no Markdown
+/// syntax left (`**`, `#`, backticks); paragraphs and list items on their own lines, and each
+/// link as "text (url)", made absolute against `base` like the HTML part's (links other than
+/// http, https and mailto show their text only). Raw HTML tags are dropped, their text kept.
+pub fn to_email_text(markdown: &str, base: &str) -> String {
+    let base = base_url(base);
+    let options = Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    let mut out = String::with_capacity(markdown.len());
+    // Each open link: its resolved URL and where its text starts in `out`.
+    let mut links: Vec<(Option<String>, usize)> = Vec::new();
+    let mut lists: Vec<Option<u64>> = Vec::new();
+    let resolve = |dest: &str| -> Option<String> {
+        let url = match Url::parse(dest) {
+            Ok(url) => url,
+            Err(url::ParseError::RelativeUrlWithoutBase) => base.as_ref()?.join(dest).ok()?,
+            Err(_) => return None,
+        };
+        matches!(url.scheme(), "http" | "https" | "mailto").then(|| url.to_string())
+    };
+    let end_block = |out: &mut String| {
+        while out.ends_with(' ') {
+            out.pop();
+        }
+        if !out.is_empty() && !out.ends_with("\n\n") {
+            out.push_str(if out.ends_with('\n') { "\n" } else { "\n\n" });
+        }
+    };
+    for event in Parser::new_ext(markdown, options) {
+        match event {
+            Event::Text(t) | Event::Code(t) => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => out.push('\n'),
+            Event::Start(Tag::Link { dest_url, .. })
+            | Event::Start(Tag::Image { dest_url, .. }) => {
+                links.push((resolve(&dest_url), out.len()));
+            }
+            Event::End(TagEnd::Link) | Event::End(TagEnd::Image) => {
+                if let Some((Some(url), start)) = links.pop() {
+                    let text = out[start..].trim().to_string();
+                    let shown = url.strip_prefix("mailto:").unwrap_or(&url);
+                    if text.is_empty() {
+                        out.push_str(shown);
+                    } else if text != shown && text != url {
+                        out.push_str(&format!(" ({shown})"));
+                    }
+                }
+            }
+            Event::Start(Tag::List(first)) => {
+                if lists.is_empty() {
+                    end_block(&mut out);
+                } else if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                lists.push(first);
+            }
+            Event::End(TagEnd::List(_)) => {
+                lists.pop();
+                if lists.is_empty() {
+                    end_block(&mut out);
+                }
+            }
+            Event::Start(Tag::Item) => {
+                if !out.is_empty() && !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(&"  ".repeat(lists.len().saturating_sub(1)));
+                match lists.last_mut() {
+                    Some(Some(n)) => {
+                        out.push_str(&format!("{n}. "));
+                        *n += 1;
+                    }
+                    _ => out.push_str("- "),
+                }
+            }
+            Event::End(TagEnd::Item) if !out.ends_with('\n') => out.push('\n'),
+            Event::TaskListMarker(done) => out.push_str(if done { "[x] " } else { "[ ] " }),
+            Event::Rule => {
+                end_block(&mut out);
+                out.push_str("----\n\n");
+            }
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::CodeBlock | TagEnd::BlockQuote(_),
+            ) if lists.is_empty() => end_block(&mut out),
+            _ => {}
+        }
+    }
+    out.trim().to_string()
+}
+
 /// The text of an update without Markdown syntax, for feeds' summaries and tweets.
 pub fn to_plain_text(markdown: &str) -> String {
     let mut out = String::with_capacity(markdown.len());
@@ -221,6 +309,28 @@ mod tests {
         assert_eq!(
             to_safe_html("# Cause\n\nA disk.", BASE),
             "<p><strong>Cause</strong></p>\n<p>A disk.</p>\n"
+        );
+    }
+
+    #[test]
+    fn email_text_reads_as_plain_text_with_links_spelled_out() {
+        let text = to_email_text(
+            "# Cause\n\nWe are seeing **elevated errors** on the `API`.\n\n\
+             - Requests *fail*\n- See [the docs](https://example.com/docs)\n\n\
+             Read [history](/history), <em>rolled back</em>, [x](javascript:alert(1)) \
+             and https://example.com/raw.",
+            BASE,
+        );
+        assert_eq!(
+            text,
+            "Cause\n\nWe are seeing elevated errors on the API.\n\n\
+             - Requests fail\n- See the docs (https://example.com/docs)\n\n\
+             Read history (https://status.acme.example/history), rolled back, x \
+             and https://example.com/raw."
+        );
+        assert_eq!(
+            to_email_text("1. one\n2. two\n\nend", BASE),
+            "1. one\n2. two\n\nend"
         );
     }
 

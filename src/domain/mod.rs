@@ -1,6 +1,7 @@
 //! Pure types and rules: what a component, incident, update and maintenance are, which values
 //! they may take, and how the page's overall status follows from them. No IO lives here.
 
+pub mod branding;
 pub mod choice;
 pub mod component;
 pub mod edit;

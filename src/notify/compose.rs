@@ -13,10 +13,10 @@ use lettre::Message;
 use rand::RngCore;
 
 use crate::channels::dkim::DkimSigner;
-use crate::domain::markdown::to_safe_html;
-use crate::domain::{Choice, Incident, IncidentUpdate};
+use crate::domain::markdown::{to_email_text, to_safe_html};
+use crate::domain::{Choice, ComponentStatus, Impact, Incident, IncidentKind, IncidentUpdate};
 use crate::render::views::TimeView;
-use crate::render::Site;
+use crate::render::{Site, SiteCell};
 use crate::security::keys::LinkSigner;
 
 /// How long a confirmation link works.
@@ -41,7 +41,10 @@ pub struct UpdateMail {
     kind_label: &'static str,
     status_label: &'static str,
     display_at: String,
-    body: String,
+    impact: ImpactBand,
+    components: Vec<ComponentLine>,
+    /// The body as plain text (Markdown rendered, links spelled out).
+    body_text: String,
     body_html: String,
 }
 
@@ -54,8 +57,111 @@ impl UpdateMail {
             kind_label: incident.kind.label(),
             status_label: update.status.label(),
             display_at: TimeView::new(&update.display_at).text,
-            body: update.body.clone(),
+            impact: ImpactBand::of(incident),
+            components: components_as_of(incident, update),
+            body_text: to_email_text(&update.body, site_url),
             body_html: to_safe_html(&update.body, site_url),
+        }
+    }
+}
+
+/// The coloured band at the top of a notification: the impact in words, on its colour (dark
+/// enough for white text to read, in light and dark mode).
+#[derive(Debug, Clone, Copy)]
+struct ImpactBand {
+    label: &'static str,
+    color: &'static str,
+}
+
+impl ImpactBand {
+    fn of(incident: &Incident) -> ImpactBand {
+        let (label, color) = match (incident.kind, incident.impact) {
+            (IncidentKind::Maintenance, _) | (_, Impact::Maintenance) => {
+                ("Scheduled maintenance", "#0a53a8")
+            }
+            (_, Impact::Critical) => ("Critical impact", "#8b0000"),
+            (_, Impact::Major) => ("Major impact", "#b3261e"),
+            (_, Impact::Minor) => ("Minor impact", "#7d4e00"),
+            (_, Impact::None) => ("No impact", "#555e69"),
+        };
+        ImpactBand { label, color }
+    }
+}
+
+/// One component the incident affects, with its status as of the update being sent.
+#[derive(Debug, Clone)]
+struct ComponentLine {
+    name: String,
+    /// `major_outage`..., for the dark-mode colour class.
+    status: &'static str,
+    status_label: &'static str,
+    /// The status's colour on the light card.
+    color: &'static str,
+}
+
+/// Every component the incident's updates up to `update` touched, each with the status the
+/// latest of them gave it, in the order they were first named.
+fn components_as_of(incident: &Incident, update: &IncidentUpdate) -> Vec<ComponentLine> {
+    let mut updates: Vec<&IncidentUpdate> = incident
+        .updates
+        .iter()
+        .filter(|u| u.id < update.id)
+        .chain(std::iter::once(update))
+        .collect();
+    updates.sort_by_key(|u| u.id);
+    let mut lines: Vec<(i64, ComponentLine)> = Vec::new();
+    for a in updates.iter().flat_map(|u| &u.affected) {
+        let status = a.new_status;
+        let line = ComponentLine {
+            name: a.name.clone(),
+            status: status.as_str(),
+            status_label: status.label(),
+            color: match status {
+                ComponentStatus::Operational => "#116329",
+                ComponentStatus::DegradedPerformance => "#7d4e00",
+                ComponentStatus::PartialOutage => "#b3261e",
+                ComponentStatus::MajorOutage => "#8b0000",
+                ComponentStatus::UnderMaintenance => "#0a53a8",
+            },
+        };
+        match lines.iter_mut().find(|(id, _)| *id == a.component_id) {
+            Some((_, existing)) => *existing = line,
+            None => lines.push((a.component_id, line)),
+        }
+    }
+    lines.into_iter().map(|(_, line)| line).collect()
+}
+
+/// The page's branding as an email carries it: inline colours (mail has no shared stylesheet)
+/// and the logo as an absolute https URL.
+struct MailBrand {
+    name: String,
+    /// The logo's absolute URL: a PNG (most mail clients show no SVG) on an https page.
+    logo: Option<String>,
+    /// The stripe across the top: the accent colour.
+    stripe: String,
+    /// Links on the light and the dark card, and the button's colours.
+    link: String,
+    link_dark: String,
+    button: String,
+    on_button: String,
+}
+
+impl MailBrand {
+    fn of(site: &Site) -> MailBrand {
+        let brand = &site.brand;
+        let accent = brand.branding.accent;
+        MailBrand {
+            name: site.name.clone(),
+            logo: brand
+                .email_logo()
+                .filter(|_| site.url.starts_with("https://"))
+                .map(|path| format!("{}{path}", site.url)),
+            stripe: accent.map_or_else(|| "#0550ae".to_string(), |c| c.hex()),
+            link: accent.map_or_else(|| "#0550ae".to_string(), |c| c.for_light().hex()),
+            link_dark: accent.map_or_else(|| "#7ab4ff".to_string(), |c| c.for_dark().hex()),
+            button: accent.map_or_else(|| "#0550ae".to_string(), |c| c.for_light().hex()),
+            on_button: "#ffffff".to_string(),
         }
     }
 }
@@ -64,11 +170,7 @@ impl UpdateMail {
 #[template(path = "email/update.txt")]
 struct UpdateText<'a> {
     site_name: &'a str,
-    kind_label: &'a str,
-    incident_name: &'a str,
-    status_label: &'a str,
-    display_at: &'a str,
-    body: &'a str,
+    mail: &'a UpdateMail,
     incident_url: &'a str,
     manage_url: &'a str,
     unsubscribe_url: &'a str,
@@ -77,12 +179,8 @@ struct UpdateText<'a> {
 #[derive(Template)]
 #[template(path = "email/update.html")]
 struct UpdateHtml<'a> {
-    site_name: &'a str,
-    kind_label: &'a str,
-    incident_name: &'a str,
-    status_label: &'a str,
-    display_at: &'a str,
-    body_html: &'a str,
+    brand: &'a MailBrand,
+    mail: &'a UpdateMail,
     incident_url: &'a str,
     manage_url: &'a str,
     unsubscribe_url: &'a str,
@@ -98,12 +196,13 @@ struct ConfirmText<'a> {
 #[derive(Template)]
 #[template(path = "email/confirm.html")]
 struct ConfirmHtml<'a> {
-    site_name: &'a str,
+    brand: &'a MailBrand,
     confirm_url: &'a str,
 }
 
 pub struct Composer {
-    site: Site,
+    /// The site in effect, branding included (the page cache keeps it current).
+    site: SiteCell,
     from: Mailbox,
     links: LinkSigner,
     /// The domain part of Message-IDs and List-Id.
@@ -113,7 +212,7 @@ pub struct Composer {
 
 impl Composer {
     pub fn new(
-        site: Site,
+        site: SiteCell,
         mail_from: &str,
         links: LinkSigner,
         dkim: Option<Arc<DkimSigner>>,
@@ -147,9 +246,9 @@ impl Composer {
         }))
     }
 
-    /// The site the messages speak for.
-    pub fn site(&self) -> &Site {
-        &self.site
+    /// The site the messages speak for, as it stands now.
+    pub fn site(&self) -> Arc<Site> {
+        self.site.load_full()
     }
 
     /// True when messages are DKIM-signed (CPU-heavy with RSA).
@@ -169,7 +268,7 @@ impl Composer {
     pub fn unsubscribe_url(&self, subscriber_id: i64) -> String {
         format!(
             "{}/unsubscribe/{}",
-            self.site.url,
+            self.site().url,
             self.links.sign(purpose::UNSUBSCRIBE, subscriber_id, 0)
         )
     }
@@ -177,7 +276,7 @@ impl Composer {
     pub fn manage_url(&self, subscriber_id: i64) -> String {
         format!(
             "{}/subscribe/manage/{}",
-            self.site.url,
+            self.site().url,
             self.links.sign(purpose::MANAGE, subscriber_id, 0)
         )
     }
@@ -186,7 +285,7 @@ impl Composer {
         let expires = (now + chrono::Duration::days(CONFIRM_LINK_DAYS)).timestamp();
         format!(
             "{}/subscribe/confirm/{}",
-            self.site.url,
+            self.site().url,
             self.links.sign(purpose::CONFIRM, subscriber_id, expires)
         )
     }
@@ -198,11 +297,12 @@ impl Composer {
     }
 
     fn list_id(&self) -> String {
-        let host = url::Url::parse(&self.site.url)
+        let site = self.site();
+        let host = url::Url::parse(&site.url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_else(|| self.domain.clone());
-        format!("{} <status.{host}>", self.site.name.replace(['<', '>'], ""))
+        format!("{} <status.{host}>", site.name.replace(['<', '>'], ""))
     }
 
     /// The notification of one update to one subscriber.
@@ -212,28 +312,21 @@ impl Composer {
         subscriber_id: i64,
         address: &str,
     ) -> anyhow::Result<Composed> {
-        let incident_url = format!("{}/incidents/{}", self.site.url, mail.incident_id);
+        let site = self.site();
+        let incident_url = format!("{}/incidents/{}", site.url, mail.incident_id);
         let manage_url = self.manage_url(subscriber_id);
         let unsubscribe_url = self.unsubscribe_url(subscriber_id);
         let text = UpdateText {
-            site_name: &self.site.name,
-            kind_label: mail.kind_label,
-            incident_name: &mail.incident_name,
-            status_label: mail.status_label,
-            display_at: &mail.display_at,
-            body: &mail.body,
+            site_name: &site.name,
+            mail,
             incident_url: &incident_url,
             manage_url: &manage_url,
             unsubscribe_url: &unsubscribe_url,
         }
         .render()?;
         let html = UpdateHtml {
-            site_name: &self.site.name,
-            kind_label: mail.kind_label,
-            incident_name: &mail.incident_name,
-            status_label: mail.status_label,
-            display_at: &mail.display_at,
-            body_html: &mail.body_html,
+            brand: &MailBrand::of(&site),
+            mail,
             incident_url: &incident_url,
             manage_url: &manage_url,
             unsubscribe_url: &unsubscribe_url,
@@ -241,7 +334,7 @@ impl Composer {
         .render()?;
         let subject = format!(
             "[{}] {}: {}",
-            self.site.name, mail.status_label, mail.incident_name
+            site.name, mail.status_label, mail.incident_name
         );
         self.list_mail(address, subject, &unsubscribe_url, text, html)
     }
@@ -289,14 +382,15 @@ impl Composer {
         address: &str,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Composed> {
+        let site = self.site();
         let confirm_url = self.confirm_url(subscriber_id, now);
         let text = ConfirmText {
-            site_name: &self.site.name,
+            site_name: &site.name,
             confirm_url: &confirm_url,
         }
         .render()?;
         let html = ConfirmHtml {
-            site_name: &self.site.name,
+            brand: &MailBrand::of(&site),
             confirm_url: &confirm_url,
         }
         .render()?;
@@ -304,7 +398,7 @@ impl Composer {
         let message = Message::builder()
             .from(self.from.clone())
             .to(recipient(address)?)
-            .subject(format!("Confirm your subscription to {}", self.site.name))
+            .subject(format!("Confirm your subscription to {}", site.name))
             .date_now()
             .message_id(Some(message_id.clone()))
             .multipart(MultiPart::alternative_plain_html(text, html))?;
@@ -315,14 +409,16 @@ impl Composer {
     }
 }
 
-/// What every reminder of one maintenance shares: its name, window and description (the
-/// first update's body), as they stand when the reminder is sent.
+/// What every reminder of one maintenance shares: its name, window, components and
+/// description (the first update's body), as they stand when the reminder is sent.
 pub struct ReminderMail {
     incident_id: i64,
     incident_name: String,
     starts: String,
     ends: String,
-    body: String,
+    impact: ImpactBand,
+    components: Vec<ComponentLine>,
+    body_text: String,
     body_html: String,
 }
 
@@ -334,7 +430,9 @@ impl ReminderMail {
             incident_name: incident.name.clone(),
             starts: time(incident.scheduled_for),
             ends: time(incident.scheduled_until),
-            body: update.body.clone(),
+            impact: ImpactBand::of(incident),
+            components: components_as_of(incident, update),
+            body_text: to_email_text(&update.body, site_url),
             body_html: to_safe_html(&update.body, site_url),
         }
     }
@@ -344,10 +442,7 @@ impl ReminderMail {
 #[template(path = "email/reminder.txt")]
 struct ReminderText<'a> {
     site_name: &'a str,
-    incident_name: &'a str,
-    starts: &'a str,
-    ends: &'a str,
-    body: &'a str,
+    mail: &'a ReminderMail,
     incident_url: &'a str,
     manage_url: &'a str,
     unsubscribe_url: &'a str,
@@ -356,11 +451,8 @@ struct ReminderText<'a> {
 #[derive(Template)]
 #[template(path = "email/reminder.html")]
 struct ReminderHtml<'a> {
-    site_name: &'a str,
-    incident_name: &'a str,
-    starts: &'a str,
-    ends: &'a str,
-    body_html: &'a str,
+    brand: &'a MailBrand,
+    mail: &'a ReminderMail,
     incident_url: &'a str,
     manage_url: &'a str,
     unsubscribe_url: &'a str,
@@ -375,26 +467,21 @@ impl Composer {
         subscriber_id: i64,
         address: &str,
     ) -> anyhow::Result<Composed> {
-        let incident_url = format!("{}/incidents/{}", self.site.url, mail.incident_id);
+        let site = self.site();
+        let incident_url = format!("{}/incidents/{}", site.url, mail.incident_id);
         let manage_url = self.manage_url(subscriber_id);
         let unsubscribe_url = self.unsubscribe_url(subscriber_id);
         let text = ReminderText {
-            site_name: &self.site.name,
-            incident_name: &mail.incident_name,
-            starts: &mail.starts,
-            ends: &mail.ends,
-            body: &mail.body,
+            site_name: &site.name,
+            mail,
             incident_url: &incident_url,
             manage_url: &manage_url,
             unsubscribe_url: &unsubscribe_url,
         }
         .render()?;
         let html = ReminderHtml {
-            site_name: &self.site.name,
-            incident_name: &mail.incident_name,
-            starts: &mail.starts,
-            ends: &mail.ends,
-            body_html: &mail.body_html,
+            brand: &MailBrand::of(&site),
+            mail,
             incident_url: &incident_url,
             manage_url: &manage_url,
             unsubscribe_url: &unsubscribe_url,
@@ -402,7 +489,7 @@ impl Composer {
         .render()?;
         let subject = format!(
             "[{}] Reminder: {} starts at {}",
-            self.site.name, mail.incident_name, mail.starts
+            site.name, mail.incident_name, mail.starts
         );
         self.list_mail(address, subject, &unsubscribe_url, text, html)
     }
@@ -413,7 +500,8 @@ impl Composer {
     /// subscription being disabled.
     pub fn notice(&self, subject: &str, body: &str, address: &str) -> anyhow::Result<Composed> {
         let message_id = self.message_id();
-        let text = format!("{body}\n\n-- \n{}: {}\n", self.site.name, self.site.url);
+        let site = self.site();
+        let text = format!("{body}\n\n-- \n{}: {}\n", site.name, site.url);
         let message = Message::builder()
             .from(self.from.clone())
             .to(recipient(address)?)
@@ -431,14 +519,15 @@ impl Composer {
     /// A message about Herald itself to one admin (plain text).
     pub fn alert(&self, subject: &str, body: &str, address: &str) -> anyhow::Result<Composed> {
         let message_id = self.message_id();
+        let site = self.site();
         let text = format!(
             "{body}\n\n-- \nHerald, the status page of {}: {}/admin\n",
-            self.site.name, self.site.url
+            site.name, site.url
         );
         let message = Message::builder()
             .from(self.from.clone())
             .to(recipient(address)?)
-            .subject(format!("[{} alert] {subject}", self.site.name))
+            .subject(format!("[{} alert] {subject}", site.name))
             .date_now()
             .message_id(Some(message_id.clone()))
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
@@ -493,4 +582,108 @@ fn recipient(address: &str) -> anyhow::Result<Mailbox> {
         .to_ascii_domain()
         .parse()
         .map_err(|e| anyhow::anyhow!("cannot address mail to {address}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::branding::{Branding, Color};
+    use crate::domain::{AffectedComponent, IncidentStatus};
+
+    fn maintenance() -> (Incident, IncidentUpdate) {
+        let at = crate::domain::now();
+        let update = IncidentUpdate {
+            id: 5,
+            incident_id: 3,
+            status: IncidentStatus::Scheduled,
+            body: "We upgrade the **database**; see [the plan](/incidents/3).".into(),
+            display_at: at,
+            created_at: at,
+            updated_at: at,
+            affected: vec![AffectedComponent {
+                component_id: 1,
+                name: "Post scheduler".into(),
+                old_status: ComponentStatus::Operational,
+                new_status: ComponentStatus::UnderMaintenance,
+            }],
+            deliver_notifications: true,
+            custom_tweet: None,
+            tweet_id: None,
+            edited_at: None,
+            tampered: false,
+        };
+        let incident = Incident {
+            id: 3,
+            kind: IncidentKind::Maintenance,
+            name: "Database upgrade".into(),
+            status: IncidentStatus::Scheduled,
+            impact: Impact::Maintenance,
+            created_at: at,
+            updated_at: at,
+            started_at: at,
+            monitoring_at: None,
+            resolved_at: None,
+            scheduled_for: Some(at + chrono::Duration::hours(1)),
+            scheduled_until: Some(at + chrono::Duration::hours(2)),
+            updates: vec![update.clone()],
+            component_ids: vec![1],
+            postmortem: None,
+            plan: Default::default(),
+            tampered: false,
+        };
+        (incident, update)
+    }
+
+    #[test]
+    fn a_reminder_has_the_notifications_look_and_plain_text() {
+        let site = Site::new(
+            "https://status.acme.example",
+            Branding {
+                accent: Some(Color::parse("#ff6600").unwrap()),
+                ..Branding::named("Acme Cloud")
+            },
+        );
+        let (incident, update) = maintenance();
+        let mail = ReminderMail::new(&site.url, &incident, &update);
+        let html = ReminderHtml {
+            brand: &MailBrand::of(&site),
+            mail: &mail,
+            incident_url: "https://status.acme.example/incidents/3",
+            manage_url: "https://status.acme.example/subscribe/manage/x",
+            unsubscribe_url: "https://status.acme.example/unsubscribe/x",
+        }
+        .render()
+        .unwrap();
+        assert!(html.contains("border-top:4px solid #ff6600"), "{html}");
+        assert!(
+            html.contains("background:#0a53a8;color:#ffffff"),
+            "the band"
+        );
+        assert!(html.contains(">Scheduled maintenance</p>"), "in words");
+        assert!(html.contains("Post scheduler: <strong class=\"st-under_maintenance\""));
+        let text = ReminderText {
+            site_name: &site.name,
+            mail: &mail,
+            incident_url: "https://status.acme.example/incidents/3",
+            manage_url: "m",
+            unsubscribe_url: "u",
+        }
+        .render()
+        .unwrap();
+        assert!(
+            text.starts_with("Acme Cloud\nReminder: Database upgrade starts at"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Affected components:\n- Post scheduler: Under maintenance\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "We upgrade the database; see the plan (https://status.acme.example/incidents/3)."
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("**"), "{text}");
+    }
 }

@@ -65,7 +65,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn site(&self) -> &Site {
+    fn site(&self) -> std::sync::Arc<Site> {
         self.composer.site()
     }
 }
@@ -580,7 +580,7 @@ impl<C: Channel> Outbox<C> {
             .filter(|c| incident.component_ids.contains(&c.id))
             .cloned()
             .collect();
-        let page = page_info(self.shared.site(), indicator);
+        let page = page_info(&self.shared.site(), indicator);
         let changes = update
             .affected
             .iter()
@@ -589,7 +589,7 @@ impl<C: Channel> Outbox<C> {
                 Some(channels::ComponentChange {
                     page: page.clone(),
                     component_json: crate::render::api::component_value(
-                        self.shared.site(),
+                        &self.shared.site(),
                         component,
                     ),
                     component_update_json: serde_json::json!({
@@ -606,7 +606,7 @@ impl<C: Channel> Outbox<C> {
             page,
             changes,
             incident_url: format!("{}/incidents/{}", self.shared.site().url, incident.id),
-            incident_json: crate::render::api::incident_value(self.shared.site(), &all, &incident),
+            incident_json: crate::render::api::incident_value(&self.shared.site(), &all, &incident),
             components,
             incident,
             update,

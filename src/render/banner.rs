@@ -14,6 +14,12 @@ const PLACEHOLDER: &str = "/*HERALD_DATA*/null";
 struct BannerPage<'a> {
     name: &'a str,
     url: &'a str,
+    /// The page's accent colour (`#rrggbb`), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accent: Option<&'a str>,
+    /// An absolute URL of the page's favicon (or else its logo), when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logo: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -58,6 +64,15 @@ fn banner<'a>(m: &'a Model<'a>) -> Banner<'a> {
         page: BannerPage {
             name: &m.site.name,
             url: &m.site.url,
+            accent: m.site.brand.accent.as_deref(),
+            logo: m
+                .site
+                .brand
+                .favicon
+                .as_ref()
+                .map(|(path, _)| path)
+                .or(m.site.brand.logo.as_ref())
+                .map(|path| format!("{}{path}", m.site.url)),
         },
         active: m
             .statement

@@ -52,9 +52,10 @@ const PUBLIC_CSP: HeaderValue = HeaderValue::from_static(
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; base-uri 'none'",
 );
-/// `Content-Security-Policy` of SVG images (badges, the icon): opened on their own, they run
-/// nothing and load nothing.
-const SVG_CSP: HeaderValue = HeaderValue::from_static("default-src 'none'; sandbox");
+/// `Content-Security-Policy` of SVG images (badges, the icon, logos): opened on their own, they
+/// run no script, load nothing and get an opaque origin; a logo's own inline styles still apply.
+const SVG_CSP: HeaderValue =
+    HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox");
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const REFERRER: HeaderValue = HeaderValue::from_static("strict-origin-when-cross-origin");
 const VARY: HeaderValue = HeaderValue::from_static("Accept-Encoding");

@@ -8,6 +8,7 @@ pub mod assets;
 mod badges;
 mod banner;
 pub mod body;
+pub mod brand;
 mod calendar;
 mod feeds;
 mod pages;
@@ -27,6 +28,7 @@ pub use body::{CachedBody, Freshness};
 pub use pages::NOT_FOUND_KEY;
 
 use crate::config::Config;
+use crate::domain::branding::Branding;
 use crate::domain::{Component, Incident};
 use crate::store::Store;
 
@@ -61,21 +63,47 @@ pub struct Pinned {
 /// Site-wide facts the templates need.
 #[derive(Clone)]
 pub struct Site {
+    /// The page name in effect (configured, or the admin's).
     pub name: String,
     pub url: String,
     /// A stable identifier for `page.id` in the JSON API.
     pub page_id: String,
+    /// Logos, colours, links and footer: the configuration's with the admin's on top.
+    pub brand: Arc<brand::Brand>,
 }
 
+/// The site in effect, shared by the page cache (which sets it on every rebuild) and the
+/// emails (which read it for every message).
+pub type SiteCell = Arc<ArcSwap<Site>>;
+
 impl Site {
+    /// The site as configured (its branding as `Config::branding` reads it, which the
+    /// configuration's validation has checked already).
     pub fn from_config(config: &Config) -> Site {
+        let branding = config
+            .branding()
+            .unwrap_or_else(|_| Branding::named(&config.page_name));
+        Site::new(&config.public_url(), branding)
+    }
+
+    pub fn new(url: &str, branding: Branding) -> Site {
         use sha2::{Digest, Sha256};
-        let url = config.public_url();
         let page_id = hex::encode(Sha256::digest(url.as_bytes()))[..12].to_string();
         Site {
-            name: config.page_name.clone(),
-            url,
+            name: branding.name.clone(),
+            url: url.to_string(),
             page_id,
+            brand: Arc::new(brand::Brand::new(branding)),
+        }
+    }
+
+    /// This site with other branding (the admin's overrides applied).
+    pub fn with_branding(&self, branding: Branding) -> Site {
+        Site {
+            name: branding.name.clone(),
+            url: self.url.clone(),
+            page_id: self.page_id.clone(),
+            brand: Arc::new(brand::Brand::new(branding)),
         }
     }
 }
@@ -112,6 +140,7 @@ impl Pages {
         feeds::render(&model, &mut out)?;
         badges::render(&model, &mut out)?;
         calendar::render(&model, &mut out)?;
+        brand::render(site, &mut out);
         assets::render(&mut out);
         Ok(Pages { bodies: out.bodies })
     }
@@ -160,7 +189,10 @@ impl PagesBuilder<'_> {
 /// The live page cache, shared by every request handler.
 pub struct PageCache {
     pages: ArcSwap<Pages>,
-    site: Site,
+    /// The site in effect: the configured one with the admin's branding on top.
+    site: SiteCell,
+    /// The site as configured, which a missing or forged branding row falls back to.
+    configured: Site,
     store: Store,
     requested: AtomicU64,
     wake: Notify,
@@ -179,10 +211,14 @@ pub struct PageCache {
 
 impl PageCache {
     /// Builds the first set of pages; call `spawn_rebuilder` to keep them current.
-    pub async fn new(site: Site, store: Store) -> anyhow::Result<Arc<PageCache>> {
+    /// `site` is the configured site; it is also set into `cell`, which then follows the
+    /// branding in effect.
+    pub async fn new(site: Site, cell: SiteCell, store: Store) -> anyhow::Result<Arc<PageCache>> {
+        cell.store(Arc::new(site.clone()));
         let cache = Arc::new(PageCache {
             pages: ArcSwap::from_pointee(Pages::default()),
-            site,
+            site: cell,
+            configured: site,
             store,
             requested: AtomicU64::new(0),
             wake: Notify::new(),
@@ -201,8 +237,14 @@ impl PageCache {
         self.pages.load()
     }
 
-    pub fn site(&self) -> &Site {
-        &self.site
+    /// The site in effect (name and branding as the pages show them).
+    pub fn site(&self) -> Arc<Site> {
+        self.site.load_full()
+    }
+
+    /// The site as configured, before the admin's branding.
+    pub fn configured_site(&self) -> &Site {
+        &self.configured
     }
 
     /// Lets a rebuild that finds rows Herald did not write trip the wire.
@@ -248,6 +290,22 @@ impl PageCache {
             }),
             _ => None,
         };
+        let site = match self.store.branding().await? {
+            None => self.configured.clone(),
+            Some(stored) if !stored.genuine => {
+                tampered.push("branding".to_string());
+                self.configured.clone()
+            }
+            Some(stored) => match stored.columns.overrides() {
+                Ok(overrides) => self
+                    .configured
+                    .with_branding(self.configured.brand.branding.with(&overrides)),
+                Err(e) => {
+                    tracing::error!(error = %e, "the saved branding no longer reads; showing the configured branding");
+                    self.configured.clone()
+                }
+            },
+        };
         self.report_tampered(tampered).await;
         if self.frozen.load(Ordering::SeqCst) {
             return Ok(());
@@ -264,11 +322,20 @@ impl PageCache {
                 .into_iter()
                 .collect(),
         };
-        let site = self.site.clone();
         let previous = self.pages.load_full();
-        let pages = tokio::task::spawn_blocking(move || Pages::render(&site, &snapshot, &previous))
-            .await??;
+        let site = Arc::new(site);
+        let rendering = site.clone();
+        let pages =
+            tokio::task::spawn_blocking(move || Pages::render(&rendering, &snapshot, &previous))
+                .await??;
         self.pages.store(Arc::new(pages));
+        let changed = {
+            let current = self.site.load();
+            current.name != site.name || current.brand != site.brand
+        };
+        if changed {
+            self.site.store(site);
+        }
         if let Ok(mut built) = self.built_from.lock() {
             *built = marker;
         }

@@ -75,6 +75,19 @@ pub struct ComponentText<'a> {
     pub status: &'a str,
 }
 
+/// What the branding's stamp covers: every column the public pages and emails show, images
+/// by their SHA-256, and when it was saved.
+pub struct BrandingText<'a> {
+    pub page_name: Option<&'a str>,
+    pub accent_color: Option<&'a str>,
+    pub header_links: Option<&'a str>,
+    pub footer_text: Option<&'a str>,
+    pub logo: Option<&'a [u8]>,
+    pub logo_dark: Option<&'a [u8]>,
+    pub favicon: Option<&'a [u8]>,
+    pub updated_at_micros: i64,
+}
+
 impl Stamper {
     pub fn new(master: &MasterKey) -> Stamper {
         Stamper {
@@ -190,6 +203,29 @@ impl Stamper {
             c.description,
             c.group.unwrap_or("\u{0}"),
             c.status,
+        ])
+    }
+
+    /// The admin's branding over the configuration.
+    pub fn branding(&self, b: &BrandingText<'_>) -> String {
+        use sha2::Digest;
+        let text = |v: Option<&str>| v.map_or_else(|| "\u{0}".to_string(), |v| format!("={v}"));
+        let image = |v: Option<&[u8]>| {
+            v.map_or_else(
+                || "\u{0}".to_string(),
+                |v| hex::encode(sha2::Sha256::digest(v)),
+            )
+        };
+        self.mac(&[
+            "branding",
+            &text(b.page_name),
+            &text(b.accent_color),
+            &text(b.header_links),
+            &text(b.footer_text),
+            &image(b.logo),
+            &image(b.logo_dark),
+            &image(b.favicon),
+            &b.updated_at_micros.to_string(),
         ])
     }
 

@@ -6,6 +6,7 @@
 //! macro writes each method body once and type-checks it against both pools.
 
 mod audit;
+mod branding;
 mod breach;
 mod digest;
 mod edits;
@@ -35,6 +36,7 @@ use sqlx::sqlite::{
 use crate::domain::Invalid;
 
 pub use audit::{AuditEvent, AuditFilter, AuditHead};
+pub use branding::StoredBranding;
 pub use breach::{Breach, ChannelReach};
 pub use digest::KeyedUpgrade;
 pub use edits::{

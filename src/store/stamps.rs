@@ -158,6 +158,20 @@ macro_rules! restamp {
             }
         }
 
+        let branding: Option<$crate::store::branding::BrandingRow> =
+            sqlx::query_as($crate::store::branding::BRANDING_COLUMNS)
+                .fetch_optional(&mut *$tx)
+                .await?;
+        if let Some(row) = branding {
+            if keep(old.map(|o| o.branding(&row.text())), row.stamp.as_deref()) {
+                sqlx::query("UPDATE branding SET stamp = $1 WHERE id = 1")
+                    .bind(new.branding(&row.text()))
+                    .execute(&mut *$tx)
+                    .await?;
+                stamped += 1;
+            }
+        }
+
         #[allow(clippy::type_complexity)]
         let switch: (bool, String, Option<chrono::DateTime<chrono::Utc>>, String, String, i64, Option<String>) =
             sqlx::query_as(

@@ -44,8 +44,9 @@ struct MessagePage<'a> {
 }
 
 fn page(state: &AppState, status: StatusCode, heading: &str, message: &str) -> Response {
+    let site = state.cache.site();
     let page = MessagePage {
-        site: state.cache.site(),
+        site: &site,
         heading,
         message,
         button_action: None,
@@ -270,8 +271,9 @@ async fn hook_unsubscribe_page(
     if hook_token(&state, &token).is_none() {
         return invalid_link(&state);
     }
+    let site = state.cache.site();
     let page = MessagePage {
-        site: state.cache.site(),
+        site: &site,
         heading: "Remove this webhook subscription?",
         message: "Nothing more will be sent to it.",
         button_action: Some(format!("/webhooks/unsubscribe/{token}")),
@@ -357,8 +359,9 @@ async fn manage_view(state: &AppState, token: String, saved: bool) -> Response {
         }
         (Err(e), _) | (_, Err(e)) => return PageError::from(e).into_response(),
     };
+    let site = state.cache.site();
     let view = ManagePage {
-        site: state.cache.site(),
+        site: &site,
         email: subscriber.email,
         unsubscribe_token: state.composer.links().sign(purpose::UNSUBSCRIBE, id, 0),
         token,
@@ -413,8 +416,9 @@ async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<Strin
         return invalid_link(&state);
     }
     // A GET never unsubscribes: mail scanners follow links. The button POSTs.
+    let site = state.cache.site();
     let view = MessagePage {
-        site: state.cache.site(),
+        site: &site,
         heading: "Unsubscribe",
         message: "Stop all email updates from this status page?",
         button_action: Some(format!("/unsubscribe/{token}")),

@@ -7,6 +7,7 @@ mod admin_pages;
 mod app_layer;
 mod badges;
 mod banner_and_feeds;
+mod branding;
 mod breach;
 mod browser;
 mod calendar;

@@ -304,6 +304,8 @@ const PAGE_ROUTES: &[(&str, &str, Role)] = &[
     ("POST", "/admin/tokens", Role::Admin),
     ("POST", "/admin/tokens/{id}/revoke", Role::Admin),
     ("GET", "/admin/audit", Role::Admin),
+    ("GET", "/admin/branding", Role::Admin),
+    ("POST", "/admin/branding", Role::Admin),
     ("POST", "/admin/components/{id}/status", Role::Responder),
     ("GET", "/admin/incidents/{id}/edit", Role::Responder),
     ("POST", "/admin/incidents/{id}/edit", Role::Responder),
@@ -407,6 +409,9 @@ const API_ROUTES: &[(&str, &str, Role)] = &[
     ("GET", "/api/admin/v1/templates/{id}", Role::Viewer),
     ("PATCH", "/api/admin/v1/templates/{id}", Role::Responder),
     ("DELETE", "/api/admin/v1/templates/{id}", Role::Responder),
+    ("GET", "/api/admin/v1/branding", Role::Admin),
+    ("PATCH", "/api/admin/v1/branding", Role::Admin),
+    ("DELETE", "/api/admin/v1/branding", Role::Admin),
 ];
 
 /// `(method, path)` of every route a router source file declares.

@@ -95,10 +95,10 @@ function tailFile(file, maxChars = 6000) {
 }
 
 /**
- * Start Herald and prepare an admin and an API token.
+ * Start Herald and prepare an admin and an API token; `env` adds or overrides HERALD_* settings.
  * Returns { url, port, dataDir, enrolUrl, token, api(), cli(), logs(), stop() }.
  */
-export async function startHerald({ label = 'herald' } = {}) {
+export async function startHerald({ label = 'herald', env: extraEnv = {} } = {}) {
   if (!fs.existsSync(HERALD_BIN)) {
     throw new Error(`Herald binary not found at ${HERALD_BIN}; run \`cargo build\` or set HERALD_BIN`);
   }
@@ -117,6 +117,8 @@ export async function startHerald({ label = 'herald' } = {}) {
   delete env.HERALD_DATABASE_URL;
   delete env.HERALD_SMTP_URL;
   delete env.HERALD_X_API_BASE;
+  // A test's own settings (branding, an SMTP sink) go over the defaults above.
+  Object.assign(env, extraEnv);
   env.RUST_LOG = env.RUST_LOG || 'info';
 
   const logFile = path.join(dataDir, 'server.log');

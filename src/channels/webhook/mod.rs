@@ -397,6 +397,9 @@ pub(crate) fn sample_notice() -> super::Notice {
         name: "Acme".into(),
         url: "https://status.acme.example".into(),
         page_id: "acmepage0001".into(),
+        brand: std::sync::Arc::new(crate::render::brand::Brand::new(
+            crate::domain::branding::Branding::named("Acme"),
+        )),
     };
     let incident_json = crate::render::api::incident_value(&site, &components, &incident);
     super::Notice {

@@ -384,7 +384,7 @@ async fn incident_form(
             .push(("status".into(), incident.status.as_str().into()));
     }
     let names = components.iter().map(|c| (c.id, c.name.as_str())).collect();
-    let view = crate::render::views::incident_view(state.cache.site(), &incident, &names);
+    let view = crate::render::views::incident_view(&state.cache.site(), &incident, &names);
     let mut progress = Vec::new();
     for u in &incident.updates {
         progress.push((u.id, super::outbound::progress(state, u.id).await?));

@@ -2,6 +2,7 @@
 //! `AdminForm`; posting needs the responder role.
 
 mod audit;
+mod branding;
 mod breach;
 mod components;
 mod edits;
@@ -62,6 +63,12 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/tokens/{id}/revoke", post(staff::revoke_token))
         .route("/admin/audit", get(audit::page))
+        .route(
+            "/admin/branding",
+            get(branding::show)
+                .post(branding::save)
+                .layer(axum::extract::DefaultBodyLimit::max(branding::BODY_MAX)),
+        )
         .route("/admin/webhooks", get(webhooks::page).post(webhooks::add))
         .route("/admin/webhooks/{id}/test", post(webhooks::test))
         .route("/admin/webhooks/{id}/remove", post(webhooks::remove))

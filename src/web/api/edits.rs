@@ -76,7 +76,7 @@ async fn edit_incident(
     state.edit_incident(&caller.actor(), id, &edit).await?;
     let incident = state.store.incident(id).await?;
     let components = state.store.components().await?;
-    Ok(Json(incident_value(state.cache.site(), &components, &incident)).into_response())
+    Ok(Json(incident_value(&state.cache.site(), &components, &incident)).into_response())
 }
 
 async fn delete_incident(
@@ -218,7 +218,7 @@ async fn edit_component(
     if let Some(status) = status.filter(|s| *s != component.status) {
         component = state.set_component_status(&actor, id, status).await?;
     }
-    Ok(Json(component_value(state.cache.site(), &component)).into_response())
+    Ok(Json(component_value(&state.cache.site(), &component)).into_response())
 }
 
 async fn delete_component(

@@ -108,7 +108,7 @@ async fn list_incidents(
         .iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
         .take(usize::try_from(limit).unwrap_or(0))
-        .map(|i| incident_value(state.cache.site(), &components, i))
+        .map(|i| incident_value(&state.cache.site(), &components, i))
         .collect();
     Ok(Json(serde_json::json!({ "incidents": incidents, "total": chosen.len() })).into_response())
 }

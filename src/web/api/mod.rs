@@ -1,6 +1,7 @@
 //! The admin API (`/api/admin/v1`): what the admin pages do, for scripts and monitoring.
 //! Bearer-token authentication, JSON in and out, errors as `{"errors": [...]}`.
 
+pub(crate) mod branding;
 mod breach;
 pub(crate) mod lists;
 mod postmortems;
@@ -35,6 +36,7 @@ mod webhooks;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(webhooks::router())
+        .merge(branding::router())
         .merge(lists::router())
         .merge(edits::router())
         .merge(postmortems::router())
@@ -224,7 +226,7 @@ async fn list_components(
         .components()
         .await?
         .iter()
-        .map(|c| component_value(site, c))
+        .map(|c| component_value(&site, c))
         .collect();
     Ok(Json(serde_json::json!({ "components": components })).into_response())
 }
@@ -244,7 +246,7 @@ async fn create_component(
     let component = state.create_component(&caller.actor(), &draft).await?;
     Ok((
         StatusCode::CREATED,
-        Json(component_value(state.cache.site(), &component)),
+        Json(component_value(&state.cache.site(), &component)),
     )
         .into_response())
 }
@@ -523,7 +525,7 @@ async fn schedule_maintenance(
 async fn incident_json(state: &AppState, id: i64) -> Result<serde_json::Value, ApiError> {
     let incident = state.store.incident(id).await?;
     let components = state.store.components().await?;
-    Ok(incident_value(state.cache.site(), &components, &incident))
+    Ok(incident_value(&state.cache.site(), &components, &incident))
 }
 
 fn parse_id(raw: &str) -> Result<i64, ApiError> {

@@ -71,7 +71,7 @@ fn group_id_of(groups: &HashMap<String, String>, name: &str) -> String {
 
 /// A component as Statuspage's management API shows it.
 fn component_json(state: &AppState, groups: &HashMap<String, String>, c: &Component) -> Value {
-    let mut v = component_value(state.cache.site(), c);
+    let mut v = component_value(&state.cache.site(), c);
     v["group_id"] = c
         .group
         .as_deref()
@@ -102,7 +102,7 @@ fn incident_json(
     components: &[Component],
     i: &Incident,
 ) -> Value {
-    let mut v = incident_value(state.cache.site(), components, i);
+    let mut v = incident_value(&state.cache.site(), components, i);
     let maintenance = i.kind == IncidentKind::Maintenance;
     if let Some(list) = v["components"].as_array_mut() {
         for c in list.iter_mut() {

@@ -1,0 +1,21 @@
+-- The admin's branding, over the configuration's (HERALD_PAGE_NAME, HERALD_LOGO_FILE, ...): one
+-- row, each NULL column keeping the configured value. The row is stamped like everything else
+-- customers see: a row written or edited outside Herald (a phishing link in the header, say)
+-- is ignored, the configured branding shows instead, and the wire trips.
+CREATE TABLE branding (
+    id           BIGINT PRIMARY KEY CHECK (id = 1),
+    page_name    TEXT,
+    accent_color TEXT,
+    header_links TEXT,
+    footer_text  TEXT,
+    logo         BYTEA,
+    logo_dark    BYTEA,
+    favicon      BYTEA,
+    updated_at   TIMESTAMPTZ NOT NULL,
+    updated_by   TEXT NOT NULL,
+    stamp        TEXT
+);
+
+-- Every instance rebuilds its pages (and re-reads the branding for its emails) on a change.
+CREATE TRIGGER branding_changed AFTER INSERT OR UPDATE OR DELETE ON branding
+    FOR EACH STATEMENT EXECUTE FUNCTION herald_notify('pages');
