@@ -217,6 +217,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         }
     }
     store.adopt_waiting_fanouts(&chain).await?;
+    store.adopt_status_log(&chain).await?;
     let site = Site::from_config(&config);
     let cache = PageCache::new(site.clone(), store.clone()).await?;
     let composer = Arc::new(Composer::new(

@@ -7,6 +7,7 @@ mod banner;
 pub mod body;
 mod feeds;
 mod pages;
+mod uptime;
 pub mod views;
 
 use std::collections::HashMap;
@@ -41,6 +42,8 @@ pub struct Snapshot {
     pub statement: Option<Pinned>,
     /// Component group name → the group's id (groups keep their id through renames).
     pub group_ids: std::collections::HashMap<String, String>,
+    /// Each component's status history (genuine rows only), for uptime.
+    pub history: crate::store::StatusHistory,
 }
 
 /// A breach statement pinned at the top of the status page and first in the banner.
@@ -103,6 +106,7 @@ impl Pages {
         let model = views::Model::new(site, snapshot);
         pages::render(&model, &mut out)?;
         api::render(&model, &mut out)?;
+        uptime::render(&model, &mut out)?;
         banner::render(&model, &mut out)?;
         feeds::render(&model, &mut out)?;
         pages::render_static(&mut out);
@@ -221,6 +225,17 @@ impl PageCache {
             }),
             _ => None,
         };
+        let mut history = self.store.status_history().await?;
+        tampered.extend(
+            history
+                .tampered
+                .iter()
+                .map(|id| format!("status history row {id}")),
+        );
+        // Only the history of components the public may see.
+        history
+            .changes
+            .retain(|id, _| components.iter().any(|c| c.id == *id));
         self.report_tampered(tampered).await;
         if self.frozen.load(Ordering::SeqCst) {
             return Ok(());
@@ -236,6 +251,7 @@ impl PageCache {
                 .await?
                 .into_iter()
                 .collect(),
+            history,
         };
         let site = self.site.clone();
         let previous = self.pages.load_full();

@@ -21,6 +21,7 @@ mod security;
 mod staff;
 mod stamps;
 mod templates;
+mod uptime;
 mod x;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +56,7 @@ pub use staff::{
     TokenChange, SESSION_ABSOLUTE,
 };
 pub use stamps::ADOPTED as STAMPS_ADOPTED;
+pub use uptime::StatusHistory;
 pub use x::{XAccount, CONNECT_REQUEST_TTL};
 
 #[derive(Debug, thiserror::Error)]
