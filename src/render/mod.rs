@@ -233,9 +233,8 @@ impl PageCache {
                 .map(|id| format!("status history row {id}")),
         );
         // Only the history of components the public may see.
-        history
-            .changes
-            .retain(|id, _| components.iter().any(|c| c.id == *id));
+        let public: std::collections::HashSet<i64> = components.iter().map(|c| c.id).collect();
+        history.changes.retain(|id, _| public.contains(id));
         self.report_tampered(tampered).await;
         if self.frozen.load(Ordering::SeqCst) {
             return Ok(());

@@ -372,19 +372,33 @@ fn uptime_reports(snapshot: &Snapshot) -> (Vec<UptimeReport>, Vec<UptimeReport>)
             .map_or(none.as_slice(), Vec::as_slice)
     };
     let dates = uptime::dates(snapshot.now, uptime::DAYS);
-    // Incidents (not maintenances) by the components they affect.
+    // Incidents (not maintenances) open at some time in the window: few, whatever the history.
+    let window_start = dates
+        .first()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc());
+    let recent: Vec<&Incident> = snapshot
+        .incidents
+        .iter()
+        .filter(|i| {
+            i.kind == IncidentKind::Incident
+                && !i.component_ids.is_empty()
+                && i.resolved_at
+                    .zip(window_start)
+                    .is_none_or(|(end, start)| end > start)
+        })
+        .collect();
     let incidents_on = |ids: &[i64]| -> Vec<Vec<i64>> {
+        let affecting: Vec<&&Incident> = recent
+            .iter()
+            .filter(|i| i.component_ids.iter().any(|c| ids.contains(c)))
+            .collect();
         dates
             .iter()
             .map(|date| {
-                snapshot
-                    .incidents
+                affecting
                     .iter()
-                    .filter(|i| {
-                        i.kind == IncidentKind::Incident
-                            && i.component_ids.iter().any(|c| ids.contains(c))
-                            && uptime::open_on(*date, i.started_at, i.resolved_at)
-                    })
+                    .filter(|i| uptime::open_on(*date, i.started_at, i.resolved_at))
                     .map(|i| i.id)
                     .collect()
             })

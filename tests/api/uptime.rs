@@ -699,3 +699,51 @@ async fn the_upgrade_rebuilds_the_history_from_what_the_database_held() {
         .unwrap();
     assert_eq!(adopted.len(), 1, "{adopted:?}");
 }
+
+#[tokio::test]
+async fn the_admin_components_page_switches_uptime_off_and_on() {
+    let app = spawn_app().await;
+    let admin = app
+        .enrolled_staff(
+            "admin@example.com",
+            herald::domain::Role::Admin,
+            "correct horse battery staple",
+        )
+        .await;
+    let r = app.sign_in(&admin, "correct horse battery staple").await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let form = app.get_text("/admin/components").await;
+    assert!(
+        form.contains("name=\"show_uptime\" value=\"on\" checked"),
+        "on for a new one"
+    );
+    // A form without the box ticked: hidden.
+    let r = app
+        .post_form(
+            "/admin/components",
+            "/admin/components",
+            &[("name", "Billing"), ("position", "")],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    let id = app.api_get("/api/admin/v1/components").await["components"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(app.get_text("/admin/components").await.contains("Hidden"));
+    assert!(!app.get_text("/").await.contains("Billing: uptime each day"));
+    // Edited with the box ticked: shown.
+    let r = app
+        .post_form(
+            &format!("/admin/components/{id}"),
+            &format!("/admin/components/{id}"),
+            &[
+                ("name", "Billing"),
+                ("position", "0"),
+                ("show_uptime", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), 303);
+    assert!(app.get_text("/").await.contains("Billing: uptime each day"));
+}
