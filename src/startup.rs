@@ -217,6 +217,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         }
     }
     store.adopt_waiting_fanouts(&chain).await?;
+    store.adopt_status_log(&chain).await?;
     let site = Site::new(&config.public_url(), config.branding()?);
     let cell: SiteCell = Arc::new(arc_swap::ArcSwap::from_pointee(site.clone()));
     let cache = PageCache::new(site, cell.clone(), store.clone()).await?;

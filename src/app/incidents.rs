@@ -132,7 +132,7 @@ impl App {
             actor,
             "component.create",
             &format!("component:{}", component.id),
-            json!({ "name": component.name }),
+            json!({ "name": component.name, "show_uptime": component.show_uptime }),
         )
         .await;
         Ok(component)
@@ -150,7 +150,7 @@ impl App {
             actor,
             "component.update",
             &format!("component:{id}"),
-            json!({ "name": draft.name }),
+            json!({ "name": draft.name, "show_uptime": draft.show_uptime }),
         )
         .await;
         Ok(component)

@@ -42,6 +42,8 @@ pub struct Component {
     pub status: ComponentStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Whether the public page and `/api/uptime.json` show its uptime history.
+    pub show_uptime: bool,
     /// The stored row lacks Herald's stamp: written or edited outside Herald. Never shown in
     /// public; admins see it flagged.
     pub tampered: bool,
@@ -54,6 +56,8 @@ pub struct ComponentDraft {
     pub description: String,
     pub group: Option<String>,
     pub position: i64,
+    /// Whether the public page shows its uptime (true unless set otherwise after `parse`).
+    pub show_uptime: bool,
 }
 
 impl ComponentDraft {
@@ -87,6 +91,7 @@ impl ComponentDraft {
                 description: description?,
                 group: group?,
                 position,
+                show_uptime: true,
             })
         })();
         problems.finish(draft)

@@ -14,6 +14,7 @@ pub mod status;
 pub mod subscriber;
 pub mod template;
 pub mod tweet;
+pub mod uptime;
 
 pub use choice::Choice;
 pub use component::{Component, ComponentDraft, ComponentStatus};

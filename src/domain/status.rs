@@ -94,6 +94,7 @@ mod tests {
             status,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            show_uptime: true,
             tampered: false,
         }
     }

@@ -105,28 +105,38 @@ struct Api<'a> {
 }
 
 /// A component group's id: its row's (kept through renames), else the one it will get.
-fn group_id(ids: Option<&HashMap<String, String>>, name: &str) -> String {
+pub(crate) fn group_id(ids: Option<&HashMap<String, String>>, name: &str) -> String {
     ids.and_then(|ids| ids.get(name).cloned())
         .unwrap_or_else(|| crate::store::group_id_for(name))
 }
 
+/// The `page` object every JSON body starts with.
+fn page<'a>(m: &'a Model<'a>) -> Page<'a> {
+    let updated_at = m
+        .components
+        .iter()
+        .map(|c| c.updated_at)
+        .chain(m.incidents.iter().map(|i| i.updated_at))
+        .max()
+        .unwrap_or(m.now);
+    Page {
+        id: &m.site.page_id,
+        name: &m.site.name,
+        url: &m.site.url,
+        time_zone: "Etc/UTC",
+        updated_at: rfc3339(&updated_at),
+    }
+}
+
+/// The `page` object as `/api/v2` shows it, for the other JSON bodies.
+pub(crate) fn page_value(m: &Model<'_>) -> serde_json::Value {
+    serde_json::to_value(page(m)).unwrap_or_default()
+}
+
 impl<'a> Api<'a> {
     fn new(m: &'a Model<'a>) -> Api<'a> {
-        let updated_at = m
-            .components
-            .iter()
-            .map(|c| c.updated_at)
-            .chain(m.incidents.iter().map(|i| i.updated_at))
-            .max()
-            .unwrap_or(m.now);
         Api {
-            page: Page {
-                id: &m.site.page_id,
-                name: &m.site.name,
-                url: &m.site.url,
-                time_zone: "Etc/UTC",
-                updated_at: rfc3339(&updated_at),
-            },
+            page: page(m),
             status: Status {
                 indicator: m.indicator.as_str(),
                 description: m.indicator.description(),
@@ -290,7 +300,8 @@ fn component_json(
         updated_at: rfc3339(&c.updated_at),
         position: c.position,
         description: (!c.description.is_empty()).then(|| c.description.clone()),
-        showcase: true,
+        // Statuspage's "show uptime" switch.
+        showcase: c.show_uptime,
         start_date: None,
         group_id: c.group.as_deref().map(|g| group_id(group_ids, g)),
         page_id: page_id.to_string(),

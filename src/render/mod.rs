@@ -12,6 +12,7 @@ pub mod brand;
 mod calendar;
 mod feeds;
 mod pages;
+mod uptime;
 mod verdana;
 pub mod views;
 
@@ -48,6 +49,8 @@ pub struct Snapshot {
     pub statement: Option<Pinned>,
     /// Component group name → the group's id (groups keep their id through renames).
     pub group_ids: std::collections::HashMap<String, String>,
+    /// Each component's status history (genuine rows only), for uptime.
+    pub history: crate::store::StatusHistory,
 }
 
 /// A breach statement pinned at the top of the status page and first in the banner.
@@ -136,6 +139,7 @@ impl Pages {
         let model = views::Model::new(site, snapshot);
         pages::render(&model, &mut out)?;
         api::render(&model, &mut out)?;
+        uptime::render(&model, &mut out)?;
         banner::render(&model, &mut out)?;
         feeds::render(&model, &mut out)?;
         badges::render(&model, &mut out)?;
@@ -306,6 +310,16 @@ impl PageCache {
                 }
             },
         };
+        let mut history = self.store.status_history().await?;
+        tampered.extend(
+            history
+                .tampered
+                .iter()
+                .map(|id| format!("status history row {id}")),
+        );
+        // Only the history of components the public may see.
+        let public: std::collections::HashSet<i64> = components.iter().map(|c| c.id).collect();
+        history.changes.retain(|id, _| public.contains(id));
         self.report_tampered(tampered).await;
         if self.frozen.load(Ordering::SeqCst) {
             return Ok(());
@@ -321,6 +335,7 @@ impl PageCache {
                 .await?
                 .into_iter()
                 .collect(),
+            history,
         };
         let previous = self.pages.load_full();
         let site = Arc::new(site);

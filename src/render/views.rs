@@ -6,6 +6,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 
 use super::{Site, Snapshot};
 use crate::domain::markdown::to_safe_html;
+use crate::domain::uptime::{self, Change, Uptime};
 use crate::domain::{
     rfc3339, Choice, Component, ComponentStatus, Incident, IncidentKind, IncidentUpdate, Indicator,
 };
@@ -36,6 +37,8 @@ pub struct ComponentView {
     pub description: String,
     pub status: &'static str,
     pub status_label: &'static str,
+    /// Its daily uptime bars, unless hidden.
+    pub uptime: Option<UptimeView>,
 }
 
 pub struct GroupView {
@@ -45,6 +48,8 @@ pub struct GroupView {
     pub components: Vec<ComponentView>,
     /// Shown open: a member is not operational, so the reader sees which at once.
     pub open: bool,
+    /// The group's daily uptime bars, when some member shows its uptime.
+    pub uptime: Option<UptimeView>,
 }
 
 pub struct UpdateView {
@@ -149,6 +154,10 @@ pub struct Model<'a> {
     pub statement: Option<StatementView>,
     /// Component group name → id.
     pub group_ids: &'a HashMap<String, String>,
+    /// Uptime of each component that shows it, in display order.
+    pub uptime_components: Vec<UptimeReport>,
+    /// Uptime of each group with a member that shows it, in display order.
+    pub uptime_groups: Vec<UptimeReport>,
 }
 
 impl<'a> Model<'a> {
@@ -163,12 +172,30 @@ impl<'a> Model<'a> {
             .iter()
             .map(|i| incident_view(site, i, &component_names))
             .collect();
+        let (uptime_components, uptime_groups) = uptime_reports(snapshot);
+        let bars = UptimeBars::new(snapshot);
+        let component_bars: HashMap<i64, &UptimeReport> = uptime_components
+            .iter()
+            .filter_map(|r| r.component_id.map(|id| (id, r)))
+            .collect();
+        let group_bars: HashMap<&str, &UptimeReport> =
+            uptime_groups.iter().map(|r| (r.name.as_str(), r)).collect();
+        let mut groups = groups(&snapshot.components, |id| {
+            component_bars.get(&id).map(|r| bars.view(r))
+        });
+        for g in &mut groups {
+            if let Some(name) = &g.name {
+                g.uptime = group_bars.get(name.as_str()).map(|r| bars.view(r));
+            }
+        }
         Model {
             site,
             now: snapshot.now,
             indicator: Indicator::overall(&snapshot.components, &snapshot.incidents),
             components: &snapshot.components,
-            groups: groups(&snapshot.components),
+            groups,
+            uptime_components,
+            uptime_groups,
             incidents: &snapshot.incidents,
             views,
             component_names,
@@ -294,29 +321,31 @@ pub fn incident_view(site: &Site, i: &Incident, names: &HashMap<i64, &str>) -> I
     }
 }
 
-fn component_view(c: &Component) -> ComponentView {
+fn component_view(c: &Component, uptime: Option<UptimeView>) -> ComponentView {
     ComponentView {
         name: c.name.clone(),
         description: c.description.clone(),
         status: c.status.as_str(),
         status_label: c.status.label(),
+        uptime,
     }
 }
 
-/// Components in groups (ungrouped ones each stand alone), in the store's display order.
-fn groups(components: &[Component]) -> Vec<GroupView> {
+/// Components in groups (ungrouped ones each stand alone), in the store's display order, each
+/// with the bars `uptime` gives it.
+fn groups(components: &[Component], uptime: impl Fn(i64) -> Option<UptimeView>) -> Vec<GroupView> {
     let mut out: Vec<GroupView> = Vec::new();
     for c in components {
+        let view = component_view(c, uptime(c.id));
         match (&c.group, out.last_mut()) {
-            (Some(g), Some(last)) if last.name.as_ref() == Some(g) => {
-                last.components.push(component_view(c))
-            }
+            (Some(g), Some(last)) if last.name.as_ref() == Some(g) => last.components.push(view),
             _ => out.push(GroupView {
                 name: c.group.clone(),
                 status: "",
                 status_label: "",
-                components: vec![component_view(c)],
+                components: vec![view],
                 open: false,
+                uptime: None,
             }),
         }
     }
@@ -336,4 +365,228 @@ fn groups(components: &[Component]) -> Vec<GroupView> {
 /// The worst of several component statuses (maintenance counts below any outage).
 pub fn worst_status(statuses: impl Iterator<Item = ComponentStatus>) -> ComponentStatus {
     statuses.max().unwrap_or(ComponentStatus::Operational)
+}
+
+/// The uptime of one component or group over the last `uptime::DAYS` days, as both the page and
+/// `/api/uptime.json` show it.
+pub struct UptimeReport {
+    /// The component's id; `None` for a group.
+    pub component_id: Option<i64>,
+    pub name: String,
+    pub uptime: Uptime,
+    /// Per day (same order as `uptime.days`): the incidents affecting it that were open then,
+    /// newest first.
+    pub incident_ids: Vec<Vec<i64>>,
+    /// A group's members that show their uptime.
+    pub members: Vec<i64>,
+}
+
+/// One day's bar: its colour class, what it says, and where it leads.
+pub struct BarView {
+    pub class: &'static str,
+    pub label: String,
+    /// The day's incident (several: the history page where the newest is listed).
+    pub href: Option<String>,
+}
+
+/// A component's or group's bars with its uptime over the whole window.
+pub struct UptimeView {
+    pub name: String,
+    /// "99.95 % uptime", or "No data".
+    pub percent: String,
+    pub bars: Vec<BarView>,
+}
+
+/// Every component that shows its uptime, and every group with such a member.
+fn uptime_reports(snapshot: &Snapshot) -> (Vec<UptimeReport>, Vec<UptimeReport>) {
+    let shown: Vec<&Component> = snapshot
+        .components
+        .iter()
+        .filter(|c| c.show_uptime)
+        .collect();
+    let none: Vec<Change> = Vec::new();
+    let changes = |id: i64| -> &[Change] {
+        snapshot
+            .history
+            .changes
+            .get(&id)
+            .map_or(none.as_slice(), Vec::as_slice)
+    };
+    let dates = uptime::dates(snapshot.now, uptime::DAYS);
+    // Incidents (not maintenances) open at some time in the window: few, whatever the history.
+    let window_start = dates
+        .first()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc());
+    let recent: Vec<&Incident> = snapshot
+        .incidents
+        .iter()
+        .filter(|i| {
+            i.kind == IncidentKind::Incident
+                && !i.component_ids.is_empty()
+                && i.resolved_at
+                    .zip(window_start)
+                    .is_none_or(|(end, start)| end > start)
+        })
+        .collect();
+    let incidents_on = |ids: &[i64]| -> Vec<Vec<i64>> {
+        let affecting: Vec<&&Incident> = recent
+            .iter()
+            .filter(|i| i.component_ids.iter().any(|c| ids.contains(c)))
+            .collect();
+        dates
+            .iter()
+            .map(|date| {
+                affecting
+                    .iter()
+                    .filter(|i| uptime::open_on(*date, i.started_at, i.resolved_at))
+                    .map(|i| i.id)
+                    .collect()
+            })
+            .collect()
+    };
+    let components = shown
+        .iter()
+        .map(|c| UptimeReport {
+            component_id: Some(c.id),
+            name: c.name.clone(),
+            uptime: uptime::uptime(&[changes(c.id)], snapshot.now, uptime::DAYS),
+            incident_ids: incidents_on(&[c.id]),
+            members: vec![c.id],
+        })
+        .collect();
+    let mut groups: Vec<UptimeReport> = Vec::new();
+    for c in &shown {
+        let Some(group) = &c.group else { continue };
+        if groups.iter().any(|g| &g.name == group) {
+            continue;
+        }
+        let members: Vec<i64> = shown
+            .iter()
+            .filter(|m| m.group.as_ref() == Some(group))
+            .map(|m| m.id)
+            .collect();
+        let histories: Vec<&[Change]> = members.iter().map(|id| changes(*id)).collect();
+        groups.push(UptimeReport {
+            component_id: None,
+            name: group.clone(),
+            uptime: uptime::uptime(&histories, snapshot.now, uptime::DAYS),
+            incident_ids: incidents_on(&members),
+            members,
+        });
+    }
+    (components, groups)
+}
+
+/// What the bars need besides the numbers: each incident's name and where it is listed.
+struct UptimeBars<'a> {
+    incidents: HashMap<i64, &'a Incident>,
+    /// Incident id → the `/history` page (from 1) that lists it.
+    history_page: HashMap<i64, usize>,
+}
+
+impl<'a> UptimeBars<'a> {
+    fn new(snapshot: &'a Snapshot) -> UptimeBars<'a> {
+        let history_page = snapshot
+            .incidents
+            .iter()
+            .filter(|i| !i.is_upcoming_maintenance())
+            .enumerate()
+            .map(|(n, i)| (i.id, n / super::HISTORY_PAGE_SIZE + 1))
+            .collect();
+        UptimeBars {
+            incidents: snapshot.incidents.iter().map(|i| (i.id, i)).collect(),
+            history_page,
+        }
+    }
+
+    fn view(&self, report: &UptimeReport) -> UptimeView {
+        let bars = report
+            .uptime
+            .days
+            .iter()
+            .zip(&report.incident_ids)
+            .map(|(day, ids)| self.bar(day, ids))
+            .collect();
+        UptimeView {
+            name: report.name.clone(),
+            percent: report.uptime.total.uptime_percent().map_or_else(
+                || "No data".to_string(),
+                |p| format!("{} % uptime", uptime::percent_text(p)),
+            ),
+            bars,
+        }
+    }
+
+    fn bar(&self, day: &uptime::Day, ids: &[i64]) -> BarView {
+        let t = &day.tally;
+        let date = day.date.format("%-d %b %Y");
+        let mut label = match t.uptime_percent() {
+            None => format!("{date}: no data"),
+            Some(_) if t.down == 0.0 => format!("{date}: no downtime"),
+            Some(p) => {
+                let mut parts = Vec::new();
+                if t.major > 0 {
+                    parts.push(format!("{} major outage", minutes_text(t.major)));
+                }
+                if t.partial > 0 {
+                    parts.push(format!("{} partial outage", minutes_text(t.partial)));
+                }
+                format!(
+                    "{date}: {}, {} % uptime",
+                    parts.join(", "),
+                    uptime::percent_text(p)
+                )
+            }
+        };
+        let named: Vec<&Incident> = ids
+            .iter()
+            .filter_map(|id| self.incidents.get(id).copied())
+            .collect();
+        let names: Vec<&str> = named.iter().map(|i| i.name.as_str()).collect();
+        match names.len() {
+            0 => {}
+            1 => label.push_str(&format!(". Incident: {}", names[0])),
+            n => label.push_str(&format!(". {n} incidents: {}", names.join("; "))),
+        }
+        let href = match named.as_slice() {
+            [] => None,
+            [one] => Some(format!("/incidents/{}", one.id)),
+            [newest, ..] => {
+                let page = self.history_page.get(&newest.id).copied().unwrap_or(1);
+                let month = newest.started_at.format("%Y-%m");
+                Some(if page == 1 {
+                    format!("/history#m-{month}")
+                } else {
+                    format!("/history?page={page}#m-{month}")
+                })
+            }
+        };
+        BarView {
+            class: bar_class(t),
+            label,
+            href,
+        }
+    }
+}
+
+/// A bar's colour: no data, no downtime, a little (under 1 % of the day's counted time), or
+/// more, coloured by whether any of it was major outage.
+fn bar_class(t: &uptime::Tally) -> &'static str {
+    match t.uptime_percent() {
+        None => "bn",
+        Some(_) if t.down == 0.0 => "b0",
+        Some(p) if p > 99.0 => "b1",
+        Some(_) if t.major > 0 => "b3",
+        Some(_) => "b2",
+    }
+}
+
+/// "45 min", "2 h", "3 h 5 min".
+fn minutes_text(minutes: i64) -> String {
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
+    }
 }

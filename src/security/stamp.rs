@@ -73,6 +73,16 @@ pub struct ComponentText<'a> {
     pub description: &'a str,
     pub group: Option<&'a str>,
     pub status: &'a str,
+    /// Whether the public page shows its uptime.
+    pub show_uptime: bool,
+}
+
+/// What a row of a component's status history covers.
+pub struct StatusLogText<'a> {
+    pub id: i64,
+    pub component_id: i64,
+    pub status: &'a str,
+    pub at_micros: i64,
 }
 
 /// What the branding's stamp covers: every column the public pages and emails show, images
@@ -196,13 +206,31 @@ impl Stamper {
 
     /// What a component shows.
     pub fn component(&self, c: &ComponentText<'_>) -> String {
-        self.mac(&[
+        let id = c.id.to_string();
+        let mut fields = vec![
             "component",
-            &c.id.to_string(),
+            &id,
             c.name,
             c.description,
             c.group.unwrap_or("\u{0}"),
             c.status,
+        ];
+        // Covered only when off, so components stamped before it existed keep their stamps.
+        if !c.show_uptime {
+            fields.push("uptime hidden");
+        }
+        self.mac(&fields)
+    }
+
+    /// One row of a component's status history: "100 % uptime" written into the database
+    /// fails it.
+    pub fn status_log(&self, s: &StatusLogText<'_>) -> String {
+        self.mac(&[
+            "status",
+            &s.id.to_string(),
+            &s.component_id.to_string(),
+            s.status,
+            &s.at_micros.to_string(),
         ])
     }
 

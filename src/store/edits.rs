@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use super::incidents::held_by_others;
 use super::rows::ComponentRow;
 use super::stamps::{stamp_component, stamp_incident};
+use super::uptime::{move_status_log, settle_status_log};
 use super::{on_pool, Store, StoreError, StoreResult};
 use crate::domain::{
     self, Choice, Component, ComponentStatus, FieldError, Impact, IncidentEdit, IncidentKind,
@@ -440,6 +441,7 @@ impl Store {
                 }
                 if after.display_at != before.display_at {
                     settle_incident!(self, tx, incident_id);
+                    move_status_log!(self, tx, update_id, after.display_at);
                 } else {
                     sqlx::query("UPDATE incidents SET updated_at = $1 WHERE id = $2")
                         .bind(now)
@@ -637,6 +639,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                     stamp_component!(self, tx, component_id);
+                    settle_status_log!(self, tx, component_id);
                     recovered.push((component_id, old, new));
                 }
                 Ok(DeletedIncident {
@@ -694,6 +697,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             let row = stamp_component!(self, tx, id);
+            settle_status_log!(self, tx, id);
             tx.commit().await?;
             (old, row)
         });

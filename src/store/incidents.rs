@@ -11,6 +11,7 @@ use super::rows::{
     assemble, AffectedRow, ComponentRow, IncidentComponentRow, IncidentRow, UpdateRow,
 };
 use super::stamps::{stamp_component, stamp_incident};
+use super::uptime::{log_status, settle_status_log};
 use super::{on_pool, Store, StoreError, StoreResult};
 use crate::domain::{
     self, Choice, Component, ComponentDraft, ComponentStatus, FieldError, Impact, Incident,
@@ -59,7 +60,7 @@ pub(super) enum Also {
 }
 
 pub(crate) const COMPONENT_COLUMNS: &str =
-    "SELECT id, name, description, group_name, position, status, created_at, updated_at, stamp FROM components";
+    "SELECT id, name, description, group_name, position, status, created_at, updated_at, stamp, show_uptime FROM components";
 pub(crate) const INCIDENT_COLUMNS: &str =
     "SELECT id, kind, name, status, impact, created_at, updated_at, started_at, \
      monitoring_at, resolved_at, scheduled_for, scheduled_until, stamp, postmortem_body, \
@@ -126,8 +127,8 @@ impl Store {
 
     pub async fn create_component(&self, draft: &ComponentDraft) -> StoreResult<Component> {
         let now = domain::now();
-        let sql = "INSERT INTO components (name, description, group_name, position, status, created_at, updated_at) \
-                   VALUES ($1, $2, $3, $4, 'operational', $5, $5) RETURNING id";
+        let sql = "INSERT INTO components (name, description, group_name, position, status, created_at, updated_at, show_uptime) \
+                   VALUES ($1, $2, $3, $4, 'operational', $5, $5, $6) RETURNING id";
         let row: ComponentRow = on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
             let id: i64 = sqlx::query_scalar(sql)
@@ -136,8 +137,11 @@ impl Store {
                 .bind(&draft.group)
                 .bind(draft.position)
                 .bind(now)
+                .bind(draft.show_uptime)
                 .fetch_one(&mut *tx)
                 .await?;
+            // Its history starts with its creation.
+            log_status!(self, tx, id, ComponentStatus::Operational.as_str(), now, None);
             let row = stamp_component!(self, tx, id);
             tx.commit().await?;
             row
@@ -150,8 +154,8 @@ impl Store {
         id: i64,
         draft: &ComponentDraft,
     ) -> StoreResult<Component> {
-        let sql = "UPDATE components SET name = $1, description = $2, group_name = $3, position = $4, updated_at = $5 \
-                   WHERE id = $6";
+        let sql = "UPDATE components SET name = $1, description = $2, group_name = $3, position = $4, updated_at = $5, \
+                   show_uptime = $7 WHERE id = $6";
         let row: ComponentRow = on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
             let found = sqlx::query(sql)
@@ -161,6 +165,7 @@ impl Store {
                 .bind(draft.position)
                 .bind(domain::now())
                 .bind(id)
+                .bind(draft.show_uptime)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -518,6 +523,10 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 stamp_component!(self, tx, component_id);
+                // In the history at the update's display time; settled in case later rows
+                // exist (a backdated update).
+                log_status!(self, tx, *component_id, new_status.as_str(), display_at, Some(update_id));
+                settle_status_log!(self, tx, *component_id);
             }
 
             // The outbox: the update's audience on every channel it goes out on is recorded

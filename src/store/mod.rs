@@ -22,6 +22,7 @@ mod security;
 mod staff;
 mod stamps;
 mod templates;
+mod uptime;
 mod x;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,7 @@ pub use staff::{
     TokenChange, SESSION_ABSOLUTE,
 };
 pub use stamps::ADOPTED as STAMPS_ADOPTED;
+pub use uptime::StatusHistory;
 pub use x::{XAccount, CONNECT_REQUEST_TTL};
 
 #[derive(Debug, thiserror::Error)]

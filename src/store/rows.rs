@@ -26,6 +26,7 @@ pub struct ComponentRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub stamp: Option<String>,
+    pub show_uptime: bool,
 }
 
 impl ComponentRow {
@@ -36,6 +37,7 @@ impl ComponentRow {
             description: &self.description,
             group: self.group_name.as_deref(),
             status: &self.status,
+            show_uptime: self.show_uptime,
         }
     }
 
@@ -62,6 +64,7 @@ impl TryFrom<ComponentRow> for Component {
             position: r.position,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            show_uptime: r.show_uptime,
         })
     }
 }

@@ -143,6 +143,21 @@ macro_rules! restamp {
             }
         }
 
+        let history: Vec<$crate::store::uptime::LogRow> =
+            sqlx::query_as($crate::store::uptime::LOG_COLUMNS)
+                .fetch_all(&mut *$tx)
+                .await?;
+        for row in history {
+            if keep(old.map(|o| o.status_log(&row.text())), row.stamp.as_deref()) {
+                sqlx::query("UPDATE component_status_log SET stamp = $1 WHERE id = $2")
+                    .bind(new.status_log(&row.text()))
+                    .bind(row.id)
+                    .execute(&mut *$tx)
+                    .await?;
+                stamped += 1;
+            }
+        }
+
         let incidents: Vec<$crate::store::rows::IncidentRow> =
             sqlx::query_as($crate::store::incidents::INCIDENT_COLUMNS)
                 .fetch_all(&mut *$tx)

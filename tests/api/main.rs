@@ -35,5 +35,6 @@ mod statuspage_v1;
 mod tampering;
 mod templates;
 mod tripwire;
+mod uptime;
 mod webhooks;
 mod x;

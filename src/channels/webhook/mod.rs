@@ -339,6 +339,7 @@ pub(crate) fn sample_notice() -> super::Notice {
         status,
         created_at: at(0, 0),
         updated_at: at(12, 0),
+        show_uptime: true,
         tampered: false,
     };
     let components = vec![

@@ -21,14 +21,28 @@ struct Row {
     position: i64,
     status: &'static str,
     status_label: &'static str,
+    show_uptime: bool,
 }
 
-#[derive(Default)]
 struct FormValues {
     name: String,
     description: String,
     group: String,
     position: String,
+    show_uptime: bool,
+}
+
+impl Default for FormValues {
+    fn default() -> Self {
+        FormValues {
+            name: String::new(),
+            description: String::new(),
+            group: String::new(),
+            position: String::new(),
+            // A new component shows its uptime unless told otherwise.
+            show_uptime: true,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -88,6 +102,7 @@ fn row(c: &Component) -> Row {
         position: c.position,
         status: c.status.as_str(),
         status_label: c.status.label(),
+        show_uptime: c.show_uptime,
     }
 }
 
@@ -97,7 +112,13 @@ fn values(fields: &Fields) -> FormValues {
         description: fields.get("description").to_string(),
         group: fields.get("group").to_string(),
         position: fields.get("position").to_string(),
+        show_uptime: shows_uptime(fields),
     }
+}
+
+/// The "Show uptime" checkbox: sent only when ticked.
+fn shows_uptime(fields: &Fields) -> bool {
+    fields.has("show_uptime")
 }
 
 fn parse(fields: &Fields) -> Result<ComponentDraft, Vec<String>> {
@@ -108,6 +129,10 @@ fn parse(fields: &Fields) -> Result<ComponentDraft, Vec<String>> {
         Some(fields.get("group")),
         position,
     )
+    .map(|draft| ComponentDraft {
+        show_uptime: shows_uptime(fields),
+        ..draft
+    })
     .map_err(|e| e.0.iter().map(ToString::to_string).collect())
 }
 
@@ -167,6 +192,7 @@ pub async fn edit(
         description: c.description.clone(),
         group: c.group.clone().unwrap_or_default(),
         position: c.position.to_string(),
+        show_uptime: c.show_uptime,
     };
     let page = page(&state, &session, values, Some(id), String::new(), vec![]).await?;
     Ok(render(StatusCode::OK, &page))

@@ -162,6 +162,8 @@ struct ComponentChange {
     position: Option<i64>,
     /// Set directly, outside any incident.
     status: Option<String>,
+    /// Whether the public page shows its uptime.
+    show_uptime: Option<bool>,
 }
 
 async fn edit_component(
@@ -194,14 +196,18 @@ async fn edit_component(
     let described = body.name.is_some()
         || body.description.is_some()
         || body.group.is_some()
-        || body.position.is_some();
+        || body.position.is_some()
+        || body.show_uptime.is_some_and(|s| s != current.show_uptime);
     let draft = match ComponentDraft::parse(
         body.name.as_deref().unwrap_or(&current.name),
         Some(body.description.as_deref().unwrap_or(&current.description)),
         body.group.as_deref().or(current.group.as_deref()),
         Some(body.position.unwrap_or(current.position)),
     ) {
-        Ok(d) => Some(d),
+        Ok(d) => Some(ComponentDraft {
+            show_uptime: body.show_uptime.unwrap_or(current.show_uptime),
+            ..d
+        }),
         Err(Invalid(e)) => {
             problems.extend(e);
             None

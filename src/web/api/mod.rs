@@ -213,6 +213,8 @@ struct NewComponent {
     description: Option<String>,
     group: Option<String>,
     position: Option<i64>,
+    /// Whether the public page shows its uptime (default true).
+    show_uptime: Option<bool>,
 }
 
 async fn list_components(
@@ -237,12 +239,13 @@ async fn create_component(
     ApiJson(body): ApiJson<NewComponent>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Responder)?;
-    let draft = ComponentDraft::parse(
+    let mut draft = ComponentDraft::parse(
         &body.name,
         body.description.as_deref(),
         body.group.as_deref(),
         body.position,
     )?;
+    draft.show_uptime = body.show_uptime.unwrap_or(true);
     let component = state.create_component(&caller.actor(), &draft).await?;
     Ok((
         StatusCode::CREATED,

@@ -93,7 +93,10 @@ async fn create_component(
     let description = form::text(c, "description")?;
     let group = group_name(&state, form::text(c, "group_id")?).await?;
     let position = form::int(c, "position")?;
-    let draft = ComponentDraft::parse(&name, description.as_deref(), group.as_deref(), position)?;
+    let mut draft =
+        ComponentDraft::parse(&name, description.as_deref(), group.as_deref(), position)?;
+    // Statuspage's `showcase`: whether the page shows the component's uptime.
+    draft.show_uptime = form::flag(c, "showcase")?.unwrap_or(true);
     let mut component = state.create_component(&caller.actor(), &draft).await?;
     if let Some(status) = status.filter(|s| *s != component.status) {
         component = state
@@ -138,11 +141,14 @@ async fn change_component(
         current.group.clone()
     };
     let position = form::int(c, "position")?.unwrap_or(current.position);
-    let draft = ComponentDraft::parse(&name, Some(&description), group.as_deref(), Some(position))?;
+    let mut draft =
+        ComponentDraft::parse(&name, Some(&description), group.as_deref(), Some(position))?;
+    draft.show_uptime = form::flag(c, "showcase")?.unwrap_or(current.show_uptime);
     let unchanged = draft.name == current.name
         && draft.description == current.description
         && draft.group == current.group
-        && draft.position == current.position;
+        && draft.position == current.position
+        && draft.show_uptime == current.show_uptime;
     let mut component = if unchanged {
         current.clone()
     } else {
