@@ -8,7 +8,6 @@ use super::body::Freshness;
 use super::{PagesBuilder, Site};
 use crate::domain::branding::{Asset, AssetKind, Branding, HeaderLink};
 
-
 /// The branding as the templates, the banner and the emails use it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Brand {
@@ -113,7 +112,13 @@ pub(crate) fn render(site: &Site, out: &mut PagesBuilder<'_>) {
 
 /// One immutable file (SVGs get their own content security policy from `body`).
 fn add(out: &mut PagesBuilder<'_>, path: &str, kind: AssetKind, bytes: Vec<u8>) {
-    out.add_with(path, kind.content_type(), bytes, false, Freshness::Immutable);
+    out.add_with(
+        path,
+        kind.content_type(),
+        bytes,
+        false,
+        Freshness::Immutable,
+    );
 }
 
 #[cfg(test)]

@@ -674,7 +674,7 @@ async fn emails_list_components_carry_the_impact_and_branding_and_read_as_plain_
 
 #[tokio::test]
 #[ignore = "needs PostgreSQL (HERALD_TEST_DATABASE=postgres); .ci/run runs it"]
-async fn a_branding_change_on_one_instance_shows_on_every_instance() {
+async fn a_branding_change_shows_on_every_instance_on_postgres() {
     let a = spawn_app_with(|_| {}).await;
     assert!(
         a.database_url.starts_with("postgres"),
