@@ -21,7 +21,7 @@ struct Asset {
 
 const JS: &str = "text/javascript; charset=utf-8";
 
-const ASSETS: [Asset; 5] = [
+const ASSETS: [Asset; 6] = [
     Asset {
         name: "style.css",
         content_type: "text/css; charset=utf-8",
@@ -36,6 +36,11 @@ const ASSETS: [Asset; 5] = [
         name: "live.js",
         content_type: JS,
         bytes: include_bytes!("../../static/live.js"),
+    },
+    Asset {
+        name: "bars.js",
+        content_type: JS,
+        bytes: include_bytes!("../../static/bars.js"),
     },
     Asset {
         name: "admin.js",

@@ -76,17 +76,29 @@ test('Tab reaches an uptime bar that names its date, downtime and incident, and 
   try {
     await page.goto(herald.url + '/');
     const wanted = `${dateLabel(5)}: 45 min major outage`;
-    let found = null;
-    for (let i = 0; i < 800 && !found; i++) {
+    const focused = () => page.evaluate(() => {
+      const el = document.activeElement;
+      return el && el.closest('.bars')
+        ? { name: el.getAttribute('aria-label'), href: el.getAttribute('href'), tag: el.tagName,
+            group: el.closest('.bars').getAttribute('aria-label') }
+        : null;
+    });
+    // Tab reaches the strip (one stop per strip: it lands on today)...
+    let strip = null;
+    for (let i = 0; i < 200 && !strip; i++) {
       await page.keyboard.press('Tab');
-      const focused = await page.evaluate(() => {
-        const el = document.activeElement;
-        return el && el.closest('.bars')
-          ? { name: el.getAttribute('aria-label'), href: el.getAttribute('href'), tag: el.tagName,
-              group: el.closest('.bars').getAttribute('aria-label') }
-          : null;
-      });
-      if (focused?.name?.startsWith(wanted) && focused.group.startsWith('Post scheduler')) found = focused;
+      const f = await focused();
+      if (f?.group.startsWith('Post scheduler')) strip = f;
+    }
+    assert.ok(strip, 'Tab never reached the Post scheduler strip');
+    assert.match(strip.group, /arrow keys move between days/);
+    assert.ok(strip.name.startsWith(dateLabel(0)), `Tab lands on today, not ${strip.name}`);
+    // ...and the arrow keys walk its days.
+    let found = null;
+    for (let i = 0; i < 90 && !found; i++) {
+      await page.keyboard.press('ArrowLeft');
+      const f = await focused();
+      if (f?.name?.startsWith(wanted) && f.group.startsWith('Post scheduler')) found = f;
     }
     assert.ok(found, `no bar reached by Tab says "${wanted}"`);
     assert.match(found.name, /Incident: Scheduler stopped/);
@@ -108,6 +120,12 @@ test('Tab reaches an uptime bar that names its date, downtime and incident, and 
     assert.ok(both, `no bar for ${dateLabel(4)} on Website: ${JSON.stringify(labels)}`);
     assert.match(both[0], /2 incidents: Website errors; Website slow/);
     assert.match(both[1], /^\/history/);
+
+    // The strip is one Tab stop: Tab leaves it, Shift+Tab comes back to the day last visited.
+    await page.keyboard.press('Tab');
+    assert.ok(!(await focused())?.group?.startsWith('Post scheduler'), 'Tab stayed in the strip');
+    await page.keyboard.press('Shift+Tab');
+    assert.ok((await focused())?.name?.startsWith(wanted), 'Shift+Tab did not return to the day');
 
     // Following the link opens the incident.
     await page.keyboard.press('Enter');
