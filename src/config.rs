@@ -532,6 +532,86 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_come_from_the_settings_and_the_file_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        let defaults = Config::load_from(&file, Env::prefixed("HERALD_CFGCONN0_")).unwrap();
+        let limits = defaults.connection_limits(1024);
+        assert_eq!(limits.header_read, std::time::Duration::from_secs(10));
+        assert_eq!(limits.keep_alive, std::time::Duration::from_secs(15));
+        assert_eq!(limits.body_read, std::time::Duration::from_secs(30));
+        // 64 + 3 × (16 + 2) database files + 8 SMTP connections are kept back.
+        assert_eq!(limits.max_connections, 1024 - 126);
+        assert_eq!(limits.files_needed, 1024);
+        assert_eq!(defaults.connection_limits(256).max_connections, 130);
+        assert_eq!(
+            defaults.connection_limits(64).max_connections,
+            32,
+            "half of a tiny limit"
+        );
+        assert_eq!(
+            defaults.connection_limits(1 << 20).max_connections,
+            8192,
+            "capped however high the limit"
+        );
+
+        for (key, value) in [
+            ("HEADER_READ_TIMEOUT", "2"),
+            ("KEEP_ALIVE_TIMEOUT", "3"),
+            ("BODY_READ_TIMEOUT", "4"),
+            ("MAX_CONNECTIONS", "5000"),
+        ] {
+            std::env::set_var(format!("HERALD_CFGCONN1_{key}"), value);
+        }
+        let set = Config::load_from(&file, Env::prefixed("HERALD_CFGCONN1_")).unwrap();
+        let limits = set.connection_limits(1024);
+        assert_eq!(limits.header_read, std::time::Duration::from_secs(2));
+        assert_eq!(limits.keep_alive, std::time::Duration::from_secs(3));
+        assert_eq!(limits.body_read, std::time::Duration::from_secs(4));
+        assert_eq!(limits.max_connections, 5000);
+        assert!(
+            limits.files_needed > 1024,
+            "more than the file limit carries"
+        );
+
+        for (n, (key, value, says)) in [
+            (
+                "HEADER_READ_TIMEOUT",
+                "0",
+                "HERALD_HEADER_READ_TIMEOUT must be between 1 and 300",
+            ),
+            ("HEADER_READ_TIMEOUT", "301", "HERALD_HEADER_READ_TIMEOUT"),
+            (
+                "KEEP_ALIVE_TIMEOUT",
+                "0",
+                "HERALD_KEEP_ALIVE_TIMEOUT must be between 1 and 3600",
+            ),
+            (
+                "BODY_READ_TIMEOUT",
+                "0",
+                "HERALD_BODY_READ_TIMEOUT must be between 1 and 3600",
+            ),
+            (
+                "MAX_CONNECTIONS",
+                "1000001",
+                "HERALD_MAX_CONNECTIONS must be between 1 and 1000000",
+            ),
+            ("MAX_CONNECTIONS", "-1", "key \"MAX_CONNECTIONS\""),
+            ("KEEP_ALIVE_TIMEOUT", "soon", "key \"KEEP_ALIVE_TIMEOUT\""),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let prefix = format!("HERALD_CFGCONNBAD{n}_");
+            std::env::set_var(format!("{prefix}{key}"), value);
+            let err = Config::load_from(&file, Env::prefixed(&prefix))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{key}={value}: {err}");
+        }
+    }
+
+    #[test]
     fn bad_urls_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("herald.toml");
