@@ -7,6 +7,12 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+/// The largest `max_connections` accepted.
+const MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
+/// The derived connection cap stops here however high the file limit: each connection holds
+/// buffers, and idle ones make room for new ones anyway.
+const DEFAULT_MAX_CONNECTIONS_CAP: u64 = 8192;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
@@ -44,6 +50,19 @@ pub struct Config {
     pub extra_css_file: String,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Seconds a new connection has to send its first request's headers in full; a client
+    /// that sends nothing, or a byte at a time, is disconnected after this.
+    pub header_read_timeout: u64,
+    /// Seconds a keep-alive connection may sit idle after a response before it is closed
+    /// (a next request's headers must have arrived in full by then).
+    pub keep_alive_timeout: u64,
+    /// Seconds a request's body has to arrive in full, counted from its headers; a slower
+    /// body is cut off with `408 Request Timeout`.
+    pub body_read_timeout: u64,
+    /// Connections served at once. When all are taken, the longest-idle keep-alive
+    /// connections are closed to make room, and a new one is refused only if none is idle.
+    /// 0: derived from the open-file limit (README "Connection limits").
+    pub max_connections: usize,
     /// Where the master key lives; empty means `secret.key` in `data_dir` (created on first run).
     pub secret_key_file: String,
     /// `smtp://host:port`, `smtp://user:pass@host:587?tls=starttls`, `smtps://host:465`.
@@ -137,6 +156,10 @@ impl Default for Config {
             footer_text: String::new(),
             extra_css_file: String::new(),
             max_body_bytes: 256 * 1024,
+            header_read_timeout: 10,
+            keep_alive_timeout: 15,
+            body_read_timeout: 30,
+            max_connections: 0,
             secret_key_file: String::new(),
             smtp_url: String::new(),
             smtp_url_file: String::new(),
@@ -241,6 +264,20 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("HERALD_TRUSTED_PROXIES: {e}"))?;
         crate::security::net::parse_blocks(&self.webhook_allow_networks)
             .map_err(|e| anyhow::anyhow!("HERALD_WEBHOOK_ALLOW_NETWORKS: {e}"))?;
+        if !(1..=300).contains(&self.header_read_timeout) {
+            anyhow::bail!("HERALD_HEADER_READ_TIMEOUT must be between 1 and 300 seconds");
+        }
+        if !(1..=3600).contains(&self.keep_alive_timeout) {
+            anyhow::bail!("HERALD_KEEP_ALIVE_TIMEOUT must be between 1 and 3600 seconds");
+        }
+        if !(1..=3600).contains(&self.body_read_timeout) {
+            anyhow::bail!("HERALD_BODY_READ_TIMEOUT must be between 1 and 3600 seconds");
+        }
+        if self.max_connections > MAX_CONNECTIONS_LIMIT {
+            anyhow::bail!(
+                "HERALD_MAX_CONNECTIONS must be between 1 and {MAX_CONNECTIONS_LIMIT}, or 0 to derive it from the open-file limit"
+            );
+        }
         if self.smtp_concurrency == 0 || self.smtp_concurrency > 256 {
             anyhow::bail!("HERALD_SMTP_CONCURRENCY must be between 1 and 256");
         }
@@ -316,6 +353,29 @@ impl Config {
                 Asset::stylesheet,
             )?,
         })
+    }
+
+    /// How the web server limits its connections, given the process's open-file limit.
+    pub fn connection_limits(&self, open_files: u64) -> crate::web::serve::ConnectionLimits {
+        use std::time::Duration;
+        // Files Herald keeps open besides client connections: SQLite's database, WAL and
+        // shared-memory files for each pooled connection and the writer (or PostgreSQL's
+        // sockets), SMTP connections, webhook and X requests, the runtime's own descriptors.
+        let reserve =
+            64 + 3 * (u64::from(self.database_max_connections) + 2) + self.smtp_concurrency as u64;
+        let max_connections = if self.max_connections > 0 {
+            self.max_connections
+        } else {
+            let usable = open_files.saturating_sub(reserve.min(open_files / 2));
+            usable.clamp(1, DEFAULT_MAX_CONNECTIONS_CAP) as usize
+        };
+        crate::web::serve::ConnectionLimits {
+            header_read: Duration::from_secs(self.header_read_timeout),
+            keep_alive: Duration::from_secs(self.keep_alive_timeout),
+            body_read: Duration::from_secs(self.body_read_timeout),
+            max_connections,
+            files_needed: reserve + max_connections as u64,
+        }
     }
 
     /// The X app's settings, when a consumer key pair is configured.
@@ -469,6 +529,86 @@ mod tests {
 
         std::env::set_var("HERALD_CFGPOOL0_DATABASE_MAX_CONNECTIONS", "0");
         assert!(Config::load_from(&file, Env::prefixed("HERALD_CFGPOOL0_")).is_err());
+    }
+
+    #[test]
+    fn connection_limits_come_from_the_settings_and_the_file_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("herald.toml");
+        let defaults = Config::load_from(&file, Env::prefixed("HERALD_CFGCONN0_")).unwrap();
+        let limits = defaults.connection_limits(1024);
+        assert_eq!(limits.header_read, std::time::Duration::from_secs(10));
+        assert_eq!(limits.keep_alive, std::time::Duration::from_secs(15));
+        assert_eq!(limits.body_read, std::time::Duration::from_secs(30));
+        // 64 + 3 × (16 + 2) database files + 8 SMTP connections are kept back.
+        assert_eq!(limits.max_connections, 1024 - 126);
+        assert_eq!(limits.files_needed, 1024);
+        assert_eq!(defaults.connection_limits(256).max_connections, 130);
+        assert_eq!(
+            defaults.connection_limits(64).max_connections,
+            32,
+            "half of a tiny limit"
+        );
+        assert_eq!(
+            defaults.connection_limits(1 << 20).max_connections,
+            8192,
+            "capped however high the limit"
+        );
+
+        for (key, value) in [
+            ("HEADER_READ_TIMEOUT", "2"),
+            ("KEEP_ALIVE_TIMEOUT", "3"),
+            ("BODY_READ_TIMEOUT", "4"),
+            ("MAX_CONNECTIONS", "5000"),
+        ] {
+            std::env::set_var(format!("HERALD_CFGCONN1_{key}"), value);
+        }
+        let set = Config::load_from(&file, Env::prefixed("HERALD_CFGCONN1_")).unwrap();
+        let limits = set.connection_limits(1024);
+        assert_eq!(limits.header_read, std::time::Duration::from_secs(2));
+        assert_eq!(limits.keep_alive, std::time::Duration::from_secs(3));
+        assert_eq!(limits.body_read, std::time::Duration::from_secs(4));
+        assert_eq!(limits.max_connections, 5000);
+        assert!(
+            limits.files_needed > 1024,
+            "more than the file limit carries"
+        );
+
+        for (n, (key, value, says)) in [
+            (
+                "HEADER_READ_TIMEOUT",
+                "0",
+                "HERALD_HEADER_READ_TIMEOUT must be between 1 and 300",
+            ),
+            ("HEADER_READ_TIMEOUT", "301", "HERALD_HEADER_READ_TIMEOUT"),
+            (
+                "KEEP_ALIVE_TIMEOUT",
+                "0",
+                "HERALD_KEEP_ALIVE_TIMEOUT must be between 1 and 3600",
+            ),
+            (
+                "BODY_READ_TIMEOUT",
+                "0",
+                "HERALD_BODY_READ_TIMEOUT must be between 1 and 3600",
+            ),
+            (
+                "MAX_CONNECTIONS",
+                "1000001",
+                "HERALD_MAX_CONNECTIONS must be between 1 and 1000000",
+            ),
+            ("MAX_CONNECTIONS", "-1", "key \"MAX_CONNECTIONS\""),
+            ("KEEP_ALIVE_TIMEOUT", "soon", "key \"KEEP_ALIVE_TIMEOUT\""),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let prefix = format!("HERALD_CFGCONNBAD{n}_");
+            std::env::set_var(format!("{prefix}{key}"), value);
+            let err = Config::load_from(&file, Env::prefixed(&prefix))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{key}={value}: {err}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod browser;
 mod calendar;
 mod cli;
 mod cli_safety;
+mod connections;
 mod crash;
 mod database;
 mod dkim;
