@@ -172,12 +172,6 @@ async fn pause(
             .map_err(|e| ApiError::Malformed(format!("invalid JSON: {e}")))?
     };
     let reason = body.reason.unwrap_or_default();
-    if reason.chars().count() > 500 {
-        return Err(ApiError::Invalid(Invalid(vec![FieldError::new(
-            "reason",
-            "must be at most 500 characters",
-        )])));
-    }
     let s = state.pause(&caller.actor(), &reason).await?;
     Ok(Json(outbound_json(&s)).into_response())
 }
