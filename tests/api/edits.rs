@@ -558,7 +558,7 @@ async fn bad_edits_name_the_field_and_change_nothing() {
     assert_eq!(r.status(), 422);
     assert!(errors(r).await.contains("status:"));
     let r = send(&app, "PATCH", &incident_path, Some(json!({"title": "x"}))).await;
-    assert_eq!(r.status(), 400, "unknown fields are refused");
+    assert_eq!(r.status(), 422, "unknown fields are refused");
 
     // A maintenance's impact stays "maintenance".
     let m = app

@@ -481,7 +481,7 @@ async fn a_cancelled_maintenance_completes_says_so_and_frees_its_components() {
     let r = cancel(&app, "999999", json!({})).await;
     assert_eq!(r.status(), 404);
     let r = cancel(&app, &id, json!({"notify": "yes"})).await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 422);
 
     let r = cancel(&app, &id, json!({})).await;
     assert_eq!(r.status(), 200);
@@ -723,7 +723,7 @@ async fn the_admin_pages_schedule_with_options_reschedule_and_cancel() {
             ],
         )
         .await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 422);
     let r = browser
         .post(
             &admin_page,
