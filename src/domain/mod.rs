@@ -217,7 +217,11 @@ mod tests {
         assert_eq!(rfc3339(&t), "2026-11-28T14:30:00.000Z");
         let e = parse_time("display_at", "yesterday").unwrap_err();
         assert_eq!(e.field, "display_at");
-        for out_of_range in ["0001-01-01T00:00:00Z", "1999-12-31T23:59:59Z", "9999-01-01T00:00"] {
+        for out_of_range in [
+            "0001-01-01T00:00:00Z",
+            "1999-12-31T23:59:59Z",
+            "9999-01-01T00:00",
+        ] {
             let e = parse_time("display_at", out_of_range).unwrap_err();
             assert!(e.message.contains("between the years"), "{out_of_range}");
         }

@@ -55,8 +55,8 @@ fn refusal(c: char, shape: TextShape) -> Option<&'static str> {
     if c.is_control() {
         return match c {
             '\n' | '\t' if multi => None,
-            '\n' | '\r' => Some("must be a single line of text; it contains a line break"),
-            '\t' => Some("must be a single line of text; it contains a tab"),
+            '\n' | '\r' => Some("must be on one line; it contains a line break"),
+            '\t' => Some("must be on one line; it contains a tab"),
             _ => Some("contains a control character, which cannot be shown"),
         };
     }
@@ -99,8 +99,18 @@ mod tests {
     #[test]
     fn controls_and_noncharacters_are_refused_everywhere() {
         for c in [
-            '\0', '\u{1}', '\u{B}', '\u{1B}', '\u{7F}', '\u{85}', '\u{9F}', '\u{FFFE}', '\u{FFFF}',
-            '\u{FDD0}', '\u{1FFFF}', '\u{10FFFF}',
+            '\0',
+            '\u{1}',
+            '\u{B}',
+            '\u{1B}',
+            '\u{7F}',
+            '\u{85}',
+            '\u{9F}',
+            '\u{FFFE}',
+            '\u{FFFF}',
+            '\u{FDD0}',
+            '\u{1FFFF}',
+            '\u{10FFFF}',
         ] {
             let text = format!("a{c}b");
             for shape in [TextShape::Line, TextShape::MultiLine] {
@@ -127,7 +137,10 @@ mod tests {
             "pay\u{200B}pal",
             "\u{FEFF}API",
         ] {
-            assert!(check_text("name", text, TextShape::Line).is_err(), "{text:?}");
+            assert!(
+                check_text("name", text, TextShape::Line).is_err(),
+                "{text:?}"
+            );
         }
         assert!(check_text("name", "Zürich API 🚀 日本", TextShape::Line).is_ok());
     }

@@ -564,8 +564,8 @@ async fn bad_edits_name_the_field_and_change_nothing() {
     let m = app
         .api(
             "/api/admin/v1/maintenances",
-            json!({"name": "DB upgrade", "body": "b", "scheduled_for": "2099-01-01T10:00:00Z",
-                   "scheduled_until": "2099-01-01T11:00:00Z"}),
+            json!({"name": "DB upgrade", "body": "b", "scheduled_for": crate::helpers::ahead("2099-01-01T10:00:00Z").as_str(),
+                   "scheduled_until": crate::helpers::ahead("2099-01-01T11:00:00Z").as_str()}),
         )
         .await;
     let m: Value = m.json().await.unwrap();

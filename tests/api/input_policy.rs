@@ -99,7 +99,12 @@ async fn hostile_text_is_refused_naming_the_field_and_nothing_is_stored() {
                 json!({"name": format!("pay{c}ments")}),
             )
             .await;
-        assert_eq!(r.status(), 422, "U+{:04X} in a component name", u32::from(c));
+        assert_eq!(
+            r.status(),
+            422,
+            "U+{:04X} in a component name",
+            u32::from(c)
+        );
     }
     // Times outside 2000..2100, and a maintenance years ahead.
     let mut ancient = incident("Outage", "Looking into it.");
@@ -149,7 +154,11 @@ async fn api_bodies_are_read_strictly() {
             .body(body)
             .send()
     };
-    for content_type in ["text/plain", "application/x-www-form-urlencoded", "text/json"] {
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "text/json",
+    ] {
         let r = send(content_type, r#"{"name": "API"}"#).await.unwrap();
         assert_eq!(r.status(), 415, "{content_type}");
     }
@@ -158,7 +167,10 @@ async fn api_bodies_are_read_strictly() {
         assert_eq!(r.status(), 422, "{body}");
         let errors = errors_of(r).await;
         assert!(errors.contains("must be a JSON object"), "{errors}");
-        assert!(!errors.contains("struct") && !errors.contains("NewComponent"), "{errors}");
+        assert!(
+            !errors.contains("struct") && !errors.contains("NewComponent"),
+            "{errors}"
+        );
     }
     let r = send("application/json", r#"{"name": "API", "colour": "red"}"#)
         .await
@@ -169,7 +181,10 @@ async fn api_bodies_are_read_strictly() {
     let r = send("application/json", r#"{"name": 7}"#).await.unwrap();
     assert_eq!(r.status(), 422);
     let errors = errors_of(r).await;
-    assert!(errors.contains("name:") && !errors.contains("String"), "{errors}");
+    assert!(
+        errors.contains("name:") && !errors.contains("String"),
+        "{errors}"
+    );
     let r = send("application/json; charset=utf-8", r#"{"name": "API"}"#)
         .await
         .unwrap();
@@ -227,8 +242,12 @@ async fn oversized_bodies_are_413_on_the_api_and_the_admin_pages() {
         .unwrap();
     assert_eq!(r.status(), 413);
 
-    app.enrolled_staff("admin@example.com", herald::domain::Role::Admin, "correct horse battery")
-        .await;
+    app.enrolled_staff(
+        "admin@example.com",
+        herald::domain::Role::Admin,
+        "correct horse battery",
+    )
+    .await;
     let r = app
         .sign_in("admin@example.com", "correct horse battery")
         .await;
@@ -292,7 +311,11 @@ async fn assert_surfaces_are_well_formed(app: &TestApp, incident_id: &str, conte
             panic!("{path} is not JSON ({e}) after {context}");
         }
     }
-    for path in ["/".to_string(), format!("/incidents/{incident_id}"), "/history".into()] {
+    for path in [
+        "/".to_string(),
+        format!("/incidents/{incident_id}"),
+        "/history".into(),
+    ] {
         let html = app.get_text(&path).await;
         let errors = html_errors(&html);
         assert!(
@@ -369,7 +392,10 @@ async fn random_unicode_is_refused_or_renders_well_formed_everywhere() {
                     .expect("incidents")
                     .iter()
                     .any(|i| i["id"] == created["id"]);
-                assert!(shown, "accepted incident missing from /api/v2 after {context}");
+                assert!(
+                    shown,
+                    "accepted incident missing from /api/v2 after {context}"
+                );
             }
             422 => {
                 refused += 1;
@@ -378,7 +404,11 @@ async fn random_unicode_is_refused_or_renders_well_formed_everywhere() {
                     errors.contains("name:") || errors.contains("body:"),
                     "{errors} for {context}"
                 );
-                assert_eq!(incident_count(&app).await, before, "stored after 422: {context}");
+                assert_eq!(
+                    incident_count(&app).await,
+                    before,
+                    "stored after 422: {context}"
+                );
             }
             other => panic!("{other} for {context}"),
         }

@@ -168,7 +168,10 @@ fn plain(path: &str, message: &str) -> (String, String) {
         Some((got, expected)) => format!("{got}, expected {}", expected_in_words(expected)),
         None => message.to_string(),
     };
-    (here, message.replace("invalid type: ", "has the wrong type: "))
+    (
+        here,
+        message.replace("invalid type: ", "has the wrong type: "),
+    )
 }
 
 fn expected_in_words(expected: &str) -> &str {
@@ -239,7 +242,11 @@ mod tests {
     #[test]
     fn only_application_json_is_read() {
         let mut h = HeaderMap::new();
-        for ct in ["text/plain", "application/jsonx", "application/x-www-form-urlencoded"] {
+        for ct in [
+            "text/plain",
+            "application/jsonx",
+            "application/x-www-form-urlencoded",
+        ] {
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
             let e = read::<NewThing>(&h, br#"{"name":"a"}"#, None).unwrap_err();
             assert!(matches!(e, ApiError::UnsupportedMediaType(_)), "{ct}");
@@ -253,14 +260,29 @@ mod tests {
             (&br#"["a", 1, 2, 3]"#[..], "body: must be a JSON object"),
             (br#"{"name":"a","colour":1}"#, "colour: is not a field here"),
             (br#"{}"#, "name: is required"),
-            (br#"{"name":"a","position":"x"}"#, "position: has the wrong type"),
-            (br#"{"name":"a","nested":"on"}"#, "nested: has the wrong type"),
-            (br#"{"name":"a","nested":{"off":1}}"#, "nested.off: is not a field"),
-            (br#"{"name":"a\u0000"}"#, "name: contains a control character"),
+            (
+                br#"{"name":"a","position":"x"}"#,
+                "position: has the wrong type",
+            ),
+            (
+                br#"{"name":"a","nested":"on"}"#,
+                "nested: has the wrong type",
+            ),
+            (
+                br#"{"name":"a","nested":{"off":1}}"#,
+                "nested.off: is not a field",
+            ),
+            (
+                br#"{"name":"a\u0000"}"#,
+                "name: contains a control character",
+            ),
         ] {
             let all = messages(read::<NewThing>(&json(), body, None).unwrap_err()).join(" | ");
             assert!(all.starts_with(want), "{all}");
-            assert!(!all.contains("struct") && !all.contains("NewThing") && !all.contains("i64"), "{all}");
+            assert!(
+                !all.contains("struct") && !all.contains("NewThing") && !all.contains("i64"),
+                "{all}"
+            );
         }
     }
 
