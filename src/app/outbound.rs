@@ -9,10 +9,14 @@ impl App {
     /// Stops every outbound channel before its next send. Anyone allowed to act may stop
     /// everything: stopping is always safe.
     pub async fn pause(&self, actor: &Actor, reason: &str) -> AppResult<OutboundState> {
-        let reason = reason.trim();
+        let reason = crate::domain::parse_pause_reason(reason).map_err(|e| {
+            AppError::Store(crate::store::StoreError::Invalid(crate::domain::Invalid(
+                vec![e],
+            )))
+        })?;
         let state = self
             .notifier
-            .pause(&self.store, reason, &actor.name)
+            .pause(&self.store, &reason, &actor.name)
             .await?;
         self.audit(
             actor,

@@ -275,8 +275,8 @@ pub fn parse_header_links(text: &str) -> Result<Vec<HeaderLink>, String> {
                 "the label of \"{item}\" must be 1 to {LINK_LABEL_MAX_CHARS} characters"
             ));
         }
-        if label.chars().any(char::is_control) {
-            return Err(format!("the label of \"{item}\" holds a control character"));
+        if let Err(e) = super::check_text("label", label, super::TextShape::Line) {
+            return Err(format!("the label of \"{item}\" {}", e.message));
         }
         let url = url.trim();
         let parsed = url::Url::parse(url)
@@ -325,9 +325,8 @@ pub fn parse_name(text: &str) -> Result<String, String> {
             "the page name is longer than {NAME_MAX_CHARS} characters"
         ));
     }
-    if name.chars().any(char::is_control) {
-        return Err("the page name holds a control character".into());
-    }
+    super::check_text("page_name", name, super::TextShape::Line)
+        .map_err(|e| format!("the page name {}", e.message))?;
     Ok(name.to_string())
 }
 
@@ -340,11 +339,8 @@ pub fn parse_footer(text: &str) -> Result<String, String> {
             "the footer text is longer than {FOOTER_MAX_CHARS} characters"
         ));
     }
-    if footer.chars().any(char::is_control) {
-        return Err(
-            "the footer text holds a line break or control character; write it on one line".into(),
-        );
-    }
+    super::check_text("footer_text", footer, super::TextShape::Line)
+        .map_err(|e| format!("the footer text {}", e.message))?;
     Ok(footer.to_string())
 }
 

@@ -450,7 +450,10 @@ impl UpdateDraft {
             None => Some(None),
             Some(t) => {
                 let length = super::tweet::parse_tweet(t);
-                if length.valid {
+                if let Err(e) = super::check_text("custom_tweet", t, super::TextShape::MultiLine) {
+                    problems.add(&e.field, e.message);
+                    None
+                } else if length.valid {
                     Some(Some(t.to_string()))
                 } else if length.weighted_length > super::tweet::MAX_WEIGHTED_LENGTH {
                     problems.add(
@@ -531,9 +534,6 @@ pub struct MaintenanceDraft {
     pub options: super::MaintenanceOptions,
 }
 
-/// Longest maintenance window accepted.
-const MAX_MAINTENANCE: Duration = Duration::days(31);
-
 impl MaintenanceDraft {
     pub fn parse(
         name: &str,
@@ -550,17 +550,7 @@ impl MaintenanceDraft {
         let start = problems.take(parse_time("scheduled_for", scheduled_for));
         let end = problems.take(parse_time("scheduled_until", scheduled_until));
         if let (Some(start), Some(end)) = (start, end) {
-            if end <= start {
-                problems.add("scheduled_until", "must be after scheduled_for");
-            } else if end - start > MAX_MAINTENANCE {
-                problems.add(
-                    "scheduled_until",
-                    "a maintenance window may last at most 31 days",
-                );
-            }
-            if end <= now {
-                problems.add("scheduled_until", "must be in the future");
-            }
+            super::maintenance::check_window(&mut problems, start, end, now);
         }
         let mut ids = Vec::new();
         for raw in component_ids {

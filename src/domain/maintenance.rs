@@ -14,6 +14,9 @@ pub const MAX_REMIND_PRIOR_MINUTES: i64 = 30 * 24 * 60;
 /// Longest maintenance window accepted (as when scheduling).
 const MAX_WINDOW: Duration = Duration::days(31);
 
+/// How far ahead a maintenance may be scheduled: a window years away is almost surely a typo.
+pub const MAX_AHEAD_YEARS: i64 = 3;
+
 /// When subscribers are reminded of a maintenance, as asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RemindPrior {
@@ -110,7 +113,7 @@ impl MaintenanceOptions {
 }
 
 /// The rules every maintenance window follows: it ends after it starts, lasts at most 31
-/// days, and has not ended yet.
+/// days, has not ended yet and starts at most [`MAX_AHEAD_YEARS`] ahead.
 pub(crate) fn check_window(
     problems: &mut Problems,
     start: DateTime<Utc>,
@@ -127,6 +130,12 @@ pub(crate) fn check_window(
     }
     if end <= now {
         problems.add("scheduled_until", "must be in the future");
+    }
+    if start > now + Duration::days(366 * MAX_AHEAD_YEARS) {
+        problems.add(
+            "scheduled_for",
+            format!("must be at most {MAX_AHEAD_YEARS} years ahead"),
+        );
     }
 }
 

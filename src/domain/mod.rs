@@ -13,6 +13,7 @@ pub mod staff;
 pub mod status;
 pub mod subscriber;
 pub mod template;
+pub mod text;
 pub mod tweet;
 pub mod uptime;
 
@@ -29,6 +30,7 @@ pub use staff::{Role, StaffEmail};
 pub use status::Indicator;
 pub use subscriber::SubscriberEmail;
 pub use template::{RawTemplate, Template, TemplateDraft};
+pub use text::{check_bounded, check_text, TextShape};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -102,54 +104,58 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// Longest update body or description, in characters.
 pub const MAX_BODY_CHARS: usize = 20_000;
 
-/// A required, trimmed, single-line text of bounded length.
+/// A required, trimmed, single-line text of bounded length, held to the input policy
+/// ([`text`]).
 pub(crate) fn parse_name(field: &str, raw: &str) -> Result<String, FieldError> {
     let name = raw.trim();
     if name.is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
     }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(FieldError::new(
-            field,
-            format!("must be at most {MAX_NAME_CHARS} characters"),
-        ));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(FieldError::new(field, "must be a single line of text"));
-    }
+    check_bounded(field, name, TextShape::Line, MAX_NAME_CHARS)?;
     Ok(name.to_string())
 }
 
-/// A trimmed multi-line text of bounded length; `required` refuses an empty one.
+/// A trimmed multi-line text of bounded length, held to the input policy; `required` refuses
+/// an empty one.
 pub(crate) fn parse_body(field: &str, raw: &str, required: bool) -> Result<String, FieldError> {
-    let body = raw.trim().replace("\r\n", "\n");
+    let body = text::normalise_newlines(raw.trim());
     if required && body.is_empty() {
         return Err(FieldError::new(field, "must not be empty"));
     }
-    if body.chars().count() > MAX_BODY_CHARS {
-        return Err(FieldError::new(
-            field,
-            format!("must be at most {MAX_BODY_CHARS} characters"),
-        ));
-    }
+    check_bounded(field, &body, TextShape::MultiLine, MAX_BODY_CHARS)?;
     Ok(body)
 }
 
+/// The earliest year a time given to Herald may fall in.
+pub const MIN_YEAR: i32 = 2000;
+/// The last year a time given to Herald may fall in.
+pub const MAX_YEAR: i32 = 2100;
+
 /// Parses an RFC 3339 time, or a browser's `datetime-local` value (taken as UTC).
 pub fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, FieldError> {
-    let raw = raw.trim();
+    let t = read_time(raw.trim()).ok_or_else(|| {
+        FieldError::new(
+            field,
+            "must be a time such as 2026-11-28T14:30:00Z (RFC 3339)",
+        )
+    })?;
+    if !(MIN_YEAR..=MAX_YEAR).contains(&chrono::Datelike::year(&t)) {
+        return Err(FieldError::new(
+            field,
+            format!("must fall between the years {MIN_YEAR} and {MAX_YEAR}"),
+        ));
+    }
+    Ok(t)
+}
+
+fn read_time(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(t.with_timezone(&Utc).trunc_subsecs(3));
+        return Some(t.with_timezone(&Utc).trunc_subsecs(3));
     }
-    for format in ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"] {
-        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(raw, format) {
-            return Ok(t.and_utc());
-        }
-    }
-    Err(FieldError::new(
-        field,
-        "must be a time such as 2026-11-28T14:30:00Z (RFC 3339)",
-    ))
+    ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+        .into_iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(raw, format).ok())
+        .map(|t| t.and_utc())
 }
 
 /// The current time at the precision both databases keep (milliseconds).
@@ -160,6 +166,16 @@ pub fn now() -> DateTime<Utc> {
 /// Times are shown and served as RFC 3339 in UTC with milliseconds, like Statuspage.
 pub fn rfc3339(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Longest reason given for pausing outbound, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// Why outbound was paused: optional, trimmed, held to the input policy.
+pub fn parse_pause_reason(raw: &str) -> Result<String, FieldError> {
+    let reason = text::normalise_newlines(raw.trim());
+    check_bounded("reason", &reason, TextShape::MultiLine, MAX_REASON_CHARS)?;
+    Ok(reason)
 }
 
 /// An API token's name: a short label such as "pagerduty" or "deploy-bot".
@@ -181,6 +197,16 @@ mod tests {
         assert!(parse_name("name", "   ").is_err());
         assert!(parse_name("name", &"x".repeat(201)).is_err());
         assert!(parse_name("name", "two\nlines").is_err());
+        assert!(parse_name("name", "api\u{FFFF}").is_err());
+        assert!(parse_name("name", "api\u{202E}").is_err());
+    }
+
+    #[test]
+    fn bodies_refuse_controls_but_keep_lines() {
+        assert_eq!(parse_body("body", " a\r\n\tb ", true).unwrap(), "a\n\tb");
+        let e = parse_body("body", "nul\u{0}here", true).unwrap_err();
+        assert_eq!(e.field, "body");
+        assert!(e.message.contains("U+0000"));
     }
 
     #[test]
@@ -191,5 +217,14 @@ mod tests {
         assert_eq!(rfc3339(&t), "2026-11-28T14:30:00.000Z");
         let e = parse_time("display_at", "yesterday").unwrap_err();
         assert_eq!(e.field, "display_at");
+        for out_of_range in [
+            "0001-01-01T00:00:00Z",
+            "1999-12-31T23:59:59Z",
+            "9999-01-01T00:00",
+        ] {
+            let e = parse_time("display_at", out_of_range).unwrap_err();
+            assert!(e.message.contains("between the years"), "{out_of_range}");
+        }
+        assert!(parse_time("display_at", "2100-12-31T23:59:59Z").is_ok());
     }
 }

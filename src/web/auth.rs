@@ -305,7 +305,7 @@ impl FromRequest<AppState> for AdminForm {
         let session = StaffSession::from_request_parts(&mut parts, state).await?;
         let body = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
-            .map_err(|e| PageError::BadRequest(e.body_text()))?;
+            .map_err(|e| super::error::unread_form(&e))?;
         let fields = Fields::parse(&body)?;
         if !secret::equal(fields.get("csrf"), &session.info.csrf_token) {
             return Err(PageError::Forbidden(CSRF_REFUSED.into()));
@@ -396,20 +396,34 @@ impl FromRequestParts<AppState> for ApiCaller {
     }
 }
 
-/// A JSON body whose errors answer 400 with the offending field named.
+/// A JSON object body, read strictly (`api::body`): 415 unless sent as `application/json`,
+/// 422 naming the field for anything but the object the endpoint expects, 413 when too large.
 pub struct ApiJson<T>(pub T);
 
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                Err(ApiError::TooLarge(
-                    "the request body is too large".to_string(),
-                ))
-            }
-            Err(rejection) => Err(ApiError::Malformed(rejection.body_text())),
-        }
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|r| super::api::body::too_large_or_malformed(&r))?;
+        super::api::body::read_bytes(&headers, &body).map(ApiJson)
+    }
+}
+
+/// Like [`ApiJson`], but an empty body is `T::default()`: for endpoints whose every field is
+/// optional (`POST /pause` with nothing to say).
+pub struct ApiJsonOrEmpty<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Default, S: Send + Sync> FromRequest<S>
+    for ApiJsonOrEmpty<T>
+{
+    type Rejection = ApiError;
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let headers = request.headers().clone();
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|r| super::api::body::too_large_or_malformed(&r))?;
+        super::api::body::read(&headers, &body, Some(T::default())).map(ApiJsonOrEmpty)
     }
 }

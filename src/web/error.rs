@@ -18,6 +18,9 @@ pub enum ApiError {
     /// The body is larger than `max_body_bytes` (413).
     #[error("{0}")]
     TooLarge(String),
+    /// The body is not sent as JSON (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Well-formed input that breaks a rule (422), one message per field.
     #[error("{0}")]
     Invalid(Invalid),
@@ -59,6 +62,21 @@ impl From<AppError> for ApiError {
     }
 }
 
+impl From<Invalid> for PageError {
+    fn from(e: Invalid) -> Self {
+        PageError::Invalid(e)
+    }
+}
+
+/// A request body the server did not read: 413 when it was over the limit.
+pub fn unread_form(rejection: &axum::extract::rejection::BytesRejection) -> PageError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        PageError::TooLarge("The form is too large to accept.".into())
+    } else {
+        PageError::BadRequest(rejection.body_text())
+    }
+}
+
 impl From<Invalid> for ApiError {
     fn from(e: Invalid) -> Self {
         ApiError::Invalid(e)
@@ -70,6 +88,9 @@ impl IntoResponse for ApiError {
         let (status, messages) = match &self {
             ApiError::Malformed(m) => (StatusCode::BAD_REQUEST, vec![m.clone()]),
             ApiError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, vec![m.clone()]),
+            ApiError::UnsupportedMediaType(m) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, vec![m.clone()])
+            }
             ApiError::Invalid(invalid) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 invalid.0.iter().map(ToString::to_string).collect(),
@@ -112,6 +133,12 @@ pub enum PageError {
     Reauthenticate(String),
     #[error("{0}")]
     BadRequest(String),
+    /// Well-formed input that breaks a rule (422), naming each field.
+    #[error("{0}")]
+    Invalid(Invalid),
+    /// The form is larger than the server reads (413).
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} not found")]
@@ -127,7 +154,7 @@ impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => PageError::NotFound(what),
-            StoreError::Invalid(invalid) => PageError::BadRequest(invalid.to_string()),
+            StoreError::Invalid(invalid) => PageError::Invalid(invalid),
             StoreError::Conflict(message) => PageError::BadRequest(message),
             other => PageError::Internal(other.into()),
         }
@@ -161,6 +188,8 @@ impl IntoResponse for PageError {
                 return Redirect::to(&format!("/admin/reauth?next={next}")).into_response();
             }
             PageError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            PageError::Invalid(invalid) => (StatusCode::UNPROCESSABLE_ENTITY, invalid.to_string()),
+            PageError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
             PageError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             PageError::TooMany(m) => (StatusCode::TOO_MANY_REQUESTS, m.clone()),
             PageError::NotFound(_) => (StatusCode::NOT_FOUND, capitalised(&self.to_string())),

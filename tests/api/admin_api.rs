@@ -98,7 +98,7 @@ async fn a_viewer_token_cannot_post() {
 }
 
 #[tokio::test]
-async fn malformed_json_is_a_400_naming_the_field() {
+async fn malformed_json_is_a_400_and_a_wrong_shape_a_422_naming_the_field() {
     let app = spawn_app().await;
     let r = app
         .http
@@ -109,7 +109,7 @@ async fn malformed_json_is_a_400_naming_the_field() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 422);
     let errors: Value = r.json().await.unwrap();
     let message = errors["errors"][0].as_str().unwrap();
     assert!(message.contains("body"), "{message}");
@@ -131,7 +131,7 @@ async fn malformed_json_is_a_400_naming_the_field() {
             json!({"name": "Outage", "status": "investigating"}),
         )
         .await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 422);
     let errors: Value = r.json().await.unwrap();
     assert!(
         errors["errors"][0].as_str().unwrap().contains("impact"),
@@ -144,7 +144,7 @@ async fn malformed_json_is_a_400_naming_the_field() {
             json!({"name": "API", "colour": "red"}),
         )
         .await;
-    assert_eq!(r.status(), 400, "unknown fields are refused, not ignored");
+    assert_eq!(r.status(), 422, "unknown fields are refused, not ignored");
     assert!(app.store.incidents().await.unwrap().is_empty());
 }
 

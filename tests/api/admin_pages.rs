@@ -389,8 +389,14 @@ async fn a_maintenance_is_scheduled_from_the_form() {
             &[
                 ("name", "Kernel upgrade"),
                 ("body", "Rolling restarts."),
-                ("scheduled_for", "2099-03-01T10:00"),
-                ("scheduled_until", "2099-03-01T09:00"),
+                (
+                    "scheduled_for",
+                    crate::helpers::ahead("2099-03-01T10:00").as_str(),
+                ),
+                (
+                    "scheduled_until",
+                    crate::helpers::ahead("2099-03-01T09:00").as_str(),
+                ),
             ],
         )
         .await;
@@ -407,8 +413,14 @@ async fn a_maintenance_is_scheduled_from_the_form() {
             &[
                 ("name", "Kernel upgrade"),
                 ("body", "Rolling restarts."),
-                ("scheduled_for", "2099-03-01T10:00"),
-                ("scheduled_until", "2099-03-01T11:00"),
+                (
+                    "scheduled_for",
+                    crate::helpers::ahead("2099-03-01T10:00").as_str(),
+                ),
+                (
+                    "scheduled_until",
+                    crate::helpers::ahead("2099-03-01T11:00").as_str(),
+                ),
             ],
         )
         .await;
@@ -418,7 +430,7 @@ async fn a_maintenance_is_scheduled_from_the_form() {
         .await;
     assert_eq!(
         upcoming["scheduled_maintenances"][0]["scheduled_for"],
-        "2099-03-01T10:00:00.000Z"
+        crate::helpers::ahead("2099-03-01T10:00:00.000Z").as_str()
     );
 }
 

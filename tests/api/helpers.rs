@@ -322,6 +322,20 @@ impl TestApp {
     }
 }
 
+/// A fixture time written as in year 2099 (or 2098), moved to two (or one) years from now:
+/// maintenances may be scheduled at most a few years ahead, and a fixed year would either be
+/// refused as too far or, later, fall in the past.
+pub fn ahead(fixture: &str) -> String {
+    let year = chrono::Datelike::year(&chrono::Utc::now());
+    if let Some(rest) = fixture.strip_prefix("2099") {
+        format!("{}{rest}", year + 2)
+    } else if let Some(rest) = fixture.strip_prefix("2098") {
+        format!("{}{rest}", year + 1)
+    } else {
+        fixture.to_string()
+    }
+}
+
 /// The value of the first hidden input named `name` in an HTML page.
 pub fn hidden_field(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");

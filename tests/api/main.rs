@@ -22,6 +22,7 @@ mod email;
 mod fake_x;
 mod freshness;
 mod helpers;
+mod input_policy;
 mod kill_switch;
 mod least_privilege;
 mod maintenance;

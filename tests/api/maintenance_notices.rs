@@ -481,7 +481,7 @@ async fn a_cancelled_maintenance_completes_says_so_and_frees_its_components() {
     let r = cancel(&app, "999999", json!({})).await;
     assert_eq!(r.status(), 404);
     let r = cancel(&app, &id, json!({"notify": "yes"})).await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 422);
 
     let r = cancel(&app, &id, json!({})).await;
     assert_eq!(r.status(), 200);
@@ -667,8 +667,14 @@ async fn the_admin_pages_schedule_with_options_reschedule_and_cancel() {
             &[
                 ("name", "Kernel upgrade"),
                 ("body", "Rolling restarts."),
-                ("scheduled_for", "2099-03-01T10:00"),
-                ("scheduled_until", "2099-03-01T11:00"),
+                (
+                    "scheduled_for",
+                    crate::helpers::ahead("2099-03-01T10:00").as_str(),
+                ),
+                (
+                    "scheduled_until",
+                    crate::helpers::ahead("2099-03-01T11:00").as_str(),
+                ),
                 ("notify", "1"),
                 ("remind_prior", "soon"),
                 ("auto_start", "1"),
@@ -685,8 +691,14 @@ async fn the_admin_pages_schedule_with_options_reschedule_and_cancel() {
             &[
                 ("name", "Kernel upgrade"),
                 ("body", "Rolling restarts."),
-                ("scheduled_for", "2099-03-01T10:00"),
-                ("scheduled_until", "2099-03-01T11:00"),
+                (
+                    "scheduled_for",
+                    crate::helpers::ahead("2099-03-01T10:00").as_str(),
+                ),
+                (
+                    "scheduled_until",
+                    crate::helpers::ahead("2099-03-01T11:00").as_str(),
+                ),
                 ("notify", "1"),
                 ("remind_prior", "20"),
                 ("notify_at_end", "1"),
@@ -718,26 +730,38 @@ async fn the_admin_pages_schedule_with_options_reschedule_and_cancel() {
             &admin_page,
             &format!("/admin/maintenances/{id}/reschedule"),
             &[
-                ("scheduled_for", "2099-03-02T10:00"),
-                ("scheduled_until", "2099-03-02T09:00"),
+                (
+                    "scheduled_for",
+                    crate::helpers::ahead("2099-03-02T10:00").as_str(),
+                ),
+                (
+                    "scheduled_until",
+                    crate::helpers::ahead("2099-03-02T09:00").as_str(),
+                ),
             ],
         )
         .await;
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 422);
     let r = browser
         .post(
             &admin_page,
             &format!("/admin/maintenances/{id}/reschedule"),
             &[
-                ("scheduled_for", "2099-03-02T10:00"),
-                ("scheduled_until", "2099-03-02T12:00"),
+                (
+                    "scheduled_for",
+                    crate::helpers::ahead("2099-03-02T10:00").as_str(),
+                ),
+                (
+                    "scheduled_until",
+                    crate::helpers::ahead("2099-03-02T12:00").as_str(),
+                ),
             ],
         )
         .await;
     assert_eq!(r.status(), 303);
     assert_eq!(
         read(&app, &id).await["scheduled_for"],
-        "2099-03-02T10:00:00.000Z"
+        crate::helpers::ahead("2099-03-02T10:00:00.000Z").as_str()
     );
     assert_eq!(audit_details(&app, "maintenance.reschedule").await.len(), 1);
 

@@ -573,7 +573,7 @@ async fn every_page_and_api_route_enforces_its_role() {
                 // A maintenance of its own each time: a cancel succeeds once.
                 (_, p) if p.starts_with("/api/admin/v1/maintenances/") => {
                     let m: serde_json::Value = app
-                        .api("/api/admin/v1/maintenances", json!({"name": "M", "body": "b", "scheduled_for": "2099-01-01T10:00:00Z", "scheduled_until": "2099-01-01T11:00:00Z"}))
+                        .api("/api/admin/v1/maintenances", json!({"name": "M", "body": "b", "scheduled_for": crate::helpers::ahead("2099-01-01T10:00:00Z").as_str(), "scheduled_until": crate::helpers::ahead("2099-01-01T11:00:00Z").as_str()}))
                         .await
                         .json()
                         .await
@@ -595,7 +595,7 @@ async fn every_page_and_api_route_enforces_its_role() {
                     json!({"status": "identified", "body": "b", "notify": false})
                 }
                 "/api/admin/v1/maintenances" => {
-                    json!({"name": "M", "body": "b", "scheduled_for": "2099-01-01T10:00:00Z", "scheduled_until": "2099-01-01T11:00:00Z"})
+                    json!({"name": "M", "body": "b", "scheduled_for": crate::helpers::ahead("2099-01-01T10:00:00Z").as_str(), "scheduled_until": crate::helpers::ahead("2099-01-01T11:00:00Z").as_str()})
                 }
                 "/api/admin/v1/subscribers" => {
                     json!({"email": format!("s{n}{role:?}@example.com"), "confirmed": true})
@@ -613,7 +613,7 @@ async fn every_page_and_api_route_enforces_its_role() {
                     json!({"name": "T", "title": "T", "body": "b"})
                 }
                 "/api/admin/v1/maintenances/{id}" => {
-                    json!({"scheduled_until": "2099-01-01T12:00:00Z"})
+                    json!({"scheduled_until": crate::helpers::ahead("2099-01-01T12:00:00Z").as_str()})
                 }
                 _ => json!({}),
             };

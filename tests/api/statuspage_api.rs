@@ -79,8 +79,8 @@ async fn all_eight_endpoints_answer_in_statuspage_shape() {
     .await;
     app.api(
         "/api/admin/v1/maintenances",
-        json!({"name": "DB upgrade", "body": "Planned.", "scheduled_for": "2099-01-01T00:00:00Z",
-               "scheduled_until": "2099-01-01T02:00:00Z", "components": { api.clone(): "under_maintenance" }}),
+        json!({"name": "DB upgrade", "body": "Planned.", "scheduled_for": crate::helpers::ahead("2099-01-01T00:00:00Z").as_str(),
+               "scheduled_until": crate::helpers::ahead("2099-01-01T02:00:00Z").as_str(), "components": { api.clone(): "under_maintenance" }}),
     )
     .await;
 
@@ -189,8 +189,14 @@ async fn all_eight_endpoints_answer_in_statuspage_shape() {
     let m = &upcoming["scheduled_maintenances"][0];
     assert_eq!(m["status"], "scheduled");
     assert_eq!(m["impact"], "maintenance");
-    assert_eq!(m["scheduled_for"], "2099-01-01T00:00:00.000Z");
-    assert_eq!(m["scheduled_until"], "2099-01-01T02:00:00.000Z");
+    assert_eq!(
+        m["scheduled_for"],
+        crate::helpers::ahead("2099-01-01T00:00:00.000Z").as_str()
+    );
+    assert_eq!(
+        m["scheduled_until"],
+        crate::helpers::ahead("2099-01-01T02:00:00.000Z").as_str()
+    );
     assert_eq!(summary["scheduled_maintenances"][0]["name"], "DB upgrade");
     assert!(app
         .get_json("/api/v2/scheduled-maintenances/active.json")

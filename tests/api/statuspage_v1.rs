@@ -416,8 +416,8 @@ async fn scheduled_and_backfilled_incidents_land_where_statuspage_lists_them() {
         Some(json!({"incident": {
             "name": "Database upgrade",
             "status": "scheduled",
-            "scheduled_for": "2099-01-01T10:00:00Z",
-            "scheduled_until": "2099-01-01T12:00:00Z",
+            "scheduled_for": crate::helpers::ahead("2099-01-01T10:00:00Z").as_str(),
+            "scheduled_until": crate::helpers::ahead("2099-01-01T12:00:00Z").as_str(),
             "body": "We will upgrade the database.",
             "component_ids": [api],
             "deliver_notifications": false,
@@ -427,8 +427,14 @@ async fn scheduled_and_backfilled_incidents_land_where_statuspage_lists_them() {
     assert_eq!(status, 201, "{maintenance}");
     assert_eq!(maintenance["status"], "scheduled");
     assert_eq!(maintenance["impact"], "maintenance");
-    assert_eq!(maintenance["scheduled_for"], "2099-01-01T10:00:00.000Z");
-    assert_eq!(maintenance["scheduled_until"], "2099-01-01T12:00:00.000Z");
+    assert_eq!(
+        maintenance["scheduled_for"],
+        crate::helpers::ahead("2099-01-01T10:00:00.000Z").as_str()
+    );
+    assert_eq!(
+        maintenance["scheduled_until"],
+        crate::helpers::ahead("2099-01-01T12:00:00.000Z").as_str()
+    );
     let mid = maintenance["id"].as_str().unwrap();
     for path in ["/incidents/upcoming", "/incidents/scheduled"] {
         let (_, list) = call(&app, Method::GET, path, None).await;
@@ -472,7 +478,7 @@ async fn scheduled_and_backfilled_incidents_land_where_statuspage_lists_them() {
         &app,
         Method::POST,
         "/incidents",
-        Some(json!({"incident": {"name": "x", "scheduled_for": "2099-01-01T10:00:00Z", "scheduled_until": "2098-01-01T10:00:00Z"}})),
+        Some(json!({"incident": {"name": "x", "scheduled_for": crate::helpers::ahead("2099-01-01T10:00:00Z").as_str(), "scheduled_until": crate::helpers::ahead("2098-01-01T10:00:00Z").as_str()}})),
     )
     .await;
     assert_eq!(status, 422, "ends before it starts: {body}");
@@ -1009,11 +1015,15 @@ async fn a_maintenance_takes_its_reminder_and_notices_and_is_rescheduled_by_a_pa
         &app,
         Method::POST,
         "/incidents",
-        "incident%5Bname%5D=Upgrade&incident%5Bstatus%5D=scheduled\
-         &incident%5Bscheduled_for%5D=2099-01-01T10:00:00Z&incident%5Bscheduled_until%5D=2099-01-01T11:00:00Z\
+        &format!(
+            "incident%5Bname%5D=Upgrade&incident%5Bstatus%5D=scheduled\
+         &incident%5Bscheduled_for%5D={}&incident%5Bscheduled_until%5D={}\
          &incident%5Bscheduled_remind_prior%5D=30&incident%5Bdeliver_notifications%5D=false\
          &incident%5Bauto_transition_deliver_notifications_at_start%5D=true\
          &incident%5Bscheduled_auto_completed%5D=false",
+            crate::helpers::ahead("2099-01-01T10:00:00Z"),
+            crate::helpers::ahead("2099-01-01T11:00:00Z"),
+        ),
     )
     .await;
     assert_eq!(status, 201, "{m}");
@@ -1029,12 +1039,18 @@ async fn a_maintenance_takes_its_reminder_and_notices_and_is_rescheduled_by_a_pa
         &app,
         Method::PATCH,
         &format!("/incidents/{id}"),
-        Some(json!({"incident": {"scheduled_for": "2099-01-02T10:00:00Z", "scheduled_until": "2099-01-02T12:00:00Z", "scheduled_remind_prior": false}})),
+        Some(json!({"incident": {"scheduled_for": crate::helpers::ahead("2099-01-02T10:00:00Z").as_str(), "scheduled_until": crate::helpers::ahead("2099-01-02T12:00:00Z").as_str(), "scheduled_remind_prior": false}})),
     )
     .await;
     assert_eq!(status, 200, "{moved}");
-    assert_eq!(moved["scheduled_for"], "2099-01-02T10:00:00.000Z");
-    assert_eq!(moved["scheduled_until"], "2099-01-02T12:00:00.000Z");
+    assert_eq!(
+        moved["scheduled_for"],
+        crate::helpers::ahead("2099-01-02T10:00:00.000Z").as_str()
+    );
+    assert_eq!(
+        moved["scheduled_until"],
+        crate::helpers::ahead("2099-01-02T12:00:00.000Z").as_str()
+    );
     assert_eq!(moved["scheduled_remind_prior"], false);
     assert_eq!(
         moved["incident_updates"].as_array().unwrap().len(),
@@ -1046,7 +1062,7 @@ async fn a_maintenance_takes_its_reminder_and_notices_and_is_rescheduled_by_a_pa
         &app,
         Method::PATCH,
         &format!("/incidents/{id}"),
-        Some(json!({"incident": {"scheduled_until": "2098-01-01T00:00:00Z"}})),
+        Some(json!({"incident": {"scheduled_until": crate::helpers::ahead("2098-01-01T00:00:00Z").as_str()}})),
     )
     .await;
     assert_eq!(status, 422, "{body}");
@@ -1060,7 +1076,7 @@ async fn a_maintenance_takes_its_reminder_and_notices_and_is_rescheduled_by_a_pa
         &app,
         Method::PATCH,
         &format!("/incidents/{rid}"),
-        Some(json!({"incident": {"scheduled_for": "2099-01-02T10:00:00Z"}})),
+        Some(json!({"incident": {"scheduled_for": crate::helpers::ahead("2099-01-02T10:00:00Z").as_str()}})),
     )
     .await;
     assert_eq!(status, 422, "{body}");

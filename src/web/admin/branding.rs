@@ -122,7 +122,7 @@ pub async fn save(State(state): State<AppState>, request: Request) -> Result<Res
         .await
         .map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                PageError::BadRequest(format!(
+                PageError::TooLarge(format!(
                     "The upload is too large: at most {} KiB per image.",
                     IMAGE_MAX_BYTES / 1024
                 ))

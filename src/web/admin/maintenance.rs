@@ -12,7 +12,7 @@ use crate::web::error::PageError;
 use crate::web::AppState;
 
 fn invalid(problems: Vec<FieldError>) -> PageError {
-    PageError::BadRequest(Invalid(problems).to_string())
+    PageError::Invalid(Invalid(problems))
 }
 
 pub async fn reschedule(

@@ -1,6 +1,7 @@
 //! The admin API (`/api/admin/v1`): what the admin pages do, for scripts and monitoring.
 //! Bearer-token authentication, JSON in and out, errors as `{"errors": [...]}`.
 
+pub(crate) mod body;
 pub(crate) mod branding;
 mod breach;
 pub(crate) mod lists;
@@ -17,7 +18,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{ApiCaller, ApiJson};
+use super::auth::{ApiCaller, ApiJson, ApiJsonOrEmpty};
 use super::error::ApiError;
 use super::AppState;
 use crate::app::AppError;
@@ -114,6 +115,8 @@ async fn deliveries(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Viewer)?;
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound("update"))?;
+    // An update that never existed is a 404, not empty counts that look like "nothing sent".
+    state.store.incident_id_of_update(id).await?;
     let counts = state.store.delivery_counts(id).await?;
     let expanding = state.store.fanout_pending(id).await?;
     let errors: Vec<serde_json::Value> = state
@@ -162,22 +165,10 @@ fn outbound_json(s: &crate::store::OutboundState) -> serde_json::Value {
 async fn pause(
     State(state): State<AppState>,
     caller: ApiCaller,
-    body: axum::body::Bytes,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<PauseBody>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Responder)?;
-    let body: PauseBody = if body.is_empty() {
-        PauseBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::Malformed(format!("invalid JSON: {e}")))?
-    };
     let reason = body.reason.unwrap_or_default();
-    if reason.chars().count() > 500 {
-        return Err(ApiError::Invalid(Invalid(vec![FieldError::new(
-            "reason",
-            "must be at most 500 characters",
-        )])));
-    }
     let s = state.pause(&caller.actor(), &reason).await?;
     Ok(Json(outbound_json(&s)).into_response())
 }

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::super::auth::{ApiCaller, ApiJson};
+use super::super::auth::{ApiCaller, ApiJson, ApiJsonOrEmpty};
 use super::super::error::ApiError;
 use super::super::AppState;
 use crate::app::postmortems::PublishPostmortem;
@@ -102,16 +102,10 @@ async fn publish(
     State(state): State<AppState>,
     caller: ApiCaller,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<Publish>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Responder)?;
     let id = parse_id(&id)?;
-    let body: Publish = if body.is_empty() {
-        Publish::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::Malformed(format!("invalid JSON: {e}")))?
-    };
     let asked: Option<Vec<&str>> = body
         .channels
         .as_ref()

@@ -16,15 +16,12 @@ pub struct V1Body(pub Value);
 impl<S: Send + Sync> FromRequest<S> for V1Body {
     type Rejection = V1Error;
     async fn from_request(request: Request, state: &S) -> Result<Self, V1Error> {
-        let json = request
+        let essence = request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.trim_start()
-                    .to_ascii_lowercase()
-                    .starts_with("application/json")
-            });
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase());
         let body = Bytes::from_request(request, state)
             .await
             .map_err(|e| V1Error {
@@ -34,17 +31,32 @@ impl<S: Send + Sync> FromRequest<S> for V1Body {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(V1Body(Value::Object(Map::new())));
         }
-        if json {
-            let value: Value = serde_json::from_slice(&body)
-                .map_err(|e| V1Error::bad_request(format!("the body is not valid JSON: {e}")))?;
-            if !value.is_object() {
-                return Err(V1Error::bad_request("the body must be a JSON object"));
+        match essence.as_deref() {
+            Some("application/json") => {
+                let value: Value = serde_json::from_slice(&body).map_err(|e| {
+                    V1Error::bad_request(format!(
+                        "the body is not valid JSON (line {}, column {})",
+                        e.line(),
+                        e.column()
+                    ))
+                })?;
+                if !value.is_object() {
+                    return Err(V1Error::invalid("body", "must be a JSON object ({…})"));
+                }
+                Ok(V1Body(value))
             }
-            return Ok(V1Body(value));
+            Some("application/x-www-form-urlencoded") => {
+                let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+                    .map_err(|_| V1Error::bad_request("the form body could not be read"))?;
+                parse_brackets(&pairs).map(V1Body)
+            }
+            _ => Err(V1Error {
+                status: axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                message: "send the body as application/json or \
+                          application/x-www-form-urlencoded"
+                    .into(),
+            }),
         }
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-            .map_err(|_| V1Error::bad_request("the form body could not be read"))?;
-        parse_brackets(&pairs).map(V1Body)
     }
 }
 

@@ -51,14 +51,15 @@ fn parse_change(body: &Value) -> V1Result<GroupChange> {
         Some(d) => Some(d),
         None => form::text(&top, "description")?,
     };
-    if description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 1000)
-    {
-        problems.push(FieldError::new(
+    if let Some(Err(e)) = description.as_deref().map(|d| {
+        crate::domain::check_bounded(
             "description",
-            "must be at most 1000 characters",
-        ));
+            d.trim(),
+            crate::domain::TextShape::MultiLine,
+            1000,
+        )
+    }) {
+        problems.push(e);
     }
     let component_ids = match form::ids(group, "components")? {
         Some(raw) => {
