@@ -20,6 +20,7 @@ mod edits;
 mod email;
 mod fake_x;
 mod freshness;
+mod hardening;
 mod helpers;
 mod kill_switch;
 mod least_privilege;
