@@ -60,6 +60,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application { listener, state } = self;
         state.cache.spawn_rebuilder();
+        crate::web::public::MetricsSnapshot::spawn_refresher(&state);
         crate::scheduler::spawn(state.clone());
         spawn_delivery_worker(&state).await?;
         web::serve::serve(listener, state.clone(), shutdown_signal()).await?;
@@ -80,7 +81,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url();
     let location = DatabaseLocation::of(&url)?;
     if config.database_url.is_empty() {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        crate::security::files::create_private_dir(&config.data_dir).map_err(|e| {
             anyhow::anyhow!(
                 "cannot create the data directory {}: {e}",
                 config.data_dir.display()
@@ -97,7 +98,21 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Store> {
             )
         })?;
     store.migrate().await?;
+    warn_if_files_are_open(config, &location);
     Ok(store)
+}
+
+/// The data directory holds the master key and perhaps the database: anyone else who can read
+/// them can read every subscriber and forge every link. Herald makes them private; one that an
+/// operator made, or loosened, is named at start.
+fn warn_if_files_are_open(config: &Config, location: &DatabaseLocation) {
+    let files = match location {
+        DatabaseLocation::Sqlite(path) => crate::security::files::database_files(path).to_vec(),
+        _ => Vec::new(),
+    };
+    for warning in crate::security::files::too_open(&[config.data_dir.as_path()], &files) {
+        tracing::warn!("{warning}");
+    }
 }
 
 /// How a process may come by the master key.
@@ -256,7 +271,9 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
                 .map_err(|e| anyhow::anyhow!("HERALD_WEBHOOK_ALLOW_NETWORKS: {e}"))?,
         )?,
         signups: Arc::new(Throttle::new(SIGNUPS_PER_HOUR, Duration::from_secs(3600))),
+        metrics: Arc::default(),
     };
+    state.metrics.refresh(&state.store).await;
     if let Some(upgrade) = upgraded.filter(|u| !u.is_empty()) {
         tracing::info!(?upgrade, "stored secret hashes are now keyed");
         let actor = crate::app::Actor::system("herald (start-up)");

@@ -54,6 +54,8 @@ pub struct App {
     pub proxies: Arc<Vec<crate::security::net::Block>>,
     /// Notices when the cluster's master key was rotated away from this process's.
     pub key_watch: Arc<crate::cluster::KeyWatch>,
+    /// The counts `/metrics` reports, refreshed in the background.
+    pub metrics: Arc<crate::web::public::MetricsSnapshot>,
 }
 
 impl App {

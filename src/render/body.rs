@@ -50,12 +50,15 @@ impl Freshness {
 /// `Content-Security-Policy` of public HTML pages.
 const PUBLIC_CSP: HeaderValue = HeaderValue::from_static(
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     connect-src 'self'; form-action 'self'; base-uri 'none'",
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 );
 /// `Content-Security-Policy` of SVG images (badges, the icon, logos): opened on their own, they
 /// run no script, load nothing and get an opaque origin; a logo's own inline styles still apply.
 const SVG_CSP: HeaderValue =
     HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; sandbox");
+/// Pages are never framed by another site (clickjacking); `X-Frame-Options` for browsers that
+/// predate `frame-ancestors`.
+const DENY_FRAMING: HeaderValue = HeaderValue::from_static("DENY");
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const REFERRER: HeaderValue = HeaderValue::from_static("strict-origin-when-cross-origin");
 const VARY: HeaderValue = HeaderValue::from_static("Accept-Encoding");
@@ -101,6 +104,7 @@ impl Variant {
         }
         if content_type.starts_with("text/html") {
             not_modified.insert(header::CONTENT_SECURITY_POLICY, PUBLIC_CSP);
+            not_modified.insert(header::X_FRAME_OPTIONS, DENY_FRAMING);
         } else if content_type.starts_with("image/svg+xml") {
             not_modified.insert(header::CONTENT_SECURITY_POLICY, SVG_CSP);
         }

@@ -72,7 +72,7 @@ impl MasterKey {
     /// Writes the key to a file that must not exist yet, readable by its owner only.
     pub fn write_new(&self, path: &Path) -> anyhow::Result<()> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            super::files::create_private_dir(dir)?;
         }
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);

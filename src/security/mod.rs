@@ -3,6 +3,7 @@
 //! (TOTP and recovery codes), and the tripwire's rules.
 
 pub mod audit;
+pub mod files;
 pub mod keys;
 pub mod net;
 pub mod password;

@@ -281,6 +281,13 @@ impl Store {
                 absolute(file).display()
             );
         }
+        // Made here, private, rather than by SQLite under the umask (commonly 0644): the WAL
+        // and shared-memory files SQLite makes later take the database file's mode.
+        let created = create
+            && file.as_os_str() != ":memory:"
+            && crate::security::files::create_private_file(file).map_err(|e| {
+                anyhow::anyhow!("cannot create the SQLite database {}: {e}", file.display())
+            })?;
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
             .create_if_missing(create)
             .journal_mode(SqliteJournalMode::Wal)
@@ -299,6 +306,13 @@ impl Store {
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await?;
+        if created {
+            for companion in &crate::security::files::database_files(file)[1..] {
+                if companion.exists() {
+                    crate::security::files::restrict(companion, crate::security::files::FILE_MODE)?;
+                }
+            }
+        }
         Ok(Pool::Sqlite { read, write })
     }
 

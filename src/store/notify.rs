@@ -145,6 +145,14 @@ struct FanoutRow {
 const LINK_COMPONENT: &str = "INSERT INTO subscriber_components (subscriber_id, component_id) \
      SELECT $1, id FROM components WHERE id = $2 ON CONFLICT DO NOTHING";
 
+/// A chosen component that does not exist: refused, or the subscriber would hear nothing.
+fn unknown_component(id: i64) -> StoreError {
+    StoreError::Invalid(domain::Invalid(vec![domain::FieldError::new(
+        format!("components.{id}"),
+        "no such component",
+    )]))
+}
+
 /// How soon a repeated sign-up may send another confirmation mail.
 pub const CONFIRM_RESEND_AFTER: Duration = Duration::minutes(10);
 
@@ -288,9 +296,9 @@ impl Store {
         on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
             let existing: Option<SignUpRow> = sqlx::query_as(
-                "SELECT id, confirmed_at, confirm_sent_at FROM subscribers WHERE email = $1",
+                "SELECT id, confirmed_at, confirm_sent_at FROM subscribers WHERE lower(email) = $1",
             )
-            .bind(email.as_str())
+            .bind(email.key())
             .fetch_optional(&mut *tx)
             .await?;
             let id = match existing {
@@ -316,13 +324,17 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             for component in component_ids.unwrap_or(&[]) {
-                sqlx::query(
+                let linked = sqlx::query(
                     LINK_COMPONENT,
                 )
                 .bind(id)
                 .bind(component)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                if linked == 0 {
+                    return Err(unknown_component(*component));
+                }
             }
             let confirmation = [NewDelivery {
                 update_id: None,
@@ -347,6 +359,14 @@ impl Store {
         let now = domain::now();
         let id: i64 = on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
+            // One subscriber per address whatever its case (`SubscriberEmail::key`).
+            let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM subscribers WHERE lower(email) = $1")
+                .bind(email.key())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if taken.is_some() {
+                return Err(StoreError::Conflict("this address is already subscribed".to_string()));
+            }
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO subscribers (email, all_components, created_at, confirmed_at) VALUES ($1, $2, $3, $4) RETURNING id",
             )
@@ -393,6 +413,16 @@ impl Store {
         let mut added = 0;
         on_pool!(self, write pool => {
             let mut tx = pool.begin().await?;
+            // Addresses present already in another case are skipped, like exact ones.
+            let present: Vec<String> = sqlx::query_scalar("SELECT lower(email) FROM subscribers")
+                .fetch_all(&mut *tx)
+                .await?;
+            let present: std::collections::HashSet<String> = present.into_iter().collect();
+            let mut seen = std::collections::HashSet::new();
+            let emails: Vec<&SubscriberEmail> = emails
+                .iter()
+                .filter(|e| !present.contains(&e.key()) && seen.insert(e.key()))
+                .collect();
             for chunk in emails.chunks(500) {
                 let mut sql = String::from("INSERT INTO subscribers (email, all_components, created_at, confirmed_at) VALUES ");
                 for n in 0..chunk.len() {
@@ -472,13 +502,17 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             for component in component_ids.unwrap_or(&[]) {
-                sqlx::query(
+                let linked = sqlx::query(
                     LINK_COMPONENT,
                 )
                 .bind(id)
                 .bind(component)
                 .execute(&mut *tx)
-                .await?;
+                .await?
+                .rows_affected();
+                if linked == 0 {
+                    return Err(unknown_component(*component));
+                }
             }
             tx.commit().await?;
         });

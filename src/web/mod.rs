@@ -56,7 +56,43 @@ async fn common_headers(request: Request, next: Next, https: bool) -> Response {
             HeaderValue::from_static("max-age=63072000; includeSubDomains"),
         );
     }
+    deny_framing(headers);
     response
+}
+
+/// No HTML page of Herald's may be framed by another site (clickjacking the subscribe form or
+/// an admin button): `frame-ancestors 'none'`, and `X-Frame-Options: DENY` for older browsers.
+/// Pages set these themselves; this catches any HTML answer that did not (an error page, say).
+/// Scripts, JSON and images are left alone: the banner is embedded as a script.
+fn deny_framing(headers: &mut axum::http::HeaderMap) {
+    let html = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !html {
+        return;
+    }
+    headers
+        .entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    let csp = headers
+        .get(header::CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match csp {
+        Some(csp) if csp.contains("frame-ancestors") => {}
+        Some(csp) => {
+            if let Ok(value) = HeaderValue::from_str(&format!("{csp}; frame-ancestors 'none'")) {
+                headers.insert(header::CONTENT_SECURITY_POLICY, value);
+            }
+        }
+        None => {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("frame-ancestors 'none'"),
+            );
+        }
+    }
 }
 
 /// The admin surfaces: never framed, never cached, scripts only from Herald itself.

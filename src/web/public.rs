@@ -1,9 +1,14 @@
 //! Public routes. Everything customers read is served from the page cache: a lookup, a
 //! conditional-request check and a write. Nothing here reads cookies or the database
-//! (except `/healthz`, which exists to check it).
+//! (except `/healthz`, which exists to check it, and `/metrics` checking a new token).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{self, header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -11,6 +16,7 @@ use axum::{Json, Router};
 
 use super::AppState;
 use crate::render::CachedBody;
+use sha2::Digest;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -19,35 +25,138 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-/// Prometheus text exposition: the kill switch, the delivery queue, subscribers, the page cache.
-async fn metrics(State(state): State<AppState>) -> Response {
-    let (queue, subscribers) = (
-        state.store.queue_depth().await,
-        state.store.subscriber_counts().await,
-    );
-    let ((pending, sending), (confirmed, unconfirmed)) = match (queue, subscribers) {
-        (Ok(q), Ok(s)) => (q, s),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "reading metrics failed");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+/// What `/metrics` reports, kept in memory: a background task reads the database every
+/// [`MetricsSnapshot::REFRESH`], however often Prometheus (or anyone) asks.
+#[derive(Debug, Default)]
+pub struct MetricsSnapshot {
+    pending: AtomicI64,
+    sending: AtomicI64,
+    confirmed: AtomicI64,
+    unconfirmed: AtomicI64,
+    /// Seconds since the epoch of the last successful read; 0 before the first.
+    refreshed_at: AtomicI64,
+    /// Digests of bearer tokens that recently passed the viewer check, with when they did, so
+    /// that a scrape does not reach the database even to check its token.
+    tokens: Mutex<HashMap<[u8; 32], Instant>>,
+}
+
+impl MetricsSnapshot {
+    /// How often the counts are read from the database.
+    pub const REFRESH: Duration = Duration::from_secs(10);
+    /// How long a token that passed stays trusted by `/metrics` without being checked again.
+    const TOKEN_TRUST: Duration = Duration::from_secs(60);
+    /// At most this many trusted tokens are remembered (a scraper or two uses one each).
+    const TOKENS_KEPT: usize = 16;
+
+    /// Reads the counts once; logs and keeps the previous ones when the database fails.
+    pub async fn refresh(&self, store: &crate::store::Store) {
+        match (store.queue_depth().await, store.subscriber_counts().await) {
+            (Ok((pending, sending)), Ok((confirmed, unconfirmed))) => {
+                self.pending.store(pending, Ordering::Relaxed);
+                self.sending.store(sending, Ordering::Relaxed);
+                self.confirmed.store(confirmed, Ordering::Relaxed);
+                self.unconfirmed.store(unconfirmed, Ordering::Relaxed);
+                self.refreshed_at
+                    .store(crate::domain::now().timestamp(), Ordering::Relaxed);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "reading metrics failed; keeping the last counts");
+            }
         }
+    }
+
+    /// Refreshes the counts every [`Self::REFRESH`] for as long as the process runs.
+    pub fn spawn_refresher(state: &AppState) {
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Self::REFRESH).await;
+                state.metrics.refresh(&state.store).await;
+            }
+        });
+    }
+
+    fn digest(token: &str) -> [u8; 32] {
+        sha2::Sha256::digest(token.as_bytes()).into()
+    }
+
+    fn trusts(&self, token: &str) -> bool {
+        let tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        tokens
+            .get(&Self::digest(token))
+            .is_some_and(|at| at.elapsed() < Self::TOKEN_TRUST)
+    }
+
+    fn trust(&self, token: &str) {
+        let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        tokens.retain(|_, at| at.elapsed() < Self::TOKEN_TRUST);
+        if tokens.len() < Self::TOKENS_KEPT {
+            tokens.insert(Self::digest(token), Instant::now());
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+/// Prometheus text exposition: the kill switch, the delivery queue, subscribers, the page cache.
+/// Needs an API token with the viewer role (it tells outsiders how many subscribers there are
+/// and whether outbound is paused); the numbers come from memory, never from a query per
+/// request.
+async fn metrics(State(state): State<AppState>, request: Request) -> Response {
+    let Some(token) = bearer(request.headers()).map(str::to_owned) else {
+        return super::error::ApiError::Unauthorized.into_response();
     };
+    if !state.metrics.trusts(&token) {
+        let (mut parts, _) = request.into_parts();
+        let caller =
+            match <super::auth::ApiCaller as FromRequestParts<AppState>>::from_request_parts(
+                &mut parts, &state,
+            )
+            .await
+            {
+                Ok(caller) => caller,
+                Err(refused) => return refused.into_response(),
+            };
+        if let Err(refused) = caller.require(crate::domain::Role::Viewer) {
+            return refused.into_response();
+        }
+        state.metrics.trust(&token);
+    }
+    let m = &state.metrics;
     let body = format!(
         "# HELP herald_outbound_paused 1 while the kill switch holds every outbound channel.\n\
          # TYPE herald_outbound_paused gauge\n\
          herald_outbound_paused {}\n\
          # HELP herald_deliveries Deliveries waiting or being sent.\n\
          # TYPE herald_deliveries gauge\n\
-         herald_deliveries{{state=\"pending\"}} {pending}\n\
-         herald_deliveries{{state=\"sending\"}} {sending}\n\
+         herald_deliveries{{state=\"pending\"}} {}\n\
+         herald_deliveries{{state=\"sending\"}} {}\n\
          # HELP herald_subscribers Email subscribers.\n\
          # TYPE herald_subscribers gauge\n\
-         herald_subscribers{{state=\"confirmed\"}} {confirmed}\n\
-         herald_subscribers{{state=\"unconfirmed\"}} {unconfirmed}\n\
+         herald_subscribers{{state=\"confirmed\"}} {}\n\
+         herald_subscribers{{state=\"unconfirmed\"}} {}\n\
+         # HELP herald_metrics_refreshed_seconds When the counts above were read (Unix time).\n\
+         # TYPE herald_metrics_refreshed_seconds gauge\n\
+         herald_metrics_refreshed_seconds {}\n\
          # HELP herald_page_cache_bodies Public bodies held in the page cache.\n\
          # TYPE herald_page_cache_bodies gauge\n\
          herald_page_cache_bodies {}\n",
         u8::from(state.notifier.is_paused()),
+        m.pending.load(Ordering::Relaxed),
+        m.sending.load(Ordering::Relaxed),
+        m.confirmed.load(Ordering::Relaxed),
+        m.unconfirmed.load(Ordering::Relaxed),
+        m.refreshed_at.load(Ordering::Relaxed),
         state.cache.pages().len(),
     );
     (

@@ -25,7 +25,10 @@ pub fn router() -> Router<AppState> {
             "/webhooks/unsubscribe/{token}",
             get(hook_unsubscribe_page).post(hook_unsubscribe),
         )
-        .route("/subscribe/confirm/{token}", get(confirm))
+        .route(
+            "/subscribe/confirm/{token}",
+            get(confirm_page).post(confirm),
+        )
         .route("/subscribe/manage/{token}", get(manage_page).post(manage))
         .route(
             "/unsubscribe/{token}",
@@ -41,6 +44,8 @@ struct MessagePage<'a> {
     message: &'a str,
     button_action: Option<String>,
     button_label: &'a str,
+    /// The button sends RFC 8058's `List-Unsubscribe=One-Click`.
+    one_click: bool,
 }
 
 fn page(state: &AppState, status: StatusCode, heading: &str, message: &str) -> Response {
@@ -51,6 +56,7 @@ fn page(state: &AppState, status: StatusCode, heading: &str, message: &str) -> R
         message,
         button_action: None,
         button_label: "",
+        one_click: false,
     };
     html(status, &page)
 }
@@ -63,9 +69,10 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
             h.insert(
                 header::CONTENT_SECURITY_POLICY,
                 HeaderValue::from_static(
-                    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'",
+                    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
                 ),
             );
+            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             // The token in the URL must not leak to other sites.
             h.insert(
@@ -125,27 +132,43 @@ fn sign_up_form(
     Fields::parse(body).map_err(|_| Box::new(unreadable_form(state)))
 }
 
+/// The component ids a form chose, each one that exists: an unknown one is refused, or the
+/// subscriber would hear nothing about it.
+async fn known_components(state: &AppState, fields: &Fields) -> Result<Vec<i64>, Box<Response>> {
+    let unknown = || {
+        Box::new(page(
+            state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Please check the form",
+            "An unknown component was chosen. Reload the page and choose again.",
+        ))
+    };
+    let raw = fields.all("components");
+    if raw.is_empty() {
+        return Ok(Vec::new());
+    }
+    let existing = match state.store.components().await {
+        Ok(components) => components,
+        Err(e) => return Err(Box::new(PageError::from(e).into_response())),
+    };
+    let mut chosen = Vec::new();
+    for raw in raw {
+        match raw.parse::<i64>() {
+            Ok(id) if existing.iter().any(|c| c.id == id) => chosen.push(id),
+            _ => return Err(unknown()),
+        }
+    }
+    Ok(chosen)
+}
+
 /// The components a sign-up chose (empty: all), once the client's sign-ups are within the
 /// hourly limit.
-fn chosen_components(
+async fn chosen_components(
     state: &AppState,
     client: &Client,
     fields: &Fields,
 ) -> Result<Vec<i64>, Box<Response>> {
-    let mut components = Vec::new();
-    for raw in fields.all("components") {
-        match raw.parse::<i64>() {
-            Ok(id) => components.push(id),
-            Err(_) => {
-                return Err(Box::new(page(
-                    state,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "Please check the form",
-                    "An unknown component was chosen.",
-                )))
-            }
-        }
-    }
+    let components = known_components(state, fields).await?;
     if !state.signups.allow(&client.ip) {
         return Err(Box::new(page(
             state,
@@ -182,7 +205,7 @@ async fn sign_up(
             );
         }
     };
-    let components = match chosen_components(&state, &client, &fields) {
+    let components = match chosen_components(&state, &client, &fields).await {
         Ok(components) => components,
         Err(refused) => return *refused,
     };
@@ -208,7 +231,7 @@ async fn sign_up_hook(
         Ok(fields) => fields,
         Err(refused) => return *refused,
     };
-    let components = match chosen_components(&state, &client, &fields) {
+    let components = match chosen_components(&state, &client, &fields).await {
         Ok(components) => components,
         Err(refused) => return *refused,
     };
@@ -278,6 +301,7 @@ async fn hook_unsubscribe_page(
         message: "Nothing more will be sent to it.",
         button_action: Some(format!("/webhooks/unsubscribe/{token}")),
         button_label: "Remove",
+        one_click: true,
     };
     html(StatusCode::OK, &page)
 }
@@ -304,6 +328,30 @@ async fn hook_unsubscribe(
 
 const LINK_GONE: &str =
     "This link is not valid any more. Subscribe again from the status page to get a new one.";
+
+/// The confirmation link's page: a GET confirms nothing (mail scanners follow links, and
+/// double opt-in means a person asked); its Confirm button POSTs to the same URL.
+async fn confirm_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let now = chrono::Utc::now().timestamp();
+    if state
+        .composer
+        .links()
+        .verify(purpose::CONFIRM, &token, now)
+        .is_none()
+    {
+        return page(&state, StatusCode::BAD_REQUEST, "Link expired", LINK_GONE);
+    }
+    let site = state.cache.site();
+    let view = MessagePage {
+        site: &site,
+        heading: "Confirm your subscription",
+        message: "Press Confirm to get an email whenever we post about an incident or maintenance.",
+        button_action: Some(format!("/subscribe/confirm/{token}")),
+        button_label: "Confirm",
+        one_click: false,
+    };
+    html(StatusCode::OK, &view)
+}
 
 async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let now = chrono::Utc::now().timestamp();
@@ -394,11 +442,10 @@ async fn manage(
     let Ok(fields) = Fields::parse(&body) else {
         return unreadable_form(&state);
     };
-    let ids: Vec<i64> = fields
-        .all("components")
-        .iter()
-        .filter_map(|c| c.parse().ok())
-        .collect();
+    let ids = match known_components(&state, &fields).await {
+        Ok(ids) => ids,
+        Err(refused) => return *refused,
+    };
     let chosen = (fields.get("scope") == "some" && !ids.is_empty()).then_some(ids.as_slice());
     if let Err(e) = state.store.set_subscriber_components(id, chosen).await {
         return PageError::from(e).into_response();
@@ -423,6 +470,7 @@ async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<Strin
         message: "Stop all email updates from this status page?",
         button_action: Some(format!("/unsubscribe/{token}")),
         button_label: "Unsubscribe",
+        one_click: true,
     };
     html(StatusCode::OK, &view)
 }

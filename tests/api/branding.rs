@@ -15,7 +15,7 @@ const PNG_HEX: &str = "89504e470d0a1a0a0000000d494844520000001000000010080600000
 const SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 10"><rect width="40" height="10" fill="#0a66c2"/></svg>"##;
 const DARK_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 10"><rect width="40" height="10" fill="#ffffff"/></svg>"##;
 /// The public pages' policy, exactly as before branding existed.
-const PUBLIC_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'";
+const PUBLIC_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const SVG_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
 const ADMIN: &str = "admin@example.com";
 const PASSWORD: &str = "correct horse battery staple";

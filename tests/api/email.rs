@@ -77,6 +77,15 @@ async fn a_subscriber_confirms_hears_of_an_incident_and_unsubscribes_in_one_clic
     let confirm = link(confirmation, "/subscribe/confirm/");
     let r = app.http.get(&confirm).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Confirm your subscription"),
+        "a GET shows the Confirm button"
+    );
+    let r = app.http.post(&confirm).send().await.unwrap();
+    assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("You are subscribed"));
 
     let incident = open_incident(&app, "Database outage").await;

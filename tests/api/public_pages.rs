@@ -161,7 +161,16 @@ async fn public_pages_are_hardened_and_never_set_cookies() {
     );
     let health = app.get_json("/healthz").await;
     assert_eq!(health["status"], "ok");
-    let metrics = app.get_text("/metrics").await;
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("herald_outbound_paused 0\n"), "{metrics}");
     assert!(
         metrics.contains("herald_deliveries{state=\"pending\"} 0\n"),
