@@ -77,26 +77,6 @@ fn attr_near(html: &str, marker: &str, attr: &str) -> String {
     tag[start..start + tag[start..].find('"').unwrap()].to_string()
 }
 
-async fn wait_for_forged_trip(app: &TestApp) {
-    let started = Instant::now();
-    loop {
-        let status = app.api_get("/api/admin/v1/status").await;
-        if status["paused"] == true
-            && status["reason"]
-                .as_str()
-                .unwrap_or("")
-                .contains("no valid stamp")
-        {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the wire did not trip: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 async fn patch_branding(app: &TestApp, body: Value) -> reqwest::Response {
     app.http
         .patch(app.url("/api/admin/v1/branding"))
@@ -466,7 +446,7 @@ async fn a_branding_row_forged_in_the_database_is_ignored_and_trips_the_wire() {
         "the configured branding shows instead"
     );
     assert!(!app.get_text("/banner.js").await.contains("Acme Support"));
-    wait_for_forged_trip(&app).await;
+    app.wait_for_trip("no valid stamp").await;
     assert!(app.api_get("/api/admin/v1/branding").await["overridden"]
         .as_array()
         .unwrap()
@@ -487,7 +467,7 @@ async fn a_branding_row_inserted_in_the_database_is_ignored_and_trips_the_wire()
     app.create_component("Wake").await;
     let html = app.get_text("/").await;
     assert!(!html.contains("acme-verify.example") && html.contains("<span>Acme Status</span>"));
-    wait_for_forged_trip(&app).await;
+    app.wait_for_trip("no valid stamp").await;
 }
 
 /// The decoded text of each part of a MIME message, with its content type.

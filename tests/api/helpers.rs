@@ -161,6 +161,23 @@ impl TestApp {
     }
 
     /// GETs an admin API path with the test's admin token and returns the JSON.
+    /// Waits (up to 20 s) until the tripwire has paused outbound for a reason mentioning `why`,
+    /// and returns the outbound status.
+    pub async fn wait_for_trip(&self, why: &str) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let status = self.api_get("/api/admin/v1/status").await;
+            if status["paused"] == true && status["reason"].as_str().unwrap_or("").contains(why) {
+                return status;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "the wire did not trip ({why}): {status}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn api_get(&self, path: &str) -> Value {
         let r = self
             .http

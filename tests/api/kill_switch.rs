@@ -40,26 +40,6 @@ async fn open_notifying(app: &TestApp, name: &str) -> Value {
     .await
 }
 
-async fn outbound(app: &TestApp) -> Value {
-    app.api_get("/api/admin/v1/status").await
-}
-
-/// Waits until outbound is paused by the tripwire for a reason mentioning `why`.
-async fn wait_for_trip(app: &TestApp, why: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let status = outbound(app).await;
-        if status["paused"] == true && status["reason"].as_str().unwrap_or("").contains(why) {
-            return status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the wire did not trip ({why}): {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 #[ignore = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it"]
 async fn a_pause_from_the_cli_holds_an_update_posted_the_moment_it_returns() {
@@ -152,7 +132,7 @@ async fn a_switch_turned_back_on_in_the_database_holds_everything_and_trips_the_
         .execute_admin("UPDATE outbound SET paused = FALSE, tripped_rule = '', reason = ''")
         .await
         .unwrap();
-    wait_for_trip(&app, "kill switch").await;
+    app.wait_for_trip("kill switch").await;
     let mails = sink.wait_for(1, Duration::from_secs(20)).await;
     assert!(
         mails.iter().all(|m| m.rcpt == ADMIN),
@@ -193,7 +173,7 @@ async fn a_delivery_readdressed_in_the_database_is_not_sent_and_trips_the_wire()
         .await
         .unwrap();
     sink.launch();
-    wait_for_trip(&app, "without a valid stamp").await;
+    app.wait_for_trip("without a valid stamp").await;
     let mails = sink.wait_for(1, Duration::from_secs(30)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
@@ -238,7 +218,7 @@ async fn a_sent_delivery_put_back_to_pending_is_not_sent_again_and_trips_the_wir
         .unwrap();
     // Any later change wakes the workers; a quiet component edit will do.
     app.create_component("Wake").await;
-    wait_for_trip(&app, "without a valid stamp").await;
+    app.wait_for_trip("without a valid stamp").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let to_customer = sink
         .messages()

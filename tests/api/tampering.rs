@@ -1,8 +1,6 @@
 //! What customers see, edited straight in the database: never shown in public, flagged for the
 //! admins, and the wire trips.
 
-use std::time::{Duration, Instant};
-
 use herald::domain::Role;
 use serde_json::json;
 
@@ -38,26 +36,6 @@ async fn public_text(app: &TestApp, incident_id: &str) -> String {
     all
 }
 
-async fn wait_for_forged_trip(app: &TestApp) {
-    let started = Instant::now();
-    loop {
-        let status = app.api_get("/api/admin/v1/status").await;
-        if status["paused"] == true
-            && status["reason"]
-                .as_str()
-                .unwrap_or("")
-                .contains("no valid stamp")
-        {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the wire did not trip: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn an_update_edited_in_the_database_is_never_shown_in_public_and_trips_the_wire() {
     let app = spawn_app().await;
@@ -87,7 +65,7 @@ async fn an_update_edited_in_the_database_is_never_shown_in_public_and_trips_the
         !shown.contains("Login errors"),
         "an incident left with no genuine update is not shown at all"
     );
-    wait_for_forged_trip(&app).await;
+    app.wait_for_trip("no valid stamp").await;
 
     // The admins see it, flagged.
     app.sign_in(ADMIN, PASSWORD).await;
@@ -128,7 +106,7 @@ async fn an_incident_or_component_edited_in_the_database_is_never_shown_in_publi
         !shown.contains("Slow API"),
         "the edited incident is hidden, not shown resolved"
     );
-    wait_for_forged_trip(&app).await;
+    app.wait_for_trip("no valid stamp").await;
     let components = app.get_json("/api/v2/components.json").await;
     let names: Vec<&str> = components["components"]
         .as_array()
@@ -185,5 +163,5 @@ async fn a_postmortem_edited_in_the_database_is_never_shown_in_public() {
         !shown.contains("Checkout outage"),
         "the incident it was written into is hidden with it"
     );
-    wait_for_forged_trip(&app).await;
+    app.wait_for_trip("no valid stamp").await;
 }

@@ -2,8 +2,6 @@
 //! reports what a scripted history says, the page's bars say the same, a row forged in the
 //! database is ignored and trips the wire, and a component can hide its uptime.
 
-use std::time::{Duration, Instant};
-
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde_json::{json, Value};
 
@@ -467,26 +465,6 @@ async fn the_bars_on_the_page_say_what_uptime_json_says() {
     }
 }
 
-async fn wait_for_forged_trip(app: &TestApp) {
-    let started = Instant::now();
-    loop {
-        let status = app.api_get("/api/admin/v1/status").await;
-        if status["paused"] == true
-            && status["reason"]
-                .as_str()
-                .unwrap_or("")
-                .contains("status history row")
-        {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "the wire did not trip: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_history_row_forged_in_the_database_is_ignored_and_trips_the_wire() {
     let app = spawn_app().await;
@@ -515,7 +493,7 @@ async fn a_history_row_forged_in_the_database_is_ignored_and_trips_the_wire() {
         .unwrap();
     // Any later change rebuilds the pages.
     app.create_component("Wake").await;
-    wait_for_forged_trip(&app).await;
+    app.wait_for_trip("no valid stamp").await;
     let after = app.get_json("/api/uptime.json").await;
     let days = |v: &Value| component(v, &a)["days"].clone();
     let (before, after) = (days(&before), days(&after));
