@@ -263,6 +263,28 @@ macro_rules! stamp_incident {
 pub(crate) use stamp_incident;
 
 impl Store {
+    /// Records in the audit log that this start adopted rows an earlier version left unstamped.
+    pub(super) async fn audit_adoption(
+        &self,
+        chain: &Chain,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> StoreResult<()> {
+        self.append_audit(
+            chain,
+            super::AuditEvent {
+                actor: "herald".into(),
+                ip: String::new(),
+                user_agent: format!("herald {}", env!("CARGO_PKG_VERSION")),
+                action: action.into(),
+                target: "database".into(),
+                detail,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Once per database, on the first start of a version that stamps more than the one before
     /// it: stamps the rows that version wrote without a stamp, and records it in the audit log.
     /// From then on a row without a stamp is one written around Herald. Returns how many rows
@@ -312,16 +334,10 @@ impl Store {
             adopted
         });
         if adopted > 0 {
-            self.append_audit(
+            self.audit_adoption(
                 chain,
-                super::AuditEvent {
-                    actor: "herald".into(),
-                    ip: String::new(),
-                    user_agent: format!("herald {}", env!("CARGO_PKG_VERSION")),
-                    action: "fanouts.adopt".into(),
-                    target: "database".into(),
-                    detail: serde_json::json!({ "fanouts": adopted }),
-                },
+                "fanouts.adopt",
+                serde_json::json!({ "fanouts": adopted }),
             )
             .await?;
         }
@@ -346,18 +362,8 @@ impl Store {
             tx.commit().await?;
             stamped
         });
-        self.append_audit(
-            chain,
-            super::AuditEvent {
-                actor: "herald".into(),
-                ip: String::new(),
-                user_agent: format!("herald {}", env!("CARGO_PKG_VERSION")),
-                action: ADOPTED.into(),
-                target: "database".into(),
-                detail: serde_json::json!({ "rows": stamped }),
-            },
-        )
-        .await?;
+        self.audit_adoption(chain, ADOPTED, serde_json::json!({ "rows": stamped }))
+            .await?;
         Ok(Some(stamped))
     }
 }

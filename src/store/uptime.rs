@@ -223,16 +223,10 @@ impl Store {
             adopted
         });
         if adopted > 0 {
-            self.append_audit(
+            self.audit_adoption(
                 chain,
-                super::AuditEvent {
-                    actor: "herald".into(),
-                    ip: String::new(),
-                    user_agent: format!("herald {}", env!("CARGO_PKG_VERSION")),
-                    action: "status_log.adopt".into(),
-                    target: "database".into(),
-                    detail: serde_json::json!({ "rows": adopted }),
-                },
+                "status_log.adopt",
+                serde_json::json!({ "rows": adopted }),
             )
             .await?;
         }
