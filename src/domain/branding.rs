@@ -155,7 +155,66 @@ fn check_svg(bytes: &[u8]) -> Result<(), String> {
             return Err(format!("the SVG holds {what}; a logo may not"));
         }
     }
+    check_svg_tree(text)
+}
+
+/// The SVG read as XML, the way a browser reads it (character references decoded): the root is
+/// `<svg>` in the SVG namespace, and no element or attribute can run script or reach outside
+/// the file. Text checks alone miss `&#106;avascript:` and `onload=`.
+fn check_svg_tree(text: &str) -> Result<(), String> {
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(text, options)
+        .map_err(|e| format!("the SVG is not well-formed XML ({e})"))?;
+    let root = doc.root_element();
+    if !root.tag_name().name().eq_ignore_ascii_case("svg")
+        || root.tag_name().namespace() != Some("http://www.w3.org/2000/svg")
+    {
+        return Err("the file is neither a PNG nor an SVG image".into());
+    }
+    let refuse = |what: String| Err(format!("the SVG holds {what}; a logo may not"));
+    for node in doc.descendants().filter(roxmltree::Node::is_element) {
+        let name = node.tag_name().name().to_ascii_lowercase();
+        match name.as_str() {
+            "script" => return refuse("a script".into()),
+            "foreignobject" | "iframe" | "embed" | "object" => {
+                return refuse("foreign (HTML) content".into())
+            }
+            _ => {}
+        }
+        for attr in node.attributes() {
+            let attr_name = attr.name().to_ascii_lowercase();
+            if attr_name.starts_with("on") {
+                return refuse(format!("an event handler ({}=…)", attr.name()));
+            }
+            let value = attr.value().to_ascii_lowercase();
+            if attr_name == "attributename" && value.trim().ends_with("href") {
+                return refuse("an animation that changes a link".into());
+            }
+            if matches!(attr_name.as_str(), "href" | "src") && !is_internal_reference(&value) {
+                return refuse(format!(
+                    "a link out of the file ({}=\"{}\"); a logo may only refer to its own parts \
+                     (#id) or embed a PNG or JPEG",
+                    attr.name(),
+                    attr.value().chars().take(60).collect::<String>()
+                ));
+            }
+        }
+    }
     Ok(())
+}
+
+/// A reference a logo may make: to its own parts (`#id`), or an embedded PNG or JPEG.
+fn is_internal_reference(value: &str) -> bool {
+    let value: String = value
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .collect();
+    value.starts_with('#')
+        || value.starts_with("data:image/png;")
+        || value.starts_with("data:image/jpeg;")
 }
 
 /// An sRGB colour written `#rrggbb`.
@@ -291,9 +350,18 @@ pub fn parse_header_links(text: &str) -> Result<Vec<HeaderLink>, String> {
                 "the URL of \"{label}\" may not carry a user name or password"
             ));
         }
+        // The URL as it will be written back must read back the same: the URL parser quietly
+        // drops line breaks and decodes `%2C` in a host into a comma, which splits the list.
+        let written = parsed.to_string();
+        let reads_back = url::Url::parse(&written).is_ok_and(|again| again == parsed);
+        if url.chars().any(char::is_control) || written.contains(',') || !reads_back {
+            return Err(format!(
+                "the URL of \"{label}\" ({url}) is not valid: write it as a plain https:// address"
+            ));
+        }
         links.push(HeaderLink {
             label: label.to_string(),
-            url: parsed.to_string(),
+            url: written,
         });
     }
     if links.len() > LINKS_MAX {
@@ -536,6 +604,31 @@ mod tests {
                 .into_bytes(),
                 "javascript:",
             ),
+            // Found by the branding_files fuzz target: what only an XML reading catches.
+            (
+                SVG.replace("<rect", "<rect onload=\"alert(1)\"")
+                    .into_bytes(),
+                "an event handler (onload=…)",
+            ),
+            (
+                SVG.replace("<rect", "<a href=\"&#106;avascript:alert(1)\"/><rect")
+                    .into_bytes(),
+                "a link out of the file",
+            ),
+            (
+                SVG.replace("<rect", "<image href=\"https://evil.example/t.png\"/><rect")
+                    .into_bytes(),
+                "a link out of the file",
+            ),
+            (
+                SVG.replace("<rect", "<set attributeName=\"href\" to=\"x\"/><rect")
+                    .into_bytes(),
+                "an animation that changes a link",
+            ),
+            (
+                SVG.replace("</svg>", "").into_bytes(),
+                "not well-formed XML",
+            ),
         ] {
             let err = Asset::image(&bytes).unwrap_err();
             assert!(err.contains(says), "{err}");
@@ -600,6 +693,9 @@ mod tests {
             ("Acme=ftp://acme.example", "https://"),
             ("Acme=acme.example", "not valid"),
             ("Acme=https://user:pw@acme.example", "user name"),
+            // Found by the config fuzz target: URLs that do not read back as written.
+            ("Docs=https:/%2C/docs.acme.example", "not valid"),
+            ("Docs=https://docs\n.acme.example", "not valid"),
             ("a=https://a.example,b=https://a.example,c=https://a.example,d=https://a.example,e=https://a.example,f=https://a.example,g=https://a.example", "at most 6"),
         ] {
             let err = parse_header_links(bad).unwrap_err();
