@@ -203,8 +203,13 @@ impl LinkSigner {
     /// The id a token was signed for, if it is genuine, for this purpose and unexpired.
     pub fn verify(&self, purpose: &str, token: &str, now: i64) -> Option<i64> {
         let mut parts = token.splitn(3, '.');
-        let id: i64 = parts.next()?.parse().ok()?;
-        let expires: i64 = parts.next()?.parse().ok()?;
+        let (id_text, expires_text) = (parts.next()?, parts.next()?);
+        let id: i64 = id_text.parse().ok()?;
+        let expires: i64 = expires_text.parse().ok()?;
+        // Only the form `sign` wrote: `042` or `+42` would otherwise verify as 42.
+        if id.to_string() != id_text || expires.to_string() != expires_text {
+            return None;
+        }
         let mac = parts.next()?;
         let genuine = std::iter::once(&self.key)
             .chain(&self.older)
@@ -226,6 +231,18 @@ mod tests {
         let token = signer.sign("confirm", 42, 1_000);
         assert_eq!(signer.verify("confirm", &token, 999), Some(42));
         assert_eq!(signer.verify("confirm", &token, 1_000), None, "expired");
+        // Found by the tokens fuzz target: the numbers verify only as they were signed.
+        for respelled in [
+            format!("0{token}"),
+            format!("+{token}"),
+            token.replace(".1000.", ".01000."),
+        ] {
+            assert_eq!(
+                signer.verify("confirm", &respelled, 999),
+                None,
+                "{respelled}"
+            );
+        }
         assert_eq!(
             signer.verify("unsubscribe", &token, 999),
             None,
