@@ -19,11 +19,9 @@ use super::links::{hosts_in_text, hosts_of_url};
 /// it, so a mail client or feed reader cannot read `//evil.example` or `evil.example/x` any
 /// other way.
 pub fn to_safe_html(markdown: &str, base: &str) -> String {
-    let options =
-        Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS;
     let mut unsafe_html = String::with_capacity(markdown.len() * 2);
     // Headings inside an update would break the page's outline; they become bold paragraphs.
-    let events = Parser::new_ext(markdown, options).flat_map(|event| match event {
+    let events = Parser::new_ext(markdown, markdown_options()).flat_map(|event| match event {
         Event::Start(Tag::Heading { .. }) => {
             vec![Event::Start(Tag::Paragraph), Event::Start(Tag::Strong)]
         }
@@ -45,12 +43,21 @@ pub fn to_safe_html(markdown: &str, base: &str) -> String {
         .to_string()
 }
 
+/// The Markdown Herald reads: CommonMark with strikethrough, tables and task lists.
+fn markdown_options() -> Options {
+    Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TABLES | Options::ENABLE_TASKLISTS
+}
+
 /// The hosts of every link and image in the HTML `to_safe_html` makes of `markdown`, read
-/// back from that HTML as a browser reads it (entities decoded), plus every link a mail client
-/// would make of its visible text.
+/// back from that HTML as a browser reads it (entities decoded), plus every link a reader's
+/// client would make of its visible text, and of the email text and plain text made of the same
+/// Markdown (each drops raw HTML in its own way, so one can show a link the others do not:
+/// `https://evil.<svg><com:80/x>` reads `https://evil.` on the page and
+/// `https://evil.com:80/x` in the email).
 pub fn linked_hosts(markdown: &str, base: &str) -> Vec<String> {
     let html = to_safe_html(markdown, base);
     let read = read_back(&html);
+    let email = to_email_text(markdown, base);
     let base = base_url(base);
     let mut hosts: Vec<String> = read
         .urls
@@ -62,7 +69,20 @@ pub fn linked_hosts(markdown: &str, base: &str) -> Vec<String> {
         })
         .flat_map(|url| hosts_of_url(&url))
         .collect();
+    // Every link and image as the Markdown parser reads it, made absolute as the chat channels
+    // make it: they write links from the parser's events, and ammonia drops some links (with
+    // credentials, say) that Slack would still show.
+    for event in Parser::new_ext(markdown, markdown_options()) {
+        if let Event::Start(Tag::Link { dest_url, .. } | Tag::Image { dest_url, .. }) = event {
+            let url = Url::parse(&dest_url)
+                .ok()
+                .or_else(|| base.as_ref()?.join(&dest_url).ok());
+            hosts.extend(url.iter().flat_map(hosts_of_url));
+        }
+    }
     hosts.extend(hosts_in_text(&read.text));
+    hosts.extend(hosts_in_text(&email));
+    hosts.extend(hosts_in_text(&to_plain_text(markdown)));
     hosts.sort();
     hosts.dedup();
     hosts
@@ -391,5 +411,16 @@ mod tests {
             ["acme.example"]
         );
         assert!(linked_hosts("No links at all.", BASE).is_empty());
+        // Found by the markdown fuzz target: raw HTML the page drops whole but the email text
+        // keeps part of, joining a link the page never shows.
+        let sneaky = "Status: https://evil.<svg><com:80/x> and x@evil.<svg><org:y>";
+        assert!(to_email_text(sneaky, BASE).contains("evil.com:80/x"));
+        let hosts = linked_hosts(sneaky, BASE);
+        assert!(hosts.contains(&"evil.com".to_string()), "{hosts:?}");
+        assert!(hosts.contains(&"evil.org".to_string()), "{hosts:?}");
+        // A link ammonia drops from the page (credentials in it) that Slack would still show.
+        let dropped = "[b](https://example.com@evil.example:\\\\x/)";
+        assert!(!to_safe_html(dropped, BASE).contains("href"));
+        assert!(linked_hosts(dropped, BASE).contains(&"evil.example".to_string()));
     }
 }
