@@ -202,9 +202,22 @@ impl Config {
     }
 
     fn load_from(file: &Path, env: Env) -> anyhow::Result<Config> {
-        let figment = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(file))
-            .merge(env);
+        Self::load_figment(
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Toml::file(file))
+                .merge(env),
+        )
+    }
+
+    /// Loads defaults, then the TOML text given (no file, no environment), checked exactly as
+    /// `load` checks a configuration; for tests and the configuration fuzz target.
+    pub fn from_toml(text: &str) -> anyhow::Result<Config> {
+        Self::load_figment(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+        )
+    }
+
+    fn load_figment(figment: Figment) -> anyhow::Result<Config> {
         let mut config: Config = figment
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;

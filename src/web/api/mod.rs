@@ -1,7 +1,7 @@
 //! The admin API (`/api/admin/v1`): what the admin pages do, for scripts and monitoring.
 //! Bearer-token authentication, JSON in and out, errors as `{"errors": [...]}`.
 
-pub(crate) mod body;
+pub mod body;
 pub(crate) mod branding;
 mod breach;
 pub(crate) mod lists;

@@ -7,7 +7,8 @@
 mod auth;
 mod components;
 mod error;
-mod form;
+/// The bracket-named form bodies Statuspage's API takes, read into JSON.
+pub mod form;
 mod groups;
 mod incidents;
 mod pages;
