@@ -21,6 +21,7 @@ mod edits;
 mod email;
 mod fake_x;
 mod freshness;
+mod fuzz_http;
 mod hardening;
 mod helpers;
 mod input_policy;
