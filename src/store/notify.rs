@@ -283,6 +283,16 @@ struct SubscriberRow {
     confirmed_at: Option<DateTime<Utc>>,
 }
 
+/// A second row for one address (in any case): both unique keys, the exact one and
+/// `lower(email)`, answer as "already subscribed".
+fn already_subscribed(e: sqlx::Error) -> StoreError {
+    const MESSAGE: &str = "this address is already subscribed";
+    match on_constraint(e, "subscribers_email_key", MESSAGE) {
+        StoreError::Database(e) => on_constraint(e, "subscribers_email_lower", MESSAGE),
+        other => other,
+    }
+}
+
 impl Store {
     /// A public sign-up: creates the subscriber (unconfirmed) or updates an unconfirmed one,
     /// and queues a confirmation mail unless one went out within `CONFIRM_RESEND_AFTER`.
@@ -311,7 +321,8 @@ impl Store {
                 .bind(email.as_str())
                 .bind(now)
                 .fetch_one(&mut *tx)
-                .await?,
+                .await
+                .map_err(already_subscribed)?,
             };
             sqlx::query("UPDATE subscribers SET all_components = $1, confirm_sent_at = $2 WHERE id = $3")
                 .bind(component_ids.is_none())
@@ -376,7 +387,7 @@ impl Store {
             .bind(confirmed.then_some(now))
             .fetch_one(&mut *tx)
             .await
-            .map_err(|e| on_constraint(e, "subscribers_email_key", "this address is already subscribed"))?;
+            .map_err(already_subscribed)?;
             for component in component_ids.unwrap_or(&[]) {
                 let linked = sqlx::query(
                     LINK_COMPONENT,

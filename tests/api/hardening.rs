@@ -258,6 +258,17 @@ async fn an_address_differing_only_in_case_is_the_same_subscriber() {
     assert_eq!(subscriber_total(&app).await, 1);
     let (confirmed, _) = app.store.subscriber_counts().await.unwrap();
     assert_eq!(confirmed, 1, "the confirmed subscriber is left as it was");
+    // The database itself refuses a second row in another case, so two sign-ups racing past
+    // the lookup cannot both land.
+    let refused = app
+        .store
+        .execute_admin(
+            "INSERT INTO subscribers (email, all_components, created_at) \
+             VALUES ('Sub1@Example.com', TRUE, '2026-12-07T00:00:00Z')",
+        )
+        .await;
+    assert!(refused.is_err(), "a second row in another case was stored");
+    assert_eq!(subscriber_total(&app).await, 1);
 }
 
 #[tokio::test]
