@@ -228,7 +228,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let (emails, problems) = crate::domain::subscriber::parse_list(&text);
+            let international = crate::channels::email::relay_takes_international(&config).await;
+            let (emails, problems) =
+                crate::domain::subscriber::parse_list_with(&text, international);
             for (line, problem) in problems.iter().take(20) {
                 eprintln!("line {line}: {problem}");
             }

@@ -272,6 +272,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
         )?,
         signups: Arc::new(Throttle::new(SIGNUPS_PER_HOUR, Duration::from_secs(3600))),
         metrics: Arc::default(),
+        relay: Arc::default(),
     };
     state.metrics.refresh(&state.store).await;
     if let Some(upgrade) = upgraded.filter(|u| !u.is_empty()) {
@@ -357,7 +358,16 @@ pub async fn spawn_delivery_worker(state: &AppState) -> anyhow::Result<()> {
     } else {
         let settings = SmtpSettings::parse(&config.smtp_url, &config.smtp_helo())?;
         tracing::info!(smtp = ?settings, "email channel started");
-        let transport = Arc::new(SmtpTransport::new(settings, config.smtp_concurrency));
+        let transport = Arc::new(SmtpTransport::new(
+            settings,
+            config.smtp_concurrency,
+            state.relay.clone(),
+        ));
+        // Learn at once whether the relay takes internationalised addresses (sign-up asks).
+        tokio::spawn({
+            let transport = transport.clone();
+            async move { transport.probe().await }
+        });
         start(
             Email::new(transport, state.composer.clone(), config.smtp_concurrency),
             &shared,

@@ -59,7 +59,7 @@ impl App {
             })?,
         };
         if let Some(email) = req.email.map(str::trim).filter(|e| !e.is_empty()) {
-            crate::domain::SubscriberEmail::parse(email)
+            crate::domain::SubscriberEmail::parse_with(email, self.relay.takes_international())
                 .map_err(|e| invalid("email", e.message))?;
         }
         Ok((url, kind))

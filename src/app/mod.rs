@@ -56,6 +56,8 @@ pub struct App {
     pub key_watch: Arc<crate::cluster::KeyWatch>,
     /// The counts `/metrics` reports, refreshed in the background.
     pub metrics: Arc<crate::web::public::MetricsSnapshot>,
+    /// What the mail relay accepts (SMTPUTF8), which decides the addresses Herald takes.
+    pub relay: Arc<crate::channels::email::Relay>,
 }
 
 impl App {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::extension::{ClientId, Extension};
 use lettre::Address;
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, Semaphore};
@@ -230,6 +230,59 @@ fn percent_decode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// What the mail relay announced in its EHLO reply that decides which addresses Herald takes:
+/// SMTPUTF8 (RFC 6531), without which a local part beyond ASCII cannot be delivered. Learnt at
+/// start (a connection made and closed) and again on every connection after.
+#[derive(Debug, Default)]
+pub struct Relay {
+    /// 0 not yet known, 1 not announced, 2 announced.
+    smtputf8: std::sync::atomic::AtomicU8,
+}
+
+impl Relay {
+    /// Whether the relay announced SMTPUTF8 when last asked; false until it has been.
+    pub fn takes_international(&self) -> bool {
+        self.smtputf8.load(std::sync::atomic::Ordering::Relaxed) == 2
+    }
+
+    /// Whether the relay has been asked yet.
+    pub fn known(&self) -> bool {
+        self.smtputf8.load(std::sync::atomic::Ordering::Relaxed) != 0
+    }
+
+    fn record(&self, smtputf8: bool) {
+        let value = if smtputf8 { 2 } else { 1 };
+        let before = self
+            .smtputf8
+            .swap(value, std::sync::atomic::Ordering::Relaxed);
+        if before != value {
+            tracing::info!(
+                smtputf8,
+                "the mail relay {} internationalised addresses (SMTPUTF8)",
+                if smtputf8 {
+                    "accepts"
+                } else {
+                    "does not accept"
+                }
+            );
+        }
+    }
+}
+
+/// Asks the configured relay what it accepts, for a command that runs without the server
+/// (the CLI's import): false when no relay is configured or it cannot be reached.
+pub async fn relay_takes_international(config: &crate::config::Config) -> bool {
+    if config.smtp_url.is_empty() {
+        return false;
+    }
+    let Ok(settings) = SmtpSettings::parse(&config.smtp_url, &config.smtp_helo()) else {
+        return false;
+    };
+    let relay = Arc::new(Relay::default());
+    SmtpTransport::new(settings, 1, relay.clone()).probe().await;
+    relay.takes_international()
+}
+
 /// Timeout for connecting and for each SMTP exchange.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -238,14 +291,30 @@ pub struct SmtpTransport {
     settings: SmtpSettings,
     idle: Mutex<Vec<AsyncSmtpConnection>>,
     permits: Semaphore,
+    relay: Arc<Relay>,
 }
 
 impl SmtpTransport {
-    pub fn new(settings: SmtpSettings, concurrency: usize) -> SmtpTransport {
+    pub fn new(settings: SmtpSettings, concurrency: usize, relay: Arc<Relay>) -> SmtpTransport {
         SmtpTransport {
             settings,
             idle: Mutex::new(Vec::new()),
             permits: Semaphore::new(concurrency),
+            relay,
+        }
+    }
+
+    /// Connects once to learn what the relay announces, then says goodbye.
+    pub async fn probe(&self) {
+        match self.connect().await {
+            Ok(mut conn) => {
+                let _ = conn.quit().await;
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "could not ask the mail relay what it accepts; internationalised addresses \
+                 are refused until it answers"
+            ),
         }
     }
 
@@ -288,6 +357,8 @@ impl SmtpTransport {
                 .await
                 .map_err(|e| SendError::Unreachable(format!("SMTP authentication failed: {e}")))?;
         }
+        self.relay
+            .record(conn.server_info().supports_feature(Extension::SmtpUtfEight));
         Ok(conn)
     }
 }

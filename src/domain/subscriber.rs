@@ -1,12 +1,15 @@
 //! Email subscribers and their addresses.
 //!
-//! One validator, [`SubscriberEmail::parse`], used by sign-up, import, both APIs and the mailer,
-//! accepts exactly what Herald can deliver: an RFC 5321/5322 dot-atom local part in ASCII, kept
-//! as typed, and a domain of dot-separated labels, lower-cased; an internationalised domain is
-//! kept in its ASCII (punycode) form, which every relay accepts. Refused with a reason: quoted
-//! local parts, obsolete forms (comments, IP literals), control and direction-changing
-//! characters, and a non-ASCII local part, which needs a relay announcing SMTPUTF8 (RFC 6531),
-//! something Herald cannot know when the address is given.
+//! One validator, [`SubscriberEmail::parse_with`], used by sign-up, import, both APIs and the
+//! mailer, accepts exactly what Herald can deliver: an RFC 5321/5322 dot-atom local part, kept as
+//! typed, and a domain of dot-separated labels, lower-cased; an internationalised domain is kept
+//! in its ASCII (punycode) form, which every relay accepts. A local part beyond ASCII (RFC 6531)
+//! is accepted only when the mail relay announces SMTPUTF8 (`Relay` in `channels::email` says),
+//! and is kept in NFC. Refused with a reason: quoted local parts, obsolete forms (comments, IP
+//! literals), control and direction-changing characters, and a non-ASCII local part while the
+//! relay does not announce SMTPUTF8.
+
+use unicode_normalization::UnicodeNormalization;
 
 use super::FieldError;
 
@@ -36,6 +39,15 @@ fn valid_dot_atom(local: &str) -> bool {
         && local
             .split('.')
             .all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
+}
+
+/// RFC 6531's dot-atom: `atext` or any character beyond ASCII (controls and invisible
+/// characters are refused before this).
+fn valid_utf8_dot_atom(local: &str) -> bool {
+    !local.is_empty()
+        && local
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(|c| is_atext(c) || !c.is_ascii()))
 }
 
 /// Characters that are invisible or change the direction of the text around them: an address
@@ -85,7 +97,14 @@ fn valid_domain(domain: &str) -> Result<String, FieldError> {
 }
 
 impl SubscriberEmail {
+    /// Parses an address for a relay that does not take internationalised local parts.
     pub fn parse(raw: &str) -> Result<SubscriberEmail, FieldError> {
+        Self::parse_with(raw, false)
+    }
+
+    /// Parses an address; with `international`, for a relay that announces SMTPUTF8, a local
+    /// part beyond ASCII is accepted too.
+    pub fn parse_with(raw: &str, international: bool) -> Result<SubscriberEmail, FieldError> {
         let raw = raw.trim();
         if raw.is_empty() {
             return Err(error("must not be empty"));
@@ -113,17 +132,26 @@ impl SubscriberEmail {
                 "has a quoted part before the @, which this status page cannot send to",
             ));
         }
-        if !local.is_ascii() {
+        let local: String = if local.is_ascii() {
+            local.to_string()
+        } else if international {
+            local.nfc().collect()
+        } else {
             return Err(error(
-                "has characters other than ASCII before the @: mail to it needs a relay that \
-                 accepts internationalised addresses (SMTPUTF8), which this status page cannot \
-                 count on",
+                "has characters other than ASCII before the @: mail to it needs a mail relay \
+                 that accepts internationalised addresses (SMTPUTF8), and this status page's \
+                 relay does not announce it",
             ));
-        }
+        };
         if local.len() > MAX_LOCAL_OCTETS {
-            return Err(error("has a part before the @ longer than 64 characters"));
+            return Err(error("has a part before the @ longer than 64 octets"));
         }
-        if !valid_dot_atom(local) {
+        let valid = if local.is_ascii() {
+            valid_dot_atom(&local)
+        } else {
+            valid_utf8_dot_atom(&local)
+        };
+        if !valid {
             return Err(error("has characters that are not allowed before the @"));
         }
         let domain = valid_domain(&domain.to_lowercase())?;
@@ -131,7 +159,10 @@ impl SubscriberEmail {
         if address.len() > MAX_ADDRESS_OCTETS {
             return Err(error("is longer than 254 characters"));
         }
-        Ok(SubscriberEmail { address, at })
+        Ok(SubscriberEmail {
+            at: local.len(),
+            address,
+        })
     }
 
     /// The form two addresses are compared in: `Sub1@Example.com` and `sub1@example.com` are
@@ -162,6 +193,14 @@ impl std::fmt::Display for SubscriberEmail {
 /// and a header line. Returns the addresses (first occurrence of each) and, per bad line, its
 /// number and the problem.
 pub fn parse_list(text: &str) -> (Vec<SubscriberEmail>, Vec<(usize, String)>) {
+    parse_list_with(text, false)
+}
+
+/// [`parse_list`], for a relay that announces SMTPUTF8 when `international`.
+pub fn parse_list_with(
+    text: &str,
+    international: bool,
+) -> (Vec<SubscriberEmail>, Vec<(usize, String)>) {
     let mut emails = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut problems = Vec::new();
@@ -175,7 +214,7 @@ pub fn parse_list(text: &str) -> (Vec<SubscriberEmail>, Vec<(usize, String)>) {
         if first.is_empty() || (n == 0 && first.eq_ignore_ascii_case("email")) {
             continue;
         }
-        match SubscriberEmail::parse(first) {
+        match SubscriberEmail::parse_with(first, international) {
             Ok(email) => {
                 if seen.insert(email.key()) {
                     emails.push(email);
@@ -276,6 +315,31 @@ mod tests {
         assert!(message("üser@example.com").contains("SMTPUTF8"));
         assert!(message("\"a b\"@example.com").contains("quoted"));
         assert!(message("a\u{202E}b@example.com").contains("direction"));
+    }
+
+    #[test]
+    fn a_relay_announcing_smtputf8_takes_internationalised_local_parts() {
+        let e = SubscriberEmail::parse_with("üser@Bücher.example", true).unwrap();
+        assert_eq!(e.as_str(), "üser@xn--bcher-kva.example");
+        // Kept in NFC, so the composed and decomposed spellings are one subscriber.
+        let decomposed = SubscriberEmail::parse_with("u\u{308}ser@example.com", true).unwrap();
+        assert_eq!(decomposed.as_str(), "üser@example.com");
+        for bad in [
+            "ü..ser@example.com",
+            "ü ser@example.com",
+            "\"ü\"@example.com",
+        ] {
+            assert!(SubscriberEmail::parse_with(bad, true).is_err(), "{bad}");
+        }
+        let long = format!("{}@example.com", "ü".repeat(33));
+        assert!(SubscriberEmail::parse_with(&long, true)
+            .unwrap_err()
+            .message
+            .contains("64 octets"));
+        let (emails, _) = parse_list_with("email\nüser@example.com\n", true);
+        assert_eq!(emails.len(), 1);
+        let (emails, problems) = parse_list_with("üser@example.com\n", false);
+        assert!(emails.is_empty() && problems[0].1.contains("SMTPUTF8"));
     }
 
     #[test]

@@ -577,7 +577,9 @@ pub fn compose_tweet(
 /// The recipient mailbox, with an internationalised domain in its ASCII form.
 fn recipient(address: &str) -> anyhow::Result<Mailbox> {
     let email =
-        crate::domain::SubscriberEmail::parse(address).map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Stored addresses were checked against the relay when given; if it has since stopped
+    // announcing SMTPUTF8, the transport refuses the message with that reason.
+    crate::domain::SubscriberEmail::parse_with(address, true).map_err(|e| anyhow::anyhow!("{e}"))?;
     email
         .to_ascii_domain()
         .parse()

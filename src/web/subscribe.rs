@@ -193,18 +193,19 @@ async fn sign_up(
         Ok(fields) => fields,
         Err(refused) => return *refused,
     };
-    let email = match SubscriberEmail::parse(fields.get("email")) {
-        Ok(email) => email,
-        Err(e) => {
-            let message = format!("That email address {}.", e.message);
-            return page(
-                &state,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Please check the address",
-                &message,
-            );
-        }
-    };
+    let email =
+        match SubscriberEmail::parse_with(fields.get("email"), state.relay.takes_international()) {
+            Ok(email) => email,
+            Err(e) => {
+                let message = format!("That email address {}.", e.message);
+                return page(
+                    &state,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "Please check the address",
+                    &message,
+                );
+            }
+        };
     let components = match chosen_components(&state, &client, &fields).await {
         Ok(components) => components,
         Err(refused) => return *refused,

@@ -418,3 +418,83 @@ async fn mail_as_sent_carries_a_dkim_signature_an_independent_verifier_accepts()
         assert_eq!(key.verify(mail.raw.as_bytes()), Ok(()), "{form:?}");
     }
 }
+
+/// Signs up `email` on the public form; the status and page.
+async fn sign_up_as(app: &TestApp, email: &str) -> (u16, String) {
+    let r = app
+        .http
+        .post(app.url("/subscribe"))
+        .form(&[("email", email)])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Waits (up to 10 s) until the app has asked its relay what it accepts.
+async fn relay_known(app: &TestApp) {
+    let started = std::time::Instant::now();
+    while !app.relay.known() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the relay was never asked"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it"]
+async fn an_internationalised_address_is_taken_when_the_relay_announces_smtputf8() {
+    let sink = SmtpSink::start(&[]);
+    let app = spawn_app_with(|c| c.smtp_url = sink.url()).await;
+    relay_known(&app).await;
+    let (status, page) = sign_up_as(&app, "J\u{fc}rgen@B\u{fc}cher.example").await;
+    assert_eq!(status, 200, "{page}");
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    let mail = &mails[0];
+    assert_eq!(mail.rcpt, "J\u{fc}rgen@xn--bcher-kva.example");
+    assert!(
+        mail.header("X-Sink-Mail-Options")
+            .unwrap_or_default()
+            .contains("SMTPUTF8"),
+        "MAIL FROM carried SMTPUTF8: {:?}",
+        mail.header("X-Sink-Mail-Options")
+    );
+    assert!(mail
+        .header("To")
+        .unwrap()
+        .contains("J\u{fc}rgen@xn--bcher-kva.example"));
+    // The API and the import take it too; the same inbox in another case is one subscriber.
+    let r = app
+        .api(
+            "/api/admin/v1/subscribers",
+            json!({"email": "\u{e9}lodie@example.com", "confirmed": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+}
+
+#[tokio::test]
+#[ignore = "needs aiosmtpd (pip install aiosmtpd); .ci/run runs it"]
+async fn an_internationalised_address_is_refused_naming_why_when_the_relay_is_ascii_only() {
+    let sink = SmtpSink::start_ascii_only();
+    let app = spawn_app_with(|c| c.smtp_url = sink.url()).await;
+    relay_known(&app).await;
+    let (status, page) = sign_up_as(&app, "J\u{fc}rgen@example.com").await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("SMTPUTF8"), "{page}");
+    let r = app
+        .api(
+            "/api/admin/v1/subscribers",
+            json!({"email": "\u{e9}lodie@example.com", "confirmed": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("SMTPUTF8"));
+    assert_eq!(app.store.subscriber_counts().await.unwrap(), (0, 0));
+    // ASCII addresses are unaffected.
+    let (status, _) = sign_up_as(&app, "reader@example.com").await;
+    assert_eq!(status, 200);
+    sink.wait_for(1, Duration::from_secs(10)).await;
+}

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// Seals staff TOTP seeds the way the running app does.
     pub sealer: Arc<Sealer>,
+    /// What the app learnt its mail relay accepts (SMTPUTF8).
+    pub relay: Arc<herald::channels::email::Relay>,
     /// Each staff member's authenticator: the seed and the last step a code was made for.
     authenticators: Mutex<HashMap<String, (Seed, u64)>>,
     pub data_dir: std::path::PathBuf,
@@ -77,6 +79,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.state().store.clone();
     let sealer = app.state().sealer.clone();
+    let relay = app.state().relay.clone();
     tokio::spawn(app.run_until_stopped());
     let (_, token) = store
         .create_api_token("tests", Role::Admin, "tests")
@@ -93,6 +96,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         token,
         http,
         sealer,
+        relay,
         authenticators: Mutex::new(HashMap::new()),
         data_dir: data_dir.path().to_path_buf(),
         database_url,

@@ -10,6 +10,8 @@ pub struct SmtpSink {
     pub port: u16,
     dir: tempfile::TempDir,
     refuse: Vec<String>,
+    /// Whether it announces SMTPUTF8 (RFC 6531), as aiosmtpd does by default.
+    smtputf8: bool,
 }
 
 /// One message as the server received it.
@@ -65,7 +67,16 @@ impl SmtpSink {
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
             refuse: refuse.iter().map(|s| s.to_string()).collect(),
+            smtputf8: true,
         };
+        sink.launch();
+        sink
+    }
+
+    /// A sink that does not announce SMTPUTF8: an ASCII-only relay.
+    pub fn start_ascii_only() -> SmtpSink {
+        let mut sink = SmtpSink::stopped();
+        sink.smtputf8 = false;
         sink.launch();
         sink
     }
@@ -77,6 +88,7 @@ impl SmtpSink {
             port: free_port(),
             dir: tempfile::tempdir().unwrap(),
             refuse: Vec::new(),
+            smtputf8: true,
         }
     }
 
@@ -91,6 +103,11 @@ impl SmtpSink {
                 self.dir.path().to_str().unwrap(),
             ])
             .args(["--refuse", &self.refuse.join(",")])
+            .args(if self.smtputf8 {
+                &[][..]
+            } else {
+                &["--no-smtputf8"][..]
+            })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()

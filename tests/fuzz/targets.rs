@@ -448,14 +448,34 @@ pub fn markdown(data: &[u8]) {
 }
 
 fn assert_address(email: &SubscriberEmail) {
+    assert_address_for(email, false);
+}
+
+/// An accepted address for a relay that does (`international`) or does not announce SMTPUTF8.
+fn assert_address_for(email: &SubscriberEmail, international: bool) {
     let address = email.as_str();
     assert!(address.len() <= 254, "{address} is longer than 254 octets");
-    assert!(address.is_ascii(), "{address} needs SMTPUTF8");
+    if !international {
+        assert!(address.is_ascii(), "{address} needs SMTPUTF8");
+    }
+    let (local, domain) = address.rsplit_once('@').expect("an @");
+    assert!(
+        domain.is_ascii(),
+        "{address}: the domain is kept in punycode"
+    );
+    assert!(
+        local.len() <= 64,
+        "{address}: the local part is over 64 octets"
+    );
+    assert!(
+        unicode_normalization::is_nfc(local),
+        "{address}: the local part is not in NFC"
+    );
     assert!(
         address.parse::<lettre::Address>().is_ok(),
         "accepted {address:?} is refused by the mailer"
     );
-    let again = SubscriberEmail::parse(address)
+    let again = SubscriberEmail::parse_with(address, international)
         .unwrap_or_else(|e| panic!("{address:?} does not parse back: {}", e.message));
     assert_eq!(again.as_str(), address, "parsing is not stable");
     assert_eq!(again.key(), email.key());
@@ -467,6 +487,11 @@ pub fn addresses(data: &[u8]) {
     let raw = text(data);
     if let Ok(email) = SubscriberEmail::parse(&raw) {
         assert_address(&email);
+    }
+    match SubscriberEmail::parse_with(&raw, true) {
+        Ok(email) => assert_address_for(&email, true),
+        // An address refused for an SMTPUTF8 relay is refused for any relay.
+        Err(_) => assert!(SubscriberEmail::parse(&raw).is_err(), "{raw:?}"),
     }
     let (emails, problems) = parse_list(&raw);
     let mut keys = std::collections::HashSet::new();

@@ -38,6 +38,7 @@ class Store:
         with open(tmp, "wb") as f:
             f.write(("X-Sink-Rcpt: %s\r\n" % ",".join(envelope.rcpt_tos)).encode())
             f.write(("X-Sink-Helo: %s\r\n" % (session.host_name or "")).encode())
+            f.write(("X-Sink-Mail-Options: %s\r\n" % " ".join(envelope.mail_options)).encode())
             data = envelope.original_content or envelope.content
             f.write(data if isinstance(data, bytes) else data.encode())
         os.rename(tmp, path)  # readers never see half a message
@@ -50,11 +51,13 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--refuse", default="")
     p.add_argument("--defer", default="")
+    p.add_argument("--no-smtputf8", action="store_true",
+                   help="do not announce SMTPUTF8 (RFC 6531)")
     args = p.parse_args()
     split = lambda s: {a.strip().lower() for a in s.split(",") if a.strip()}
     handler = Store(args.dir, split(args.refuse), split(args.defer))
     controller = Controller(handler, hostname="127.0.0.1", port=args.port, decode_data=False,
-                            enable_SMTPUTF8=True, data_size_limit=10 * 1024 * 1024)
+                            enable_SMTPUTF8=not args.no_smtputf8, data_size_limit=10 * 1024 * 1024)
     controller.start()
     print("READY", flush=True)
     try:

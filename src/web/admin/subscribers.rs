@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::Id;
 use super::{notice, render, Chrome};
 use crate::app::AppError;
-use crate::domain::subscriber::parse_list;
+use crate::domain::subscriber::parse_list_with;
 use crate::domain::{Choice, Role, SubscriberEmail};
 use crate::render::views::TimeView;
 use crate::store::StoreError;
@@ -160,7 +160,10 @@ pub async fn add(State(state): State<AppState>, form: AdminForm) -> Result<Respo
     if confirmed {
         skipping_opt_in(&state, &form.session, "adding a confirmed subscriber").await?;
     }
-    let result = match SubscriberEmail::parse(form.fields.get("email")) {
+    let result = match SubscriberEmail::parse_with(
+        form.fields.get("email"),
+        state.relay.takes_international(),
+    ) {
         Err(e) => Err(e.to_string()),
         Ok(email) => match state
             .add_subscriber(&form.session.actor(), &email, None, confirmed)
@@ -182,7 +185,8 @@ pub async fn add(State(state): State<AppState>, form: AdminForm) -> Result<Respo
 
 pub async fn import(State(state): State<AppState>, form: AdminForm) -> Result<Response, PageError> {
     skipping_opt_in(&state, &form.session, "importing subscribers").await?;
-    let (emails, problems) = parse_list(form.fields.get("list"));
+    let (emails, problems) =
+        parse_list_with(form.fields.get("list"), state.relay.takes_international());
     if !problems.is_empty() {
         let errors = problems
             .iter()

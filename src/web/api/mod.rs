@@ -77,8 +77,8 @@ async fn add_subscriber(
     ApiJson(body): ApiJson<NewSubscriber>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Admin)?;
-    let email =
-        SubscriberEmail::parse(&body.email).map_err(|e| ApiError::Invalid(Invalid(vec![e])))?;
+    let email = SubscriberEmail::parse_with(&body.email, state.relay.takes_international())
+        .map_err(|e| ApiError::Invalid(Invalid(vec![e])))?;
     let mut ids = Vec::new();
     for raw in body.components.iter().flatten() {
         let id = raw.parse::<i64>().map_err(|_| {

@@ -128,8 +128,11 @@ async fn create_subscriber(
             ));
         }
     }
-    let email = SubscriberEmail::parse(&form::text(s, "email")?.unwrap_or_default())
-        .map_err(|e| Invalid(vec![e]))?;
+    let email = SubscriberEmail::parse_with(
+        &form::text(s, "email")?.unwrap_or_default(),
+        state.relay.takes_international(),
+    )
+    .map_err(|e| Invalid(vec![e]))?;
     let confirmed = form::flag(s, "skip_confirmation_notification")?.unwrap_or(false);
     let ids = match form::ids(s, "component_ids")? {
         None => None,
