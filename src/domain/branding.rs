@@ -194,9 +194,9 @@ fn check_svg_tree(text: &str) -> Result<(), String> {
                 return refuse("an animation that changes a link".into());
             }
             if matches!(attr_name.as_str(), "href" | "src") && !is_internal_reference(&value) {
-                return refuse(format!(
-                    "a link out of the file ({}=\"{}\"); a logo may only refer to its own parts \
-                     (#id) or embed a PNG or JPEG",
+                return Err(format!(
+                    "the SVG holds a link out of the file ({}=\"{}\"); a logo may only refer to \
+                     its own parts (#id) or embed a PNG or JPEG",
                     attr.name(),
                     attr.value().chars().take(60).collect::<String>()
                 ));
