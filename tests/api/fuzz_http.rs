@@ -179,6 +179,58 @@ fn assert_readable_error(context: &str, text: &str) {
     }
 }
 
+/// How many requests a run sent and how many were refused; checks each answer.
+#[derive(Default)]
+struct Tally {
+    sent: usize,
+    refused: usize,
+}
+
+impl Tally {
+    /// Never a 5xx; a refusal reads plainly (as JSON when `json`) and leaves the store as it was.
+    async fn check(
+        &mut self,
+        app: &TestApp,
+        before: &str,
+        status: reqwest::StatusCode,
+        text: &str,
+        context: &str,
+        json: bool,
+    ) {
+        assert!(
+            status.as_u16() < 500,
+            "{context}: answered {status}: {text}"
+        );
+        self.sent += 1;
+        if status.is_client_error() {
+            self.refused += 1;
+            assert_readable_error(context, text);
+            if json {
+                assert!(
+                    serde_json::from_str::<Value>(text).is_ok(),
+                    "{context}: the refusal is not JSON: {text}"
+                );
+            }
+            assert_eq!(
+                fingerprint(app).await,
+                before,
+                "{context}: refused with {status} but the store changed"
+            );
+        }
+    }
+
+    fn finish(&self, what: &str, seed: u64) {
+        eprintln!(
+            "fuzz_http {what}: {} requests, {} refused (HERALD_FUZZ_SEED={seed})",
+            self.sent, self.refused
+        );
+        assert!(
+            self.sent > 0 && self.refused > 0,
+            "the run sent nothing hostile"
+        );
+    }
+}
+
 struct Call {
     method: Method,
     path: String,
@@ -304,7 +356,7 @@ async fn mutated_api_bodies_get_a_clear_answer_and_refusals_change_nothing() {
 
     let (mut rng, seed) = rng();
     let deadline = Instant::now() + budget();
-    let (mut sent, mut refused) = (0, 0);
+    let mut tally = Tally::default();
     while Instant::now() < deadline {
         let call = &calls[rng.gen_range(0..calls.len())];
         let mut body = call.body.clone();
@@ -344,27 +396,11 @@ async fn mutated_api_bodies_get_a_clear_answer_and_refusals_change_nothing() {
                 .take(300)
                 .collect::<String>()
         );
-        assert!(
-            status.as_u16() < 500,
-            "{context}: answered {status}: {text}"
-        );
-        sent += 1;
-        if status.is_client_error() {
-            refused += 1;
-            assert_readable_error(&context, &text);
-            assert!(
-                serde_json::from_str::<Value>(&text).is_ok(),
-                "{context}: the refusal is not JSON: {text}"
-            );
-            assert_eq!(
-                fingerprint(&app).await,
-                before,
-                "{context}: refused with {status} but the store changed"
-            );
-        }
+        tally
+            .check(&app, &before, status, &text, &context, true)
+            .await;
     }
-    eprintln!("fuzz_http api: {sent} requests, {refused} refused (HERALD_FUZZ_SEED={seed})");
-    assert!(sent > 0 && refused > 0, "the run sent nothing hostile");
+    tally.finish("api", seed);
 }
 
 /// One form field changed the way a hostile browser might: a value replaced by an awkward
@@ -458,7 +494,7 @@ async fn mutated_admin_and_sign_up_forms_get_a_clear_answer_and_refusals_change_
 
     let (mut rng, seed) = rng();
     let deadline = Instant::now() + budget();
-    let (mut sent, mut refused) = (0, 0);
+    let mut tally = Tally::default();
     while Instant::now() < deadline {
         let (path, fields) = &forms[rng.gen_range(0..forms.len())];
         let mut fields = fields.clone();
@@ -492,18 +528,9 @@ async fn mutated_admin_and_sign_up_forms_get_a_clear_answer_and_refusals_change_
                 .take(300)
                 .collect::<String>()
         );
-        assert!(status.as_u16() < 500, "{context}: answered {status}");
-        sent += 1;
-        if status.is_client_error() {
-            refused += 1;
-            assert_readable_error(&context, &text);
-            assert_eq!(
-                fingerprint(&app).await,
-                before,
-                "{context}: refused with {status} but the store changed"
-            );
-        }
+        tally
+            .check(&app, &before, status, &text, &context, false)
+            .await;
     }
-    eprintln!("fuzz_http forms: {sent} requests, {refused} refused (HERALD_FUZZ_SEED={seed})");
-    assert!(sent > 0 && refused > 0, "the run sent nothing hostile");
+    tally.finish("forms", seed);
 }
