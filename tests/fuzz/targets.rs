@@ -262,12 +262,14 @@ pub fn json_bodies(data: &[u8]) {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    // A refusal may quote what was sent (a field name, say); beyond that it names no Rust type.
+    let sent = String::from_utf8_lossy(data);
     let check = |result: Result<(), herald::web::error::ApiError>| {
         if let Err(e) = result {
             let shown = format!("{e:?}");
             for internal in ["struct ", "enum ", "BTreeMap", "alloc::", "core::"] {
                 assert!(
-                    !shown.contains(internal),
+                    !shown.contains(internal) || sent.contains(internal),
                     "refusal names a Rust type: {shown}"
                 );
             }
