@@ -262,11 +262,18 @@ pub fn json_bodies(data: &[u8]) {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    // A refusal may quote what was sent (a field name, say); beyond that it names no Rust type.
+    // What a refusal says in its own words names no Rust type. The field it names is the
+    // client's own key (with a NUL taken out), and a message may quote what was sent.
     let sent = String::from_utf8_lossy(data);
     let check = |result: Result<(), herald::web::error::ApiError>| {
-        if let Err(e) = result {
-            let shown = format!("{e:?}");
+        let said: Vec<String> = match result {
+            Ok(()) => return,
+            Err(herald::web::error::ApiError::Invalid(invalid)) => {
+                invalid.0.into_iter().map(|e| e.message).collect()
+            }
+            Err(other) => vec![format!("{other:?}")],
+        };
+        for shown in said {
             for internal in ["struct ", "enum ", "BTreeMap", "alloc::", "core::"] {
                 assert!(
                     !shown.contains(internal) || sent.contains(internal),
