@@ -117,8 +117,10 @@ async fn deliveries(
     let id: i64 = id.parse().map_err(|_| ApiError::NotFound("update"))?;
     // An update that never existed is a 404, not empty counts that look like "nothing sent".
     state.store.incident_id_of_update(id).await?;
-    let counts = state.store.delivery_counts(id).await?;
+    // Whether the fan-out is still being written, read before the counts: a fan-out finishing
+    // between the two reads would otherwise be reported done beside counts from before it.
     let expanding = state.store.fanout_pending(id).await?;
+    let counts = state.store.delivery_counts(id).await?;
     let errors: Vec<serde_json::Value> = state
         .store
         .delivery_errors(id)
