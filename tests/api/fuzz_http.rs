@@ -188,15 +188,23 @@ struct Tally {
 
 impl Tally {
     /// Never a 5xx; a refusal reads plainly (as JSON when `json`) and leaves the store as it was.
+    /// `request` and `body` say what was sent, for the failure message.
+    #[allow(clippy::too_many_arguments)]
     async fn check(
         &mut self,
         app: &TestApp,
         before: &str,
-        status: reqwest::StatusCode,
-        text: &str,
-        context: &str,
+        response: reqwest::Response,
+        request: &str,
+        body: &[u8],
+        seed: u64,
         json: bool,
     ) {
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let sent: String = String::from_utf8_lossy(body).chars().take(300).collect();
+        let context = format!("{request} with {sent:?} (HERALD_FUZZ_SEED={seed})");
+        let (context, text) = (context.as_str(), text.as_str());
         assert!(
             status.as_u16() < 500,
             "{context}: answered {status}: {text}"
@@ -385,19 +393,9 @@ async fn mutated_api_bodies_get_a_clear_answer_and_refusals_change_nothing() {
             .send()
             .await
             .expect("send");
-        let status = r.status();
-        let text = r.text().await.unwrap_or_default();
-        let context = format!(
-            "{} {} with {:?} (HERALD_FUZZ_SEED={seed})",
-            call.method,
-            call.path,
-            String::from_utf8_lossy(&bytes)
-                .chars()
-                .take(300)
-                .collect::<String>()
-        );
+        let request = format!("{} {}", call.method, call.path);
         tally
-            .check(&app, &before, status, &text, &context, true)
+            .check(&app, &before, r, &request, &bytes, seed, true)
             .await;
     }
     tally.finish("api", seed);
@@ -519,17 +517,9 @@ async fn mutated_admin_and_sign_up_forms_get_a_clear_answer_and_refusals_change_
             .send()
             .await
             .expect("send");
-        let status = r.status();
-        let text = r.text().await.unwrap_or_default();
-        let context = format!(
-            "POST {path} with {:?} (HERALD_FUZZ_SEED={seed})",
-            String::from_utf8_lossy(&body)
-                .chars()
-                .take(300)
-                .collect::<String>()
-        );
+        let request = format!("POST {path}");
         tally
-            .check(&app, &before, status, &text, &context, false)
+            .check(&app, &before, r, &request, &body, seed, false)
             .await;
     }
     tally.finish("forms", seed);
