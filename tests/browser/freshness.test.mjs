@@ -58,7 +58,12 @@ test('a group opens by itself when a member is affected, shows it, and opens and
     await summary.focus();
     await page.keyboard.press('Enter');
     assert.equal(await details.evaluate((d) => d.open), true, 'Enter opens the group');
-    const opened = await marker();
+    // The turn is a 0.15 s transition: read it once it has run, not on the first frame.
+    let opened = await marker();
+    for (let i = 0; i < 20 && opened.transform === closed.transform; i++) {
+      await page.waitForTimeout(50);
+      opened = await marker();
+    }
     assert.notEqual(opened.transform, closed.transform, 'the marker turns when the group opens');
     assert.equal(await member.isVisible(), true);
     await page.keyboard.press('Space');
