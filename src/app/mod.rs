@@ -61,11 +61,13 @@ pub struct App {
 }
 
 impl App {
-    /// After a committed change: public pages show it before this returns, and the worker
-    /// starts on any deliveries it queued.
+    /// After a committed change: the worker starts on any deliveries it queued, and the page
+    /// cache is asked to show it. The caller returns at commit; the pages follow within
+    /// milliseconds, a burst of changes sharing one render (`/healthz` says when they are
+    /// current).
     pub async fn changed(&self) {
         self.notifier.wake();
-        self.cache.refresh().await;
+        self.cache.invalidate();
     }
 }
 

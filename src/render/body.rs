@@ -127,8 +127,12 @@ impl Variant {
 pub struct CachedBody {
     pub content_type: &'static str,
     pub identity: Variant,
-    pub gzip: Option<Variant>,
-    pub brotli: Option<Variant>,
+    /// The compressed copies, made at render time for bodies most readers fetch, and on the
+    /// first request that asks for them for the rest ([`CachedBody::deferred`]).
+    gzip: std::sync::OnceLock<Option<Variant>>,
+    brotli: std::sync::OnceLock<Option<Variant>>,
+    /// The identity ETag the compressed copies' tags are made from.
+    tag: String,
     /// Readable from any origin (JSON API, banner, feeds).
     pub cors: bool,
     pub freshness: Freshness,
@@ -146,40 +150,66 @@ impl CachedBody {
         cors: bool,
         freshness: Freshness,
     ) -> CachedBody {
+        let body = CachedBody::deferred(content_type, body, cors, freshness);
+        body.gzip();
+        body.brotli();
+        body
+    }
+
+    /// A body whose compressed copies are made when first asked for: for the long tail (an
+    /// incident's page, a month of history) that few readers fetch, so a render of thousands
+    /// of them costs no compression and no memory until they are read.
+    pub fn deferred(
+        content_type: &'static str,
+        body: impl Into<Bytes>,
+        cors: bool,
+        freshness: Freshness,
+    ) -> CachedBody {
         let identity: Bytes = body.into();
         let tag = hex::encode(Sha256::digest(&identity))[..24].to_string();
-        let (gzip, brotli) = if identity.len() >= COMPRESS_FROM {
-            (
-                Some(Variant::new(
-                    gzip(&identity),
-                    &tag,
-                    "-gz",
-                    Some("gzip"),
-                    content_type,
-                    cors,
-                    freshness,
-                )),
-                Some(Variant::new(
-                    brotli(&identity),
-                    &tag,
-                    "-br",
-                    Some("br"),
-                    content_type,
-                    cors,
-                    freshness,
-                )),
-            )
-        } else {
-            (None, None)
-        };
         CachedBody {
             content_type,
             identity: Variant::new(identity, &tag, "", None, content_type, cors, freshness),
-            gzip,
-            brotli,
+            gzip: std::sync::OnceLock::new(),
+            brotli: std::sync::OnceLock::new(),
+            tag,
             cors,
             freshness,
         }
+    }
+
+    /// The gzip copy (none for a body too small to gain from it).
+    pub fn gzip(&self) -> Option<&Variant> {
+        self.compressed(&self.gzip, gzip, "-gz", "gzip")
+    }
+
+    /// The brotli copy (none for a body too small to gain from it).
+    pub fn brotli(&self) -> Option<&Variant> {
+        self.compressed(&self.brotli, brotli, "-br", "br")
+    }
+
+    fn compressed<'a>(
+        &'a self,
+        cell: &'a std::sync::OnceLock<Option<Variant>>,
+        compress: fn(&[u8]) -> Bytes,
+        suffix: &str,
+        encoding: &'static str,
+    ) -> Option<&'a Variant> {
+        cell.get_or_init(|| {
+            let identity = &self.identity.bytes;
+            (identity.len() >= COMPRESS_FROM).then(|| {
+                Variant::new(
+                    compress(identity),
+                    &self.tag,
+                    suffix,
+                    Some(encoding),
+                    self.content_type,
+                    self.cors,
+                    self.freshness,
+                )
+            })
+        })
+        .as_ref()
     }
 
     /// This body, reusing `previous` when the bytes are the same, so an unchanged page keeps
@@ -190,6 +220,7 @@ impl CachedBody {
         body: Vec<u8>,
         cors: bool,
         freshness: Freshness,
+        deferred: bool,
     ) -> std::sync::Arc<CachedBody> {
         match previous {
             Some(p)
@@ -199,6 +230,9 @@ impl CachedBody {
                     && p.freshness == freshness =>
             {
                 p.clone()
+            }
+            _ if deferred => {
+                std::sync::Arc::new(CachedBody::deferred(content_type, body, cors, freshness))
             }
             _ => std::sync::Arc::new(CachedBody::with_freshness(
                 content_type,
@@ -238,17 +272,17 @@ mod tests {
         let text = "All systems operational. ".repeat(100);
         let body = CachedBody::new("text/html; charset=utf-8", text.clone(), false);
         let mut out = String::new();
-        flate2::read::GzDecoder::new(&body.gzip.as_ref().unwrap().bytes[..])
+        flate2::read::GzDecoder::new(&body.gzip().unwrap().bytes[..])
             .read_to_string(&mut out)
             .unwrap();
         assert_eq!(out, text);
         let mut out = Vec::new();
-        brotli::BrotliDecompress(&mut &body.brotli.as_ref().unwrap().bytes[..], &mut out).unwrap();
+        brotli::BrotliDecompress(&mut &body.brotli().unwrap().bytes[..], &mut out).unwrap();
         assert_eq!(out, text.as_bytes());
         assert!(body.identity.etag.starts_with('"') && body.identity.etag.ends_with('"'));
         assert_ne!(
             body.identity.etag,
-            body.gzip.as_ref().unwrap().etag,
+            body.gzip().unwrap().etag,
             "each encoding has its own ETag"
         );
     }
@@ -263,11 +297,31 @@ mod tests {
                 text.repeat(300).into_bytes(),
                 false,
                 Freshness::Brief,
+                false,
             )
         };
         let b = reuse("x");
         assert!(std::sync::Arc::ptr_eq(&a, &b));
         let c = reuse("y");
         assert!(!std::sync::Arc::ptr_eq(&a, &c));
+    }
+
+    #[test]
+    fn a_deferred_body_is_compressed_on_first_request_to_the_same_bytes_and_tags() {
+        let text = "<p>An incident page</p>".repeat(40);
+        let eager = CachedBody::new("text/html; charset=utf-8", text.clone(), false);
+        let deferred = CachedBody::deferred(
+            "text/html; charset=utf-8",
+            text,
+            false,
+            Freshness::for_type("text/html; charset=utf-8"),
+        );
+        assert!(deferred.gzip.get().is_none() && deferred.brotli.get().is_none());
+        assert_eq!(
+            deferred.brotli().unwrap().etag,
+            eager.brotli().unwrap().etag
+        );
+        assert_eq!(deferred.gzip().unwrap().bytes, eager.gzip().unwrap().bytes);
+        assert!(deferred.brotli.get().is_some());
     }
 }

@@ -79,8 +79,9 @@ fn calendar(m: &Model<'_>) -> String {
     let mut events: Vec<(&Incident, &IncidentView)> = m
         .incidents
         .iter()
-        .zip(&m.views)
-        .filter(|(i, _)| listed(i, m.now))
+        .enumerate()
+        .filter(|(_, i)| listed(i, m.now))
+        .map(|(n, i)| (i, m.view(n)))
         .collect();
     events.sort_by_key(|(i, _)| (i.scheduled_for, i.id));
     for (i, view) in events {

@@ -36,9 +36,6 @@ use crate::store::Store;
 /// How long a change waits for the pages that show it.
 const REFRESH_WAIT: Duration = Duration::from_secs(5);
 
-/// Incidents per page of `/history`.
-pub const HISTORY_PAGE_SIZE: usize = 20;
-
 /// Everything a render needs, read from the store in one go.
 pub struct Snapshot {
     pub components: Vec<Component>,
@@ -115,6 +112,9 @@ impl Site {
 #[derive(Default)]
 pub struct Pages {
     bodies: HashMap<String, Arc<CachedBody>>,
+    /// For bodies made from one known input (an incident's page, a month of history): a
+    /// fingerprint of that input, so the next render keeps the body without remaking it.
+    inputs: HashMap<String, u64>,
 }
 
 impl Pages {
@@ -135,6 +135,7 @@ impl Pages {
         let mut out = PagesBuilder {
             previous,
             bodies: HashMap::new(),
+            inputs: HashMap::new(),
         };
         let model = views::Model::new(site, snapshot);
         pages::render(&model, &mut out)?;
@@ -146,7 +147,10 @@ impl Pages {
         calendar::render(&model, &mut out)?;
         brand::render(site, &mut out);
         assets::render(&mut out);
-        Ok(Pages { bodies: out.bodies })
+        Ok(Pages {
+            bodies: out.bodies,
+            inputs: out.inputs,
+        })
     }
 }
 
@@ -154,9 +158,38 @@ impl Pages {
 pub(crate) struct PagesBuilder<'a> {
     previous: &'a Pages,
     bodies: HashMap<String, Arc<CachedBody>>,
+    inputs: HashMap<String, u64>,
 }
 
 impl PagesBuilder<'_> {
+    /// Keeps the last render's body for `key` when it was made from the same `input` (a
+    /// fingerprint); returns whether it did. Otherwise the caller renders it with
+    /// [`PagesBuilder::add_made_from`].
+    pub fn keep(&mut self, key: &str, input: u64) -> bool {
+        if self.previous.inputs.get(key) != Some(&input) {
+            return false;
+        }
+        let Some(body) = self.previous.get(key) else {
+            return false;
+        };
+        self.bodies.insert(key.to_string(), body.clone());
+        self.inputs.insert(key.to_string(), input);
+        true
+    }
+
+    /// Adds a body made from `input` alone, so the next render can [`keep`](Self::keep) it.
+    pub fn add_made_from(
+        &mut self,
+        key: impl Into<String>,
+        input: u64,
+        content_type: &'static str,
+        body: Vec<u8>,
+    ) {
+        let key = key.into();
+        self.inputs.insert(key.clone(), input);
+        self.add(key, content_type, body, false);
+    }
+
     /// Adds a body cached as its type asks ([`Freshness::for_type`]); a static asset under its
     /// plain name revalidates, as a page does.
     pub fn add(
@@ -184,8 +217,17 @@ impl PagesBuilder<'_> {
         freshness: Freshness,
     ) {
         let key = key.into();
-        let body =
-            CachedBody::reuse_or_new(self.previous.get(&key), content_type, body, cors, freshness);
+        // Bodies made from one input are the long tail (incident pages, months of history):
+        // compressed on first request rather than at render.
+        let deferred = self.inputs.contains_key(&key);
+        let body = CachedBody::reuse_or_new(
+            self.previous.get(&key),
+            content_type,
+            body,
+            cors,
+            freshness,
+            deferred,
+        );
         self.bodies.insert(key, body);
     }
 }
@@ -401,6 +443,11 @@ impl PageCache {
     /// Ticks after every rebuild: a way to hear that something changed.
     pub fn changes(&self) -> watch::Receiver<u64> {
         self.built.subscribe()
+    }
+
+    /// Whether a change has been asked for that the live pages do not show yet.
+    pub fn pending(&self) -> bool {
+        *self.built.borrow() < self.requested.load(Ordering::SeqCst)
     }
 
     /// Asks for a rebuild without waiting for it.

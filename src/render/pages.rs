@@ -2,8 +2,13 @@
 
 use askama::Template;
 
-use super::views::{DateView, GroupView, IncidentView, Model, StatementView};
-use super::{PagesBuilder, Site, HISTORY_PAGE_SIZE};
+use chrono::Datelike;
+
+use super::views::{
+    fingerprint, history_page, DateView, GroupView, IncidentView, Model, StatementView,
+    PAST_INCIDENTS,
+};
+use super::{PagesBuilder, Site};
 use crate::domain::Choice;
 
 const HTML: &str = "text/html; charset=utf-8";
@@ -20,10 +25,14 @@ struct IndexPage<'a> {
     indicator: &'static str,
     indicator_text: &'static str,
     groups: &'a [GroupView],
+    /// Too many components for each one's bars: groups link to their own pages.
+    compact: bool,
     open: Vec<&'a IncidentView>,
     active: Vec<&'a IncidentView>,
     upcoming: Vec<&'a IncidentView>,
     days: Vec<Day<'a>>,
+    /// "Past incidents" holds as many as it may: the history has more from those days.
+    more_past: bool,
     /// (id, name) of every component, for the subscribe form.
     components: Vec<(i64, &'a str)>,
 }
@@ -47,15 +56,35 @@ struct IncidentPage<'a> {
 #[template(path = "public/history.html")]
 struct HistoryPage<'a> {
     site: &'a Site,
-    months: Vec<Month<'a>>,
+    month: Month<'a>,
     page: usize,
     pages: usize,
+    /// The labels of the months on the pages either side, when there are such pages.
+    newer: Option<String>,
+    older: Option<String>,
 }
 
 struct Month<'a> {
     key: String,
     label: String,
     incidents: Vec<&'a IncidentView>,
+}
+
+#[derive(Template)]
+#[template(path = "public/group.html")]
+struct GroupPage<'a> {
+    site: &'a Site,
+    name: &'a str,
+    group: &'a GroupView,
+}
+
+#[derive(Template)]
+#[template(path = "public/subscribe.html")]
+struct SubscribePage<'a> {
+    site: &'a Site,
+    /// The pickers are always on this page.
+    compact: bool,
+    components: Vec<(i64, &'a str)>,
 }
 
 #[derive(Template)]
@@ -66,19 +95,27 @@ struct NotFoundPage<'a> {
 
 pub fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
     let pick = |indices: Vec<usize>| -> Vec<&IncidentView> {
-        indices.into_iter().map(|n| &m.views[n]).collect()
+        indices.into_iter().map(|n| m.view(n)).collect()
     };
+    let components: Vec<(i64, &str)> = m
+        .components
+        .iter()
+        .map(|c| (c.id, c.name.as_str()))
+        .collect();
+    let days = m.past_days();
+    let listed: usize = days.iter().map(|d| d.incidents.len()).sum();
     let index = IndexPage {
         site: m.site,
         statement: m.statement.as_ref(),
         indicator: m.indicator.as_str(),
         indicator_text: m.indicator.description(),
         groups: &m.groups,
+        compact: m.compact,
         open: pick(m.open_incidents()),
         active: pick(m.active_maintenances()),
         upcoming: pick(m.upcoming_maintenances()),
-        days: m
-            .past_days()
+        more_past: listed >= PAST_INCIDENTS,
+        days: days
             .into_iter()
             .map(|d| Day {
                 iso: d.iso,
@@ -87,68 +124,46 @@ pub fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
                 first: d.first,
             })
             .collect(),
-        components: m
-            .components
-            .iter()
-            .map(|c| (c.id, c.name.as_str()))
-            .collect(),
+        components: components.clone(),
     };
     out.add("/", HTML, index.render()?.into_bytes(), false);
 
-    for view in &m.views {
+    // Each incident's page is remade only when what it shows changed.
+    for (n, incident) in m.incidents.iter().enumerate() {
+        let key = format!("/incidents/{}", incident.id);
+        let input = m.incident_fingerprint(n);
+        if out.keep(&key, input) {
+            continue;
+        }
         let page = IncidentPage {
             site: m.site,
-            incident: view,
+            incident: m.view(n),
+        };
+        out.add_made_from(key, input, HTML, page.render()?.into_bytes());
+    }
+
+    history(m, out)?;
+
+    for group in &m.groups {
+        let Some(name) = &group.name else { continue };
+        let page = GroupPage {
+            site: m.site,
+            name,
+            group,
         };
         out.add(
-            format!("/incidents/{}", view.id),
+            format!("/groups/{}", group.id),
             HTML,
             page.render()?.into_bytes(),
             false,
         );
     }
-
-    let past: Vec<(usize, &IncidentView)> = m
-        .incidents
-        .iter()
-        .zip(&m.views)
-        .enumerate()
-        .filter(|(_, (i, _))| !i.is_upcoming_maintenance())
-        .map(|(n, (_, v))| (n, v))
-        .collect();
-    let pages = past.len().div_ceil(HISTORY_PAGE_SIZE).max(1);
-    for page in 1..=pages {
-        let mut months: Vec<Month> = Vec::new();
-        for (n, view) in past
-            .iter()
-            .skip((page - 1) * HISTORY_PAGE_SIZE)
-            .take(HISTORY_PAGE_SIZE)
-        {
-            let started = m.incidents[*n].started_at;
-            let key = started.format("%Y-%m").to_string();
-            match months.last_mut() {
-                Some(month) if month.key == key => month.incidents.push(view),
-                _ => months.push(Month {
-                    key,
-                    label: started.format("%B %Y").to_string(),
-                    incidents: vec![view],
-                }),
-            }
-        }
-        let body = HistoryPage {
-            site: m.site,
-            months,
-            page,
-            pages,
-        }
-        .render()?;
-        let key = if page == 1 {
-            "/history".to_string()
-        } else {
-            format!("/history?page={page}")
-        };
-        out.add(key, HTML, body.into_bytes(), false);
-    }
+    let subscribe = SubscribePage {
+        site: m.site,
+        compact: false,
+        components,
+    };
+    out.add("/subscribe", HTML, subscribe.render()?.into_bytes(), false);
 
     out.add(
         NOT_FOUND_KEY,
@@ -156,5 +171,64 @@ pub fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
         NotFoundPage { site: m.site }.render()?.into_bytes(),
         false,
     );
+    Ok(())
+}
+
+/// `/history`: a page a calendar month, this month's first, back to the month of the oldest
+/// incident. A month's page is remade only when one of its incidents changed (or, once a month,
+/// when the pages move along by one).
+fn history(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
+    let past: Vec<(usize, usize)> = m
+        .incidents
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| !i.is_upcoming_maintenance())
+        .map(|(n, i)| (history_page(m.now, i.started_at), n))
+        .collect();
+    let pages = past.iter().map(|(page, _)| *page).max().unwrap_or(1);
+    let mut by_page: Vec<Vec<usize>> = vec![Vec::new(); pages];
+    for (page, n) in past {
+        by_page[page - 1].push(n);
+    }
+    let this_month = m.now.date_naive().with_day(1).unwrap_or(m.now.date_naive());
+    let month_of = |page: usize| -> Option<chrono::NaiveDate> {
+        let back = u32::try_from(page.checked_sub(1)?).ok()?;
+        this_month.checked_sub_months(chrono::Months::new(back))
+    };
+    for (index, mut listed) in by_page.into_iter().enumerate() {
+        let page = index + 1;
+        listed.sort_by_key(|n| std::cmp::Reverse((m.incidents[*n].started_at, m.incidents[*n].id)));
+        let Some(month) = month_of(page) else {
+            continue;
+        };
+        let key = if page == 1 {
+            "/history".to_string()
+        } else {
+            format!("/history?page={page}")
+        };
+        let fingerprints: Vec<u64> = listed.iter().map(|n| m.incident_fingerprint(*n)).collect();
+        let input = fingerprint(&(page, pages, month, &fingerprints));
+        if out.keep(&key, input) {
+            continue;
+        }
+        let label = |d: chrono::NaiveDate| d.format("%B %Y").to_string();
+        let body = HistoryPage {
+            site: m.site,
+            month: Month {
+                key: month.format("%Y-%m").to_string(),
+                label: label(month),
+                incidents: listed.iter().map(|n| m.view(*n)).collect(),
+            },
+            page,
+            pages,
+            newer: (page > 1).then(|| month_of(page - 1)).flatten().map(label),
+            older: (page < pages)
+                .then(|| month_of(page + 1))
+                .flatten()
+                .map(label),
+        }
+        .render()?;
+        out.add_made_from(key, input, HTML, body.into_bytes());
+    }
     Ok(())
 }

@@ -14,6 +14,15 @@ use crate::domain::{
 /// How many days "Past incidents" on the front page covers.
 pub const PAST_DAYS: i64 = 14;
 
+/// At most this many incidents under "Past incidents" on the front page (the rest are a click
+/// away in the history), so a busy fortnight cannot make the page heavy.
+pub const PAST_INCIDENTS: usize = 30;
+
+/// A page with more components than this shows them compactly: each group's members by name
+/// and status, with the bars on the group's own page (`/groups/{id}`), and the subscribe
+/// forms' component pickers on `/subscribe`. Ninety bars a component is about 7 KB of HTML.
+pub const FULL_DETAIL_COMPONENTS: usize = 25;
+
 /// A moment shown as absolute UTC, which `local-time.js` rewrites into the reader's time zone.
 #[derive(Clone)]
 pub struct TimeView {
@@ -43,6 +52,8 @@ pub struct ComponentView {
 
 pub struct GroupView {
     pub name: Option<String>,
+    /// The group's id (its page is `/groups/{id}`); empty for ungrouped components.
+    pub id: String,
     pub status: &'static str,
     pub status_label: &'static str,
     pub components: Vec<ComponentView>,
@@ -145,10 +156,16 @@ pub struct Model<'a> {
     pub indicator: Indicator,
     pub components: &'a [Component],
     pub groups: Vec<GroupView>,
+    /// Too many components to show each one's bars on the front page.
+    pub compact: bool,
     /// Every incident and maintenance, newest first, as the snapshot has them.
     pub incidents: &'a [Incident],
-    /// Views of `incidents`, same order.
-    pub views: Vec<IncidentView>,
+    /// Views of `incidents`, same order, each made when first asked for ([`Model::view`]):
+    /// a render only looks at the incidents whose pages it writes.
+    views: Vec<std::cell::OnceCell<IncidentView>>,
+    /// What every incident's view depends on besides the incident: the site and the names of
+    /// the components.
+    context_fingerprint: u64,
     pub component_names: HashMap<i64, &'a str>,
     /// The open breach's statement, shown first everywhere.
     pub statement: Option<StatementView>,
@@ -170,8 +187,13 @@ impl<'a> Model<'a> {
         let views = snapshot
             .incidents
             .iter()
-            .map(|i| incident_view(site, i, &component_names))
+            .map(|_| std::cell::OnceCell::new())
             .collect();
+        let context_fingerprint = {
+            let mut names: Vec<(&i64, &&str)> = component_names.iter().collect();
+            names.sort();
+            fingerprint(&(&site.url, &site.name, &site.brand, names))
+        };
         let (uptime_components, uptime_groups) = uptime_reports(snapshot);
         let bars = UptimeBars::new(snapshot);
         let component_bars: HashMap<i64, &UptimeReport> = uptime_components
@@ -186,6 +208,7 @@ impl<'a> Model<'a> {
         for g in &mut groups {
             if let Some(name) = &g.name {
                 g.uptime = group_bars.get(name.as_str()).map(|r| bars.view(r));
+                g.id = super::api::group_id(Some(&snapshot.group_ids), name);
             }
         }
         Model {
@@ -193,11 +216,13 @@ impl<'a> Model<'a> {
             now: snapshot.now,
             indicator: Indicator::overall(&snapshot.components, &snapshot.incidents),
             components: &snapshot.components,
+            compact: snapshot.components.len() > FULL_DETAIL_COMPONENTS,
             groups,
             uptime_components,
             uptime_groups,
             incidents: &snapshot.incidents,
             views,
+            context_fingerprint,
             component_names,
             group_ids: &snapshot.group_ids,
             statement: snapshot.statement.as_ref().map(|p| StatementView {
@@ -209,6 +234,18 @@ impl<'a> Model<'a> {
                 started: TimeView::new(&p.started_at),
             }),
         }
+    }
+
+    /// The view of incident `n` (an index into `incidents`), made the first time it is asked for.
+    pub fn view(&self, n: usize) -> &IncidentView {
+        self.views[n]
+            .get_or_init(|| incident_view(self.site, &self.incidents[n], &self.component_names))
+    }
+
+    /// A fingerprint of everything incident `n`'s view is made from: equal fingerprints, equal
+    /// views, so a body made only from it can be kept from the last render.
+    pub fn incident_fingerprint(&self, n: usize) -> u64 {
+        fingerprint(&(self.context_fingerprint, &self.incidents[n]))
     }
 
     /// Indices of the incidents matching `keep`, in snapshot order.
@@ -241,11 +278,31 @@ impl<'a> Model<'a> {
     /// "Maintenance in progress" instead); a run of days with none is folded into one line.
     pub fn past_days(&self) -> Vec<DayView> {
         let today = self.now.date_naive();
+        let oldest = today - Duration::days(PAST_DAYS - 1);
+        // Newest first, at most PAST_INCIDENTS of them.
+        let mut listed: Vec<usize> = self.select(|i| {
+            let day = i.started_at.date_naive();
+            day >= oldest && day <= today && i.status.is_closed()
+        });
+        listed.sort_by_key(|n| std::cmp::Reverse(self.incidents[*n].started_at));
+        listed.truncate(PAST_INCIDENTS);
         let mut out: Vec<DayView> = Vec::new();
         for back in 0..PAST_DAYS {
             let date = today - Duration::days(back);
-            let incidents =
-                self.select(|i| i.started_at.date_naive() == date && i.status.is_closed());
+            let incidents: Vec<usize> = listed
+                .iter()
+                .copied()
+                .filter(|n| self.incidents[*n].started_at.date_naive() == date)
+                .collect();
+            // Past the cap, the older days are left to the history rather than called
+            // days without incidents.
+            let capped = listed.len() == PAST_INCIDENTS
+                && listed
+                    .last()
+                    .is_some_and(|n| self.incidents[*n].started_at.date_naive() > date);
+            if capped {
+                break;
+            }
             match out.last_mut() {
                 Some(run) if incidents.is_empty() && run.incidents.is_empty() => {
                     run.first = Some(DateView::new(date));
@@ -341,6 +398,7 @@ fn groups(components: &[Component], uptime: impl Fn(i64) -> Option<UptimeView>) 
             (Some(g), Some(last)) if last.name.as_ref() == Some(g) => last.components.push(view),
             _ => out.push(GroupView {
                 name: c.group.clone(),
+                id: String::new(),
                 status: "",
                 status_label: "",
                 components: vec![view],
@@ -481,22 +539,14 @@ fn uptime_reports(snapshot: &Snapshot) -> (Vec<UptimeReport>, Vec<UptimeReport>)
 /// What the bars need besides the numbers: each incident's name and where it is listed.
 struct UptimeBars<'a> {
     incidents: HashMap<i64, &'a Incident>,
-    /// Incident id → the `/history` page (from 1) that lists it.
-    history_page: HashMap<i64, usize>,
+    now: DateTime<Utc>,
 }
 
 impl<'a> UptimeBars<'a> {
     fn new(snapshot: &'a Snapshot) -> UptimeBars<'a> {
-        let history_page = snapshot
-            .incidents
-            .iter()
-            .filter(|i| !i.is_upcoming_maintenance())
-            .enumerate()
-            .map(|(n, i)| (i.id, n / super::HISTORY_PAGE_SIZE + 1))
-            .collect();
         UptimeBars {
             incidents: snapshot.incidents.iter().map(|i| (i.id, i)).collect(),
-            history_page,
+            now: snapshot.now,
         }
     }
 
@@ -553,7 +603,7 @@ impl<'a> UptimeBars<'a> {
             [] => None,
             [one] => Some(format!("/incidents/{}", one.id)),
             [newest, ..] => {
-                let page = self.history_page.get(&newest.id).copied().unwrap_or(1);
+                let page = history_page(self.now, newest.started_at);
                 let month = newest.started_at.format("%Y-%m");
                 Some(if page == 1 {
                     format!("/history#m-{month}")
@@ -589,4 +639,28 @@ fn minutes_text(minutes: i64) -> String {
         (h, 0) => format!("{h} h"),
         (h, m) => format!("{h} h {m} min"),
     }
+}
+
+/// The `/history` page (from 1) that lists an incident begun at `started`: one page a calendar
+/// month (UTC), this month's first.
+pub fn history_page(now: DateTime<Utc>, started: DateTime<Utc>) -> usize {
+    let months = |t: DateTime<Utc>| i64::from(t.year()) * 12 + i64::from(t.month0());
+    usize::try_from(months(now) - months(started)).map_or(1, |back| back + 1)
+}
+
+/// A stable hash of a value's `Debug` form (every field, nested), streamed without building the
+/// string.
+pub fn fingerprint(value: &impl std::fmt::Debug) -> u64 {
+    use std::fmt::Write;
+    use std::hash::Hasher;
+    struct Feed(std::collections::hash_map::DefaultHasher);
+    impl Write for Feed {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut feed = Feed(std::collections::hash_map::DefaultHasher::new());
+    let _ = write!(feed, "{value:?}");
+    feed.0.finish()
 }

@@ -207,6 +207,8 @@ async fn healthz(State(state): State<AppState>) -> Response {
         "status": if database { "ok" } else { "database unreachable" },
         "database": state.store.backend(),
         "pages": state.cache.pages().len(),
+        // A committed change the pages do not show yet (they follow within milliseconds).
+        "pages_pending": state.cache.pending(),
     });
     (status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }
@@ -265,8 +267,8 @@ pub fn respond_with<B>(
     into_body: impl FnOnce(Bytes) -> B,
 ) -> http::Response<B> {
     let variant = match pick_encoding(request) {
-        Encoding::Brotli if body.brotli.is_some() => body.brotli.as_ref(),
-        Encoding::Brotli | Encoding::Gzip if body.gzip.is_some() => body.gzip.as_ref(),
+        Encoding::Brotli => body.brotli().or_else(|| body.gzip()),
+        Encoding::Gzip => body.gzip(),
         _ => None,
     }
     .unwrap_or(&body.identity);

@@ -118,7 +118,8 @@ async fn a_reload_right_after_a_change_shows_the_new_state() {
         )
         .await;
     assert_eq!(r.status(), 201);
-    // A browser reloading revalidates with the ETag it holds: it gets the new page at once.
+    // A browser reloading revalidates with the ETag it holds: once the pages show the change
+    // (they follow the commit by milliseconds), it gets the new page.
     let r = app
         .http
         .get(app.url("/"))

@@ -133,8 +133,27 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// GETs a path once the public pages show every change committed so far (a write returns
+    /// at commit; the pages follow).
     pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.settled().await;
         self.http.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// Waits (up to 5 s: a test may have stopped the database) until `/healthz` says the
+    /// public pages show every committed change.
+    pub async fn settled(&self) {
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(5) {
+            let health: Option<Value> = match self.http.get(self.url("/healthz")).send().await {
+                Ok(r) => r.json().await.ok(),
+                Err(_) => None,
+            };
+            if health.is_some_and(|h| h["pages_pending"] == false) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     pub async fn get_text(&self, path: &str) -> String {
@@ -154,14 +173,18 @@ impl TestApp {
         self.api_as(&self.token, path, body).await
     }
 
+    /// POSTs JSON to the admin API; returns once the public pages show the change too.
     pub async fn api_as(&self, token: &str, path: &str, body: Value) -> reqwest::Response {
-        self.http
+        let r = self
+            .http
             .post(self.url(path))
             .bearer_auth(token)
             .json(&body)
             .send()
             .await
-            .expect("POST")
+            .expect("POST");
+        self.settled().await;
+        r
     }
 
     /// GETs an admin API path with the test's admin token and returns the JSON.

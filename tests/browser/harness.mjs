@@ -194,7 +194,20 @@ export async function startHerald({ label = 'herald', env: extraEnv = {} } = {})
       if (expect !== undefined && res.status !== expect) {
         throw new Error(`${method} ${urlPath} answered ${res.status}, expected ${expect}: ${text.slice(0, 2000)}`);
       }
+      // A write returns at commit and the pages follow: wait until they show it.
+      if (method !== 'GET') await herald.settled();
       return { status: res.status, headers: res.headers, body: json, text };
+    },
+    /** Waits (up to 10 s) until /healthz says the public pages show every committed change. */
+    async settled() {
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        const res = await fetch(`${url}/healthz`);
+        const health = await res.json().catch(() => ({}));
+        if (health.pages_pending === false) return;
+        await sleep(5);
+      }
+      throw new Error('the public pages never caught up with the last change (/healthz pages_pending)');
     },
   };
 
