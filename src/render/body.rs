@@ -1,6 +1,9 @@
 //! One public response body, rendered once and served many times: the bytes, their ETag,
-//! gzip and brotli copies made up front so no request spends CPU compressing, and each copy's
-//! response headers, built once so that a request only clones them.
+//! gzip and brotli copies, and each copy's response headers, built once so that a request only
+//! clones them. The copies are made off the request path: for bodies many read, by a background
+//! task right after a render ([`CachedBody::warm`]; until it is done such a body goes out
+//! uncompressed, never late), and for the long tail (an incident's page, a month of history) on
+//! the first request that asks for one.
 
 use std::io::Write;
 
@@ -10,6 +13,11 @@ use sha2::{Digest, Sha256};
 
 /// Bodies smaller than this are sent as they are; compressing them saves nothing.
 const COMPRESS_FROM: usize = 256;
+
+/// Bodies larger than this (all uptime of hundreds of components, say) are compressed at a
+/// lower setting: a few percent larger, several times faster, so a change is not followed by
+/// seconds of compression.
+const LARGE_BODY: usize = 256 * 1024;
 
 /// How long browsers and shared caches (CDNs) may use a body before asking Herald again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,12 +135,14 @@ impl Variant {
 pub struct CachedBody {
     pub content_type: &'static str,
     pub identity: Variant,
-    /// The compressed copies, made at render time for bodies most readers fetch, and on the
-    /// first request that asks for them for the rest ([`CachedBody::deferred`]).
+    /// The compressed copies, made by [`CachedBody::warm`] (in the background after a render)
+    /// or, for a body made `on_request`, by the first request that asks for one.
     gzip: std::sync::OnceLock<Option<Variant>>,
     brotli: std::sync::OnceLock<Option<Variant>>,
     /// The identity ETag the compressed copies' tags are made from.
     tag: String,
+    /// Compressed by the first request that asks (the long tail), rather than by `warm`.
+    on_request: bool,
     /// Readable from any origin (JSON API, banner, feeds).
     pub cors: bool,
     pub freshness: Freshness,
@@ -150,20 +160,22 @@ impl CachedBody {
         cors: bool,
         freshness: Freshness,
     ) -> CachedBody {
-        let body = CachedBody::deferred(content_type, body, cors, freshness);
-        body.gzip();
-        body.brotli();
+        let body = CachedBody::deferred(content_type, body, cors, freshness, false);
+        body.warm();
         body
     }
 
-    /// A body whose compressed copies are made when first asked for: for the long tail (an
-    /// incident's page, a month of history) that few readers fetch, so a render of thousands
-    /// of them costs no compression and no memory until they are read.
+    /// A body whose compressed copies are not made yet. With `on_request` the first request
+    /// that asks makes them: for the long tail (an incident's page, a month of history) that
+    /// few readers fetch, so a render of thousands of them costs no compression and no memory
+    /// until they are read. Otherwise [`CachedBody::warm`] makes them, and until it has a
+    /// request gets the body uncompressed.
     pub fn deferred(
         content_type: &'static str,
         body: impl Into<Bytes>,
         cors: bool,
         freshness: Freshness,
+        on_request: bool,
     ) -> CachedBody {
         let identity: Bytes = body.into();
         let tag = hex::encode(Sha256::digest(&identity))[..24].to_string();
@@ -173,17 +185,55 @@ impl CachedBody {
             gzip: std::sync::OnceLock::new(),
             brotli: std::sync::OnceLock::new(),
             tag,
+            on_request,
             cors,
             freshness,
         }
     }
 
-    /// The gzip copy (none for a body too small to gain from it).
+    /// Makes both compressed copies now, if they are not made yet.
+    pub fn warm(&self) {
+        self.gzip();
+        self.brotli();
+    }
+
+    /// [`CachedBody::warm`], except for a body left to its first request.
+    pub fn warm_unless_on_request(&self) {
+        if !self.on_request {
+            self.warm();
+        }
+    }
+
+    /// Whether both compressed copies are made (or the body is too small for them).
+    pub fn is_warm(&self) -> bool {
+        self.gzip.get().is_some() && self.brotli.get().is_some()
+    }
+
+    /// The gzip copy a request may send now: made on the spot for the long tail, otherwise
+    /// only once `warm` has made it.
+    pub fn gzip_for_request(&self) -> Option<&Variant> {
+        if self.on_request {
+            self.gzip()
+        } else {
+            self.gzip.get().and_then(Option::as_ref)
+        }
+    }
+
+    /// The brotli copy a request may send now (as [`CachedBody::gzip_for_request`]).
+    pub fn brotli_for_request(&self) -> Option<&Variant> {
+        if self.on_request {
+            self.brotli()
+        } else {
+            self.brotli.get().and_then(Option::as_ref)
+        }
+    }
+
+    /// The gzip copy, made now if need be (none for a body too small to gain from it).
     pub fn gzip(&self) -> Option<&Variant> {
         self.compressed(&self.gzip, gzip, "-gz", "gzip")
     }
 
-    /// The brotli copy (none for a body too small to gain from it).
+    /// The brotli copy, made now if need be (none for a body too small to gain from it).
     pub fn brotli(&self) -> Option<&Variant> {
         self.compressed(&self.brotli, brotli, "-br", "br")
     }
@@ -220,7 +270,7 @@ impl CachedBody {
         body: Vec<u8>,
         cors: bool,
         freshness: Freshness,
-        deferred: bool,
+        on_request: bool,
     ) -> std::sync::Arc<CachedBody> {
         match previous {
             Some(p)
@@ -231,21 +281,24 @@ impl CachedBody {
             {
                 p.clone()
             }
-            _ if deferred => {
-                std::sync::Arc::new(CachedBody::deferred(content_type, body, cors, freshness))
-            }
-            _ => std::sync::Arc::new(CachedBody::with_freshness(
+            _ => std::sync::Arc::new(CachedBody::deferred(
                 content_type,
                 body,
                 cors,
                 freshness,
+                on_request,
             )),
         }
     }
 }
 
 fn gzip(data: &[u8]) -> Bytes {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let level = if data.len() > LARGE_BODY {
+        flate2::Compression::default()
+    } else {
+        flate2::Compression::best()
+    };
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), level);
     // Writing into a Vec cannot fail.
     let _ = encoder.write_all(data);
     Bytes::from(encoder.finish().unwrap_or_default())
@@ -254,7 +307,8 @@ fn gzip(data: &[u8]) -> Bytes {
 fn brotli(data: &[u8]) -> Bytes {
     let mut out = Vec::new();
     let params = brotli::enc::BrotliEncoderParams {
-        quality: 10,
+        // 10 and 11 are several times slower for a percent or two.
+        quality: if data.len() > LARGE_BODY { 5 } else { 9 },
         lgwin: 22,
         ..Default::default()
     };
@@ -310,18 +364,35 @@ mod tests {
     fn a_deferred_body_is_compressed_on_first_request_to_the_same_bytes_and_tags() {
         let text = "<p>An incident page</p>".repeat(40);
         let eager = CachedBody::new("text/html; charset=utf-8", text.clone(), false);
-        let deferred = CachedBody::deferred(
-            "text/html; charset=utf-8",
-            text,
-            false,
-            Freshness::for_type("text/html; charset=utf-8"),
-        );
-        assert!(deferred.gzip.get().is_none() && deferred.brotli.get().is_none());
+        let html = "text/html; charset=utf-8";
+        let deferred =
+            CachedBody::deferred(html, text.clone(), false, Freshness::for_type(html), true);
+        assert!(!deferred.is_warm());
         assert_eq!(
-            deferred.brotli().unwrap().etag,
+            deferred.brotli_for_request().unwrap().etag,
             eager.brotli().unwrap().etag
         );
-        assert_eq!(deferred.gzip().unwrap().bytes, eager.gzip().unwrap().bytes);
-        assert!(deferred.brotli.get().is_some());
+        assert_eq!(
+            deferred.gzip_for_request().unwrap().bytes,
+            eager.gzip().unwrap().bytes
+        );
+        assert!(deferred.is_warm());
+    }
+
+    #[test]
+    fn a_body_warmed_in_the_background_goes_out_uncompressed_until_it_is_warm() {
+        let html = "text/html; charset=utf-8";
+        let body = CachedBody::deferred(
+            html,
+            "<p>The front page</p>".repeat(40),
+            false,
+            Freshness::for_type(html),
+            false,
+        );
+        assert!(body.brotli_for_request().is_none() && body.gzip_for_request().is_none());
+        assert!(!body.is_warm());
+        body.warm();
+        assert!(body.is_warm());
+        assert!(body.brotli_for_request().is_some() && body.gzip_for_request().is_some());
     }
 }

@@ -36,6 +36,20 @@ use crate::store::Store;
 /// How long a change waits for the pages that show it.
 const REFRESH_WAIT: Duration = Duration::from_secs(5);
 
+/// How often a rebuild reads every incident again, checking every row's stamp, instead of only
+/// the incidents whose revision moved since the last read.
+const FULL_READ_EVERY: Duration = Duration::from_secs(60);
+
+/// The incidents as the last rebuild read them, so the next re-reads only those that changed.
+struct KnownIncidents {
+    /// Each incident's revision when it was read (`Store::incident_revisions`).
+    revisions: HashMap<i64, i64>,
+    incidents: HashMap<i64, Incident>,
+    /// The components' ids and names when read: a rename changes what the updates list.
+    components: u64,
+    read_at: std::time::Instant,
+}
+
 /// Everything a render needs, read from the store in one go.
 pub struct Snapshot {
     pub components: Vec<Component>,
@@ -48,6 +62,8 @@ pub struct Snapshot {
     pub group_ids: std::collections::HashMap<String, String>,
     /// Each component's status history (genuine rows only), for uptime.
     pub history: crate::store::StatusHistory,
+    /// Each incident's revision when read: it moves with any change to the incident's rows.
+    pub revisions: HashMap<i64, i64>,
 }
 
 /// A breach statement pinned at the top of the status page and first in the banner.
@@ -130,6 +146,14 @@ impl Pages {
         self.bodies.is_empty()
     }
 
+    /// Makes the compressed copies of every body that `warm`s (those not left to their first
+    /// request). Blocking: CPU work for a blocking thread.
+    pub fn warm(&self) {
+        for body in self.bodies.values() {
+            body.warm_unless_on_request();
+        }
+    }
+
     /// Renders every public body from a snapshot, reusing unchanged bodies from `previous`.
     pub fn render(site: &Site, snapshot: &Snapshot, previous: &Pages) -> anyhow::Result<Pages> {
         let mut out = PagesBuilder {
@@ -137,16 +161,32 @@ impl Pages {
             bodies: HashMap::new(),
             inputs: HashMap::new(),
         };
+        let mut clock = std::time::Instant::now();
+        let mut lap = |what: &'static str| {
+            let now = std::time::Instant::now();
+            tracing::trace!(
+                what,
+                ms = (now - clock).as_secs_f64() * 1000.0,
+                "render step"
+            );
+            clock = now;
+        };
         let model = views::Model::new(site, snapshot);
+        lap("model");
         pages::render(&model, &mut out)?;
+        lap("pages");
         api::render(&model, &mut out)?;
+        lap("api");
         uptime::render(&model, &mut out)?;
+        lap("uptime");
         banner::render(&model, &mut out)?;
         feeds::render(&model, &mut out)?;
+        lap("banner and feeds");
         badges::render(&model, &mut out)?;
         calendar::render(&model, &mut out)?;
         brand::render(site, &mut out);
         assets::render(&mut out);
+        lap("badges, calendar, assets");
         Ok(Pages {
             bodies: out.bodies,
             inputs: out.inputs,
@@ -219,14 +259,14 @@ impl PagesBuilder<'_> {
         let key = key.into();
         // Bodies made from one input are the long tail (incident pages, months of history):
         // compressed on first request rather than at render.
-        let deferred = self.inputs.contains_key(&key);
+        let on_request = self.inputs.contains_key(&key);
         let body = CachedBody::reuse_or_new(
             self.previous.get(&key),
             content_type,
             body,
             cors,
             freshness,
-            deferred,
+            on_request,
         );
         self.bodies.insert(key, body);
     }
@@ -243,6 +283,9 @@ pub struct PageCache {
     requested: AtomicU64,
     wake: Notify,
     built: watch::Sender<u64>,
+    /// One more than the newest rebuild whose bodies are all compressed (see
+    /// `CachedBody::warm`); 0 until the first set is.
+    warmed: Arc<AtomicU64>,
     /// Trips the wire when a rebuild finds rows Herald did not write (set once at start).
     wire: std::sync::OnceLock<crate::security::tripwire::TripLine>,
     /// The tampered rows already reported, so each trips the wire once.
@@ -253,6 +296,11 @@ pub struct PageCache {
     /// What the database held when the current pages were built (`Store::pages_marker`), so a
     /// change made by another process is noticed (`cluster::spawn_page_watch`).
     built_from: std::sync::Mutex<Option<crate::store::PagesMarker>>,
+    /// The incidents the last rebuild read (only the rebuild loop touches it).
+    known: std::sync::Mutex<Option<KnownIncidents>>,
+    /// The status history the last rebuild read, with its revision and the day it was read
+    /// from: read again only when it changed or the window moved on a day.
+    known_history: std::sync::Mutex<Option<(i64, chrono::NaiveDate, crate::store::StatusHistory)>>,
 }
 
 impl PageCache {
@@ -269,10 +317,13 @@ impl PageCache {
             requested: AtomicU64::new(0),
             wake: Notify::new(),
             built: watch::channel(0).0,
+            warmed: Arc::new(AtomicU64::new(0)),
             wire: std::sync::OnceLock::new(),
             reported: std::sync::Mutex::new(std::collections::HashSet::new()),
             frozen: std::sync::atomic::AtomicBool::new(false),
             built_from: std::sync::Mutex::new(None),
+            known: std::sync::Mutex::new(None),
+            known_history: std::sync::Mutex::new(None),
         });
         cache.rebuild().await?;
         Ok(cache)
@@ -315,12 +366,15 @@ impl PageCache {
         if self.frozen.load(Ordering::SeqCst) {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         // Read first: a change committed while the pages are built shows as a difference later.
         let marker = self.store.pages_marker().await.ok();
-        let (components, incidents, mut tampered) = public_only(
-            self.store.components().await?,
-            self.store.incidents().await?,
-        );
+        let read_marker = started.elapsed();
+        let components = self.store.components().await?;
+        let read_components = started.elapsed();
+        let (incidents, revisions, full) = self.read_incidents(&components).await?;
+        let read_incidents = started.elapsed();
+        let (components, incidents, mut tampered) = public_only(components, incidents);
         // Only a breach Herald stamped, whose statement is itself on the public pages, is
         // pinned; a row written straight into the database trips the wire instead.
         let statement = match self.store.open_breach().await? {
@@ -352,7 +406,8 @@ impl PageCache {
                 }
             },
         };
-        let mut history = self.store.status_history().await?;
+        let read_site = started.elapsed();
+        let mut history = self.read_history(full).await?;
         tampered.extend(
             history
                 .tampered
@@ -362,6 +417,7 @@ impl PageCache {
         // Only the history of components the public may see.
         let public: std::collections::HashSet<i64> = components.iter().map(|c| c.id).collect();
         history.changes.retain(|id, _| public.contains(id));
+        let read_history = started.elapsed();
         self.report_tampered(tampered).await;
         if self.frozen.load(Ordering::SeqCst) {
             return Ok(());
@@ -378,13 +434,30 @@ impl PageCache {
                 .into_iter()
                 .collect(),
             history,
+            revisions,
         };
+        let read = started.elapsed();
         let previous = self.pages.load_full();
         let site = Arc::new(site);
         let rendering = site.clone();
         let pages =
             tokio::task::spawn_blocking(move || Pages::render(&rendering, &snapshot, &previous))
                 .await??;
+        tracing::trace!(
+            marker_ms = read_marker.as_millis() as u64,
+            components_ms = (read_components - read_marker).as_millis() as u64,
+            incidents_ms = (read_incidents - read_components).as_millis() as u64,
+            breach_and_branding_ms = (read_site - read_incidents).as_millis() as u64,
+            history_ms = (read_history - read_site).as_millis() as u64,
+            groups_ms = (read - read_history).as_millis() as u64,
+            "pages read"
+        );
+        tracing::debug!(
+            read_incidents_ms = read_incidents.as_millis() as u64,
+            read_ms = read.as_millis() as u64,
+            render_ms = (started.elapsed() - read).as_millis() as u64,
+            "pages rendered"
+        );
         self.pages.store(Arc::new(pages));
         let changed = {
             let current = self.site.load();
@@ -397,6 +470,103 @@ impl PageCache {
             *built = marker;
         }
         Ok(())
+    }
+
+    /// Every incident, newest first: those whose revision moved since the last read are read
+    /// again, the rest kept from it; every `FULL_READ_EVERY`, and after a component's rename,
+    /// all are read again (which checks every row's stamp anew).
+    async fn read_incidents(
+        &self,
+        components: &[Component],
+    ) -> anyhow::Result<(Vec<Incident>, HashMap<i64, i64>, bool)> {
+        let names = views::fingerprint(
+            &components
+                .iter()
+                .map(|c| (c.id, &c.name))
+                .collect::<Vec<_>>(),
+        );
+        // Taken out while reading: a failed read leaves nothing, and the next one reads all.
+        let last = self.known.lock().ok().and_then(|mut k| k.take());
+        // Revisions first: a change committed after this read shows as a moved revision later.
+        let revisions = self.store.incident_revisions().await?;
+        let mut full = false;
+        let known = match last {
+            Some(mut known)
+                if known.components == names && known.read_at.elapsed() < FULL_READ_EVERY =>
+            {
+                let changed: Vec<i64> = revisions
+                    .iter()
+                    .filter(|(id, revision)| known.revisions.get(id) != Some(revision))
+                    .map(|(id, _)| *id)
+                    .collect();
+                known.incidents.retain(|id, _| revisions.contains_key(id));
+                known.revisions = revisions;
+                for id in &changed {
+                    known.incidents.remove(id);
+                }
+                for incident in self.store.incidents_by_id(&changed).await? {
+                    known.incidents.insert(incident.id, incident);
+                }
+                // One deleted between the two reads: read again next time.
+                for id in &changed {
+                    if !known.incidents.contains_key(id) {
+                        known.revisions.remove(id);
+                    }
+                }
+                known
+            }
+            _ => {
+                full = true;
+                KnownIncidents {
+                    revisions,
+                    incidents: self
+                        .store
+                        .incidents()
+                        .await?
+                        .into_iter()
+                        .map(|i| (i.id, i))
+                        .collect(),
+                    components: names,
+                    read_at: std::time::Instant::now(),
+                }
+            }
+        };
+        let mut incidents: Vec<Incident> = known.incidents.values().cloned().collect();
+        incidents.sort_by(|a, b| b.started_at.cmp(&a.started_at).then(b.id.cmp(&a.id)));
+        let revisions = known.revisions.clone();
+        if let Ok(mut slot) = self.known.lock() {
+            *slot = Some(known);
+        }
+        Ok((incidents, revisions, full))
+    }
+
+    /// The status history uptime needs. A full read checks every row's stamp; in between, the
+    /// window the bars show is read, and only when the history's revision moved or a new day
+    /// began since the last read.
+    async fn read_history(&self, full: bool) -> anyhow::Result<crate::store::StatusHistory> {
+        let revision = self.store.status_log_revision().await?;
+        let today = crate::domain::now().date_naive();
+        if !full {
+            if let Ok(known) = self.known_history.lock() {
+                if let Some((r, day, history)) = known.as_ref() {
+                    if *r == revision && *day == today {
+                        return Ok(history.clone());
+                    }
+                }
+            }
+        }
+        let history = if full {
+            self.store.status_history().await?
+        } else {
+            let window = i64::from(crate::domain::uptime::DAYS) + 1;
+            self.store
+                .status_history_since(crate::domain::now() - chrono::Duration::days(window))
+                .await?
+        };
+        if let Ok(mut known) = self.known_history.lock() {
+            *known = Some((revision, today, history.clone()));
+        }
+        Ok(history)
     }
 
     /// Trips the wire, once per row, for rows kept off the public pages.
@@ -445,9 +615,33 @@ impl PageCache {
         self.built.subscribe()
     }
 
-    /// Whether a change has been asked for that the live pages do not show yet.
+    /// Whether a change has been asked for that the live pages do not show yet, or do not yet
+    /// have compressed.
     pub fn pending(&self) -> bool {
-        *self.built.borrow() < self.requested.load(Ordering::SeqCst)
+        let built = *self.built.borrow();
+        built < self.requested.load(Ordering::SeqCst) || self.warmed.load(Ordering::SeqCst) <= built
+    }
+
+    /// Compresses the live pages after every rebuild, one set at a time and always the newest
+    /// (a burst of rebuilds is compressed once, at its end), on a blocking thread.
+    fn spawn_warmer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut built = this.built.subscribe();
+            loop {
+                let done = *built.borrow_and_update();
+                let pages = this.pages.load_full();
+                if tokio::task::spawn_blocking(move || pages.warm())
+                    .await
+                    .is_ok()
+                {
+                    this.warmed.fetch_max(done + 1, Ordering::SeqCst);
+                }
+                if built.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
     }
 
     /// Asks for a rebuild without waiting for it.
@@ -456,8 +650,10 @@ impl PageCache {
         self.wake.notify_one();
     }
 
-    /// Runs the rebuild loop for the life of the runtime.
+    /// Runs the rebuild loop, and the compression that follows each rebuild, for the life of
+    /// the runtime.
     pub fn spawn_rebuilder(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        self.spawn_warmer();
         let this = self.clone();
         tokio::spawn(async move {
             loop {

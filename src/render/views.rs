@@ -166,6 +166,10 @@ pub struct Model<'a> {
     /// What every incident's view depends on besides the incident: the site and the names of
     /// the components.
     context_fingerprint: u64,
+    /// Each incident's revision (`Store::incident_revisions`).
+    revisions: &'a HashMap<i64, i64>,
+    /// Each incident's fingerprint, made when first asked for.
+    fingerprints: Vec<std::cell::OnceCell<u64>>,
     pub component_names: HashMap<i64, &'a str>,
     /// The open breach's statement, shown first everywhere.
     pub statement: Option<StatementView>,
@@ -223,6 +227,12 @@ impl<'a> Model<'a> {
             incidents: &snapshot.incidents,
             views,
             context_fingerprint,
+            revisions: &snapshot.revisions,
+            fingerprints: snapshot
+                .incidents
+                .iter()
+                .map(|_| std::cell::OnceCell::new())
+                .collect(),
             component_names,
             group_ids: &snapshot.group_ids,
             statement: snapshot.statement.as_ref().map(|p| StatementView {
@@ -243,9 +253,27 @@ impl<'a> Model<'a> {
     }
 
     /// A fingerprint of everything incident `n`'s view is made from: equal fingerprints, equal
-    /// views, so a body made only from it can be kept from the last render.
+    /// views, so a body made only from it can be kept from the last render. The incident's
+    /// revision moves with any change to its rows; the updates it keeps and whether its
+    /// postmortem is public follow what the public may see. Without a revision (a snapshot
+    /// made otherwise) the whole incident is hashed.
     pub fn incident_fingerprint(&self, n: usize) -> u64 {
-        fingerprint(&(self.context_fingerprint, &self.incidents[n]))
+        *self.fingerprints[n].get_or_init(|| {
+            let i = &self.incidents[n];
+            match self.revisions.get(&i.id) {
+                Some(revision) => {
+                    let updates: Vec<i64> = i.updates.iter().map(|u| u.id).collect();
+                    fingerprint(&(
+                        self.context_fingerprint,
+                        i.id,
+                        revision,
+                        updates,
+                        i.postmortem.is_some(),
+                    ))
+                }
+                None => fingerprint(&(self.context_fingerprint, i)),
+            }
+        })
     }
 
     /// Indices of the incidents matching `keep`, in snapshot order.
@@ -540,6 +568,9 @@ fn uptime_reports(snapshot: &Snapshot) -> (Vec<UptimeReport>, Vec<UptimeReport>)
 struct UptimeBars<'a> {
     incidents: HashMap<i64, &'a Incident>,
     now: DateTime<Utc>,
+    /// Each day of the window as the bars name it ("5 Dec 2026"), formatted once rather than
+    /// once a bar.
+    dates: HashMap<NaiveDate, String>,
 }
 
 impl<'a> UptimeBars<'a> {
@@ -547,6 +578,10 @@ impl<'a> UptimeBars<'a> {
         UptimeBars {
             incidents: snapshot.incidents.iter().map(|i| (i.id, i)).collect(),
             now: snapshot.now,
+            dates: uptime::dates(snapshot.now, uptime::DAYS)
+                .into_iter()
+                .map(|d| (d, d.format("%-d %b %Y").to_string()))
+                .collect(),
         }
     }
 
@@ -570,7 +605,11 @@ impl<'a> UptimeBars<'a> {
 
     fn bar(&self, day: &uptime::Day, ids: &[i64]) -> BarView {
         let t = &day.tally;
-        let date = day.date.format("%-d %b %Y");
+        let date = self
+            .dates
+            .get(&day.date)
+            .cloned()
+            .unwrap_or_else(|| day.date.format("%-d %b %Y").to_string());
         let mut label = match t.uptime_percent() {
             None => format!("{date}: no data"),
             Some(_) if t.down == 0.0 => format!("{date}: no downtime"),

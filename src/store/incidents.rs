@@ -214,6 +214,64 @@ impl Store {
         assemble(incidents, updates, affected, links, self.stamper())
     }
 
+    /// Every incident's revision: it moves with any change to what the incident's pages show
+    /// (the incident, its updates and their components; see migration 0018).
+    pub async fn incident_revisions(&self) -> StoreResult<HashMap<i64, i64>> {
+        let rows: Vec<(i64, i64)> = on_pool!(self, read pool => sqlx::query_as(
+            "SELECT id, revision FROM incidents",
+        )
+        .fetch_all(pool)
+        .await)?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// The incidents with these ids (those that exist) with their timelines, read as
+    /// [`Store::incidents`] reads them, in no particular order.
+    pub async fn incidents_by_id(&self, ids: &[i64]) -> StoreResult<Vec<Incident>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            // Whole numbers from the database itself: written into the SQL, not bound.
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let (incidents, updates, affected, links) = on_pool!(self, read pool => {
+                let mut tx = pool.begin().await?;
+                let incidents: Vec<IncidentRow> =
+                    sqlx::query_as(&format!("{INCIDENT_COLUMNS} WHERE id IN ({list})"))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let updates: Vec<UpdateRow> =
+                    sqlx::query_as(&format!("{UPDATE_COLUMNS} WHERE incident_id IN ({list})"))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                let affected: Vec<AffectedRow> = sqlx::query_as(&format!(
+                    "{AFFECTED_COLUMNS} JOIN incident_updates u ON u.id = uc.update_id \
+                     WHERE u.incident_id IN ({list}) ORDER BY c.name"
+                ))
+                .fetch_all(&mut *tx)
+                .await?;
+                let links: Vec<IncidentComponentRow> = sqlx::query_as(&format!(
+                    "SELECT incident_id, component_id FROM incident_components \
+                     WHERE incident_id IN ({list}) ORDER BY component_id"
+                ))
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                (incidents, updates, affected, links)
+            });
+            out.extend(assemble(
+                incidents,
+                updates,
+                affected,
+                links,
+                self.stamper(),
+            )?);
+        }
+        Ok(out)
+    }
+
     /// One incident or maintenance with its timeline.
     pub async fn incident(&self, id: i64) -> StoreResult<Incident> {
         let (incidents, updates, affected, links) = on_pool!(self, read pool => {

@@ -164,6 +164,37 @@ impl Store {
         ))
         .fetch_all(pool)
         .await)?;
+        Ok(self.history_from(rows))
+    }
+
+    /// The status history's revision: it moves with any change to the history (migration 0018).
+    pub async fn status_log_revision(&self) -> StoreResult<i64> {
+        let revision: i64 = on_pool!(self, read pool => sqlx::query_scalar(
+            "SELECT revision FROM status_log_revision WHERE id = 1",
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(revision)
+    }
+
+    /// The status history from `since` on, with each component's last change before it (the
+    /// status it had then): all that uptime from `since` needs, however long the history.
+    pub async fn status_history_since(&self, since: DateTime<Utc>) -> StoreResult<StatusHistory> {
+        let rows: Vec<LogRow> = on_pool!(self, read pool => sqlx::query_as(&format!(
+            "{LOG_COLUMNS} WHERE at >= $1 \
+             UNION ALL \
+             {LOG_COLUMNS} WHERE id IN (SELECT (SELECT l.id FROM component_status_log l \
+                 WHERE l.component_id = c.id AND l.at < $1 ORDER BY l.at DESC, l.id DESC LIMIT 1) \
+                 FROM components c) \
+             ORDER BY at, id"
+        ))
+        .bind(since)
+        .fetch_all(pool)
+        .await)?;
+        Ok(self.history_from(rows))
+    }
+
+    fn history_from(&self, rows: Vec<LogRow>) -> StatusHistory {
         let mut history = StatusHistory::default();
         for row in rows {
             if !row.genuine(self.stamper()) {
@@ -180,7 +211,7 @@ impl Store {
                 .or_default()
                 .push(Change { at: row.at, status });
         }
-        Ok(history)
+        history
     }
 
     /// Stamps, once, the history the upgrade to uptime history wrote from what the database

@@ -267,8 +267,10 @@ pub fn respond_with<B>(
     into_body: impl FnOnce(Bytes) -> B,
 ) -> http::Response<B> {
     let variant = match pick_encoding(request) {
-        Encoding::Brotli => body.brotli().or_else(|| body.gzip()),
-        Encoding::Gzip => body.gzip(),
+        Encoding::Brotli => body
+            .brotli_for_request()
+            .or_else(|| body.gzip_for_request()),
+        Encoding::Gzip => body.gzip_for_request(),
         _ => None,
     }
     .unwrap_or(&body.identity);

@@ -849,3 +849,75 @@ async fn a_component_changed_in_the_database_gets_no_status_and_stays_hidden() {
     assert_eq!(components["components"][0]["name"], "Wake");
     assert!(audit_details(&app, "component.status").await.is_empty());
 }
+
+#[tokio::test]
+async fn a_change_remakes_only_the_pages_it_touches_and_a_component_rename_every_page_naming_it() {
+    let app = spawn_app().await;
+    let db = app.create_component("Database").await;
+    let (first, _) = quiet_incident(
+        &app,
+        "Slow queries",
+        "Looking.",
+        json!({ db.clone(): "degraded_performance" }),
+    )
+    .await;
+    post_update(&app, &first, "resolved", "Fixed.").await;
+    let (second, _) = quiet_incident(&app, "Login errors", "Looking.", json!({})).await;
+    let etag = |r: &reqwest::Response| r.headers()["etag"].to_str().unwrap().to_string();
+    let first_page = etag(&app.get(&format!("/incidents/{first}")).await);
+    let second_page = etag(&app.get(&format!("/incidents/{second}")).await);
+
+    // An update to the second incident leaves the first one's page as it was.
+    post_update(&app, &second, "identified", "A bad certificate.").await;
+    assert_eq!(
+        etag(&app.get(&format!("/incidents/{first}")).await),
+        first_page
+    );
+    let r = app.get(&format!("/incidents/{second}")).await;
+    assert_ne!(etag(&r), second_page);
+    assert!(r.text().await.unwrap().contains("A bad certificate."));
+
+    // An edit of the first one's old update remakes its page.
+    let update_id = app
+        .store
+        .incident(first.parse().unwrap())
+        .await
+        .unwrap()
+        .updates[0]
+        .id;
+    let r = send(
+        &app,
+        "PATCH",
+        &format!("/api/admin/v1/incidents/{first}/updates/{update_id}"),
+        Some(json!({"body": "Fixed by an index."})),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let page = app.get_text(&format!("/incidents/{first}")).await;
+    assert!(page.contains("Fixed by an index."), "{page}");
+
+    // Renaming the component remakes the page that lists it.
+    let r = send(
+        &app,
+        "PATCH",
+        &format!("/api/admin/v1/components/{db}"),
+        Some(json!({"name": "Primary database"})),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let page = app.get_text(&format!("/incidents/{first}")).await;
+    assert!(page.contains("Affects: Primary database"), "{page}");
+
+    // A row changed in the database directly is read again (its revision moved) and, carrying
+    // no valid stamp, held back from the page.
+    app.store
+        .execute_admin(&format!(
+            "UPDATE incident_updates SET body = 'Forged text.' WHERE id = {update_id}"
+        ))
+        .await
+        .unwrap();
+    // A change through Herald wakes the page cache; it reads the forged row with it.
+    post_update(&app, &second, "monitoring", "Watching.").await;
+    let page = app.get_text(&format!("/incidents/{first}")).await;
+    assert!(!page.contains("Forged text."), "{page}");
+}

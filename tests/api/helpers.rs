@@ -90,7 +90,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         .cookie_store(true)
         .build()
         .expect("client");
-    TestApp {
+    let app = TestApp {
         address,
         store,
         token,
@@ -101,7 +101,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         data_dir: data_dir.path().to_path_buf(),
         database_url,
         _data_dir: data_dir,
-    }
+    };
+    // The first pages are compressed in the background: start once they are.
+    app.settled().await;
+    app
 }
 
 /// With `HERALD_TEST_DATABASE=postgres` (or a `postgres://` URL of a server), each test gets a
