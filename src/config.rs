@@ -56,6 +56,9 @@ pub struct Config {
     /// Seconds a keep-alive connection may sit idle after a response before it is closed
     /// (a next request's headers must have arrived in full by then).
     pub keep_alive_timeout: u64,
+    /// Seconds between full reads of every incident and status change that check each row's
+    /// stamp (page rebuilds in between read only what changed).
+    pub page_sweep_seconds: u64,
     /// Seconds a request's body has to arrive in full, counted from its headers; a slower
     /// body is cut off with `408 Request Timeout`.
     pub body_read_timeout: u64,
@@ -158,6 +161,7 @@ impl Default for Config {
             max_body_bytes: 256 * 1024,
             header_read_timeout: 10,
             keep_alive_timeout: 15,
+            page_sweep_seconds: 60,
             body_read_timeout: 30,
             max_connections: 0,
             secret_key_file: String::new(),
@@ -282,6 +286,9 @@ impl Config {
         }
         if !(1..=3600).contains(&self.keep_alive_timeout) {
             anyhow::bail!("HERALD_KEEP_ALIVE_TIMEOUT must be between 1 and 3600 seconds");
+        }
+        if !(1..=3600).contains(&self.page_sweep_seconds) {
+            anyhow::bail!("HERALD_PAGE_SWEEP_SECONDS must be between 1 and 3600 seconds");
         }
         if !(1..=3600).contains(&self.body_read_timeout) {
             anyhow::bail!("HERALD_BODY_READ_TIMEOUT must be between 1 and 3600 seconds");

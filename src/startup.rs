@@ -236,6 +236,7 @@ pub async fn assemble(config: Config, store: Store) -> anyhow::Result<AppState> 
     let site = Site::new(&config.public_url(), config.branding()?);
     let cell: SiteCell = Arc::new(arc_swap::ArcSwap::from_pointee(site.clone()));
     let cache = PageCache::new(site, cell.clone(), store.clone()).await?;
+    cache.sweep_every(std::time::Duration::from_secs(config.page_sweep_seconds));
     let composer = Arc::new(Composer::new(
         cell,
         &config.mail_from(),

@@ -36,9 +36,11 @@ use crate::store::Store;
 /// How long a change waits for the pages that show it.
 const REFRESH_WAIT: Duration = Duration::from_secs(5);
 
-/// How often a rebuild reads every incident again, checking every row's stamp, instead of only
-/// the incidents whose revision moved since the last read.
-const FULL_READ_EVERY: Duration = Duration::from_secs(60);
+/// How often every incident and the whole status history are read again in the background,
+/// checking every row's stamp, unless set otherwise (`PageCache::sweep_every`): a row changed
+/// behind the revision triggers' backs is found within this, and the next rebuild reads
+/// everything again.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// The incidents as the last rebuild read them, so the next re-reads only those that changed.
 struct KnownIncidents {
@@ -47,7 +49,6 @@ struct KnownIncidents {
     incidents: HashMap<i64, Incident>,
     /// The components' ids and names when read: a rename changes what the updates list.
     components: u64,
-    read_at: std::time::Instant,
 }
 
 /// Everything a render needs, read from the store in one go.
@@ -301,6 +302,11 @@ pub struct PageCache {
     /// The status history the last rebuild read, with its revision and the day it was read
     /// from: read again only when it changed or the window moved on a day.
     known_history: std::sync::Mutex<Option<(i64, chrono::NaiveDate, crate::store::StatusHistory)>>,
+    /// Set by the sweep when it found a row the pages do not yet hold back: the next rebuild
+    /// reads everything.
+    read_all: std::sync::atomic::AtomicBool,
+    /// Seconds between sweeps.
+    sweep_seconds: AtomicU64,
 }
 
 impl PageCache {
@@ -324,6 +330,8 @@ impl PageCache {
             built_from: std::sync::Mutex::new(None),
             known: std::sync::Mutex::new(None),
             known_history: std::sync::Mutex::new(None),
+            read_all: std::sync::atomic::AtomicBool::new(false),
+            sweep_seconds: AtomicU64::new(SWEEP_EVERY.as_secs()),
         });
         cache.rebuild().await?;
         Ok(cache)
@@ -473,7 +481,7 @@ impl PageCache {
     }
 
     /// Every incident, newest first: those whose revision moved since the last read are read
-    /// again, the rest kept from it; every `FULL_READ_EVERY`, and after a component's rename,
+    /// again, the rest kept from it; at first, when the sweep asks, and after a component's rename,
     /// all are read again (which checks every row's stamp anew).
     async fn read_incidents(
         &self,
@@ -492,7 +500,7 @@ impl PageCache {
         let mut full = false;
         let known = match last {
             Some(mut known)
-                if known.components == names && known.read_at.elapsed() < FULL_READ_EVERY =>
+                if known.components == names && !self.read_all.swap(false, Ordering::SeqCst) =>
             {
                 let changed: Vec<i64> = revisions
                     .iter()
@@ -527,7 +535,6 @@ impl PageCache {
                         .map(|i| (i.id, i))
                         .collect(),
                     components: names,
-                    read_at: std::time::Instant::now(),
                 }
             }
         };
@@ -567,6 +574,60 @@ impl PageCache {
             *known = Some((revision, today, history.clone()));
         }
         Ok(history)
+    }
+
+    /// Sets how often the sweep runs (before `spawn_rebuilder`).
+    pub fn sweep_every(&self, every: Duration) {
+        self.sweep_seconds
+            .store(every.as_secs().max(1), Ordering::SeqCst);
+    }
+
+    /// Every `SWEEP_EVERY`, reads every incident and the whole status history and checks their
+    /// stamps; a row that fails and is not yet held back makes the next rebuild read everything
+    /// (which holds it back and trips the wire). Rebuilds in between read only what moved.
+    fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let seconds = this.sweep_seconds.load(Ordering::SeqCst);
+            let mut every = tokio::time::interval(Duration::from_secs(seconds));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                match this.sweep().await {
+                    Ok(true) => {
+                        this.read_all.store(true, Ordering::SeqCst);
+                        this.invalidate();
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "checking every stored row's stamp failed")
+                    }
+                }
+            }
+        })
+    }
+
+    /// Whether a full read finds a row without a valid stamp that is not yet reported.
+    async fn sweep(&self) -> anyhow::Result<bool> {
+        let (_, _, mut held) = public_only(
+            self.store.components().await?,
+            self.store.incidents().await?,
+        );
+        held.extend(
+            self.store
+                .status_history()
+                .await?
+                .tampered
+                .iter()
+                .map(|id| format!("status history row {id}")),
+        );
+        let reported = self
+            .reported
+            .lock()
+            .map(|r| held.iter().any(|h| !r.contains(h)))
+            .unwrap_or(true);
+        Ok(reported)
     }
 
     /// Trips the wire, once per row, for rows kept off the public pages.
@@ -654,6 +715,7 @@ impl PageCache {
     /// the runtime.
     pub fn spawn_rebuilder(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         self.spawn_warmer();
+        self.spawn_sweeper();
         let this = self.clone();
         tokio::spawn(async move {
             loop {

@@ -165,3 +165,38 @@ async fn a_postmortem_edited_in_the_database_is_never_shown_in_public() {
     );
     app.wait_for_trip("no valid stamp").await;
 }
+
+#[tokio::test]
+async fn a_row_rewritten_behind_the_revision_triggers_is_found_by_the_sweep() {
+    let app = crate::helpers::spawn_app_with(|c| c.page_sweep_seconds = 1).await;
+    let incident = app
+        .open_incident(json!({"name": "Login errors", "status": "investigating",
+            "impact": "major", "body": "We are on it."}))
+        .await;
+    let id = incident["id"].as_str().unwrap().to_string();
+    assert!(public_text(&app, &id).await.contains("We are on it."));
+
+    // An attacker on the database host first drops the trigger that would move the incident's
+    // revision, so a rebuild would not read the row again, then rewrites the update.
+    let drop = if app.database_url.starts_with("postgres") {
+        "DROP TRIGGER incident_updates_revision ON incident_updates"
+    } else {
+        "DROP TRIGGER incident_updates_changed"
+    };
+    app.store.execute_admin(drop).await.unwrap();
+    app.store
+        .execute_admin("UPDATE incident_updates SET body = 'Claim your refund at https://acme-refunds.example'")
+        .await
+        .unwrap();
+    // No change goes through Herald: the sweep alone finds it.
+    app.wait_for_trip("no valid stamp").await;
+    let shown = public_text(&app, &id).await;
+    assert!(
+        !shown.contains("acme-refunds"),
+        "the forged text is not shown"
+    );
+    assert!(
+        !shown.contains("Login errors"),
+        "nor the incident, left with no genuine update"
+    );
+}
