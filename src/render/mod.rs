@@ -684,25 +684,36 @@ impl PageCache {
     }
 
     /// Compresses the live pages after every rebuild, one set at a time and always the newest
-    /// (a burst of rebuilds is compressed once, at its end), on a blocking thread.
-    fn spawn_warmer(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let this = self.clone();
+    /// (a burst of rebuilds is compressed once, at its end), on a thread of its own at a lower
+    /// CPU priority, so compression never slows a render or a request on a busy machine.
+    fn spawn_warmer(self: &Arc<Self>) {
+        let (tell, told) = std::sync::mpsc::channel::<u64>();
+        let mut built = self.built.subscribe();
         tokio::spawn(async move {
-            let mut built = this.built.subscribe();
             loop {
                 let done = *built.borrow_and_update();
-                let pages = this.pages.load_full();
-                if tokio::task::spawn_blocking(move || pages.warm())
-                    .await
-                    .is_ok()
-                {
-                    this.warmed.fetch_max(done + 1, Ordering::SeqCst);
-                }
-                if built.changed().await.is_err() {
+                if tell.send(done).is_err() || built.changed().await.is_err() {
                     return;
                 }
             }
-        })
+        });
+        let this = self.clone();
+        let started = std::thread::Builder::new()
+            .name("herald-compress".to_string())
+            .spawn(move || {
+                lower_thread_priority();
+                // Ends when the runtime, and with it the task above, is gone.
+                while let Ok(mut done) = told.recv() {
+                    while let Ok(newer) = told.try_recv() {
+                        done = newer;
+                    }
+                    this.pages.load_full().warm();
+                    this.warmed.fetch_max(done + 1, Ordering::SeqCst);
+                }
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "cannot start the compression thread; pages go out uncompressed");
+        }
     }
 
     /// Asks for a rebuild without waiting for it.
@@ -743,6 +754,15 @@ impl PageCache {
                 }
             }
         })
+    }
+}
+
+/// Lowers the calling thread's CPU priority (nice 10): Linux keeps a nice value per thread.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only changes the scheduling priority of the calling thread (who = 0).
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveDate, Utc};
 
 use super::{Site, Snapshot};
 use crate::domain::markdown::to_safe_html;
@@ -498,7 +498,14 @@ fn uptime_reports(snapshot: &Snapshot) -> (Vec<UptimeReport>, Vec<UptimeReport>)
             .get(&id)
             .map_or(none.as_slice(), Vec::as_slice)
     };
-    let dates = uptime::dates(snapshot.now, uptime::DAYS);
+    // Counted to the start of the minute: the numbers (whole minutes of outage) then stay the
+    // same across the renders within a minute, and so do the bodies made from them, which are
+    // kept rather than serialised and compressed again.
+    let now = snapshot
+        .now
+        .duration_trunc(Duration::minutes(1))
+        .unwrap_or(snapshot.now);
+    let dates = uptime::dates(now, uptime::DAYS);
     // Incidents (not maintenances) open at some time in the window: few, whatever the history.
     let window_start = dates
         .first()
@@ -536,7 +543,7 @@ fn uptime_reports(snapshot: &Snapshot) -> (Vec<UptimeReport>, Vec<UptimeReport>)
         .map(|c| UptimeReport {
             component_id: Some(c.id),
             name: c.name.clone(),
-            uptime: uptime::uptime(&[changes(c.id)], snapshot.now, uptime::DAYS),
+            uptime: uptime::uptime(&[changes(c.id)], now, uptime::DAYS),
             incident_ids: incidents_on(&[c.id]),
             members: vec![c.id],
         })
@@ -556,7 +563,7 @@ fn uptime_reports(snapshot: &Snapshot) -> (Vec<UptimeReport>, Vec<UptimeReport>)
         groups.push(UptimeReport {
             component_id: None,
             name: group.clone(),
-            uptime: uptime::uptime(&histories, snapshot.now, uptime::DAYS),
+            uptime: uptime::uptime(&histories, now, uptime::DAYS),
             incident_ids: incidents_on(&members),
             members,
         });
