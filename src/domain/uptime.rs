@@ -21,7 +21,7 @@ pub const PARTIAL_WEIGHT: f64 = 0.3;
 const MINUTES_PER_DAY: i64 = 24 * 60;
 
 /// One recorded status: the component took `status` at `at`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Change {
     pub at: DateTime<Utc>,
     pub status: ComponentStatus,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::views::{worst_status, Model};
@@ -119,6 +120,11 @@ fn page<'a>(m: &'a Model<'a>) -> Page<'a> {
         .chain(m.incidents.iter().map(|i| i.updated_at))
         .max()
         .unwrap_or(m.now);
+    page_at(m, updated_at)
+}
+
+/// The `page` object, updated at `updated_at`.
+fn page_at<'a>(m: &'a Model<'a>, updated_at: DateTime<Utc>) -> Page<'a> {
     Page {
         id: &m.site.page_id,
         name: &m.site.name,
@@ -128,9 +134,9 @@ fn page<'a>(m: &'a Model<'a>) -> Page<'a> {
     }
 }
 
-/// The `page` object as `/api/v2` shows it, for the other JSON bodies.
-pub(crate) fn page_value(m: &Model<'_>) -> serde_json::Value {
-    serde_json::to_value(page(m)).unwrap_or_default()
+/// The `page` object, updated at `updated_at`, for the JSON bodies outside `/api/v2`.
+pub(crate) fn page_value_at(m: &Model<'_>, updated_at: DateTime<Utc>) -> serde_json::Value {
+    serde_json::to_value(page_at(m, updated_at)).unwrap_or_default()
 }
 
 impl<'a> Api<'a> {
@@ -319,6 +325,7 @@ pub(crate) fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Resul
         .incidents
         .iter()
         .filter(|i| i.is_upcoming_maintenance())
+        .map(|i| &**i)
         .collect();
     upcoming.sort_by_key(|i| i.scheduled_for);
     let upcoming: Vec<IncidentJson> = upcoming

@@ -95,6 +95,7 @@ pub(crate) fn render(out: &mut PagesBuilder<'_>) {
             asset.bytes.to_vec(),
             false,
             Freshness::Immutable,
+            false,
         );
     }
 }

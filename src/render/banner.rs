@@ -54,6 +54,7 @@ fn banner<'a>(m: &'a Model<'a>) -> Banner<'a> {
         .iter()
         .filter(|i| Some(i.id) != pinned)
         .filter(|i| (i.kind == IncidentKind::Incident && i.is_open()) || i.is_active_maintenance())
+        .map(|i| &**i)
         .collect();
     shown.sort_by(|a, b| {
         b.impact

@@ -118,6 +118,7 @@ fn add(out: &mut PagesBuilder<'_>, path: &str, kind: AssetKind, bytes: Vec<u8>) 
         bytes,
         false,
         Freshness::Immutable,
+        false,
     );
 }
 

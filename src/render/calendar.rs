@@ -81,7 +81,7 @@ fn calendar(m: &Model<'_>) -> String {
         .iter()
         .enumerate()
         .filter(|(_, i)| listed(i, m.now))
-        .map(|(n, i)| (i, m.view(n)))
+        .map(|(n, i)| (&**i, m.view(n)))
         .collect();
     events.sort_by_key(|(i, _)| (i.scheduled_for, i.id));
     for (i, view) in events {

@@ -1,7 +1,9 @@
-//! The page cache. After every committed change Herald renders each public body once (pages,
-//! JSON, banner, feeds, badges, the maintenance calendar), with ETags and compressed copies,
-//! and swaps the whole set in at once.
-//! A public request is then a map lookup: no database, no templating, no compression.
+//! The page cache. After every committed change Herald renders the public bodies that change
+//! shows on (pages, JSON, banner, feeds, badges, the maintenance calendar), with ETags and
+//! compressed copies, keeps the rest from the last render, and swaps the whole set in at once.
+//! A public request is then a map lookup: no database, no templating, no compression. The
+//! long tail (a past incident's page, a month of history) is kept as a recipe instead and made
+//! on its first request, from what the render read, still without the database.
 
 pub mod api;
 pub mod assets;
@@ -46,16 +48,19 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 struct KnownIncidents {
     /// Each incident's revision when it was read (`Store::incident_revisions`).
     revisions: HashMap<i64, i64>,
-    incidents: HashMap<i64, Incident>,
-    /// The components' ids and names when read: a rename changes what the updates list.
+    /// What the public may see of each (`public_incident`); one held back whole is absent.
+    incidents: HashMap<i64, Arc<Incident>>,
+    /// The components' ids, names and stamps when read: a rename changes what the updates
+    /// list, and a tampered component is dropped from them.
     components: u64,
 }
 
 /// Everything a render needs, read from the store in one go.
 pub struct Snapshot {
     pub components: Vec<Component>,
-    /// Newest first.
-    pub incidents: Vec<Incident>,
+    /// Newest first, as the public may see them; shared with the next rebuild, which reads
+    /// again only those that changed.
+    pub incidents: Vec<Arc<Incident>>,
     pub now: DateTime<Utc>,
     /// The open breach's statement, pinned above everything; only one Herald stamped.
     pub statement: Option<Pinned>,
@@ -125,26 +130,72 @@ impl Site {
     }
 }
 
+/// A body made on its first request rather than at render: for the long tail (an incident's
+/// page, a month of history), which renders keep and few readers ask for, so thousands of them
+/// cost neither render time nor memory until they are read.
+pub struct LazyBody {
+    content_type: &'static str,
+    make: Box<dyn Fn() -> anyhow::Result<Vec<u8>> + Send + Sync>,
+    made: std::sync::OnceLock<Arc<CachedBody>>,
+}
+
+impl LazyBody {
+    /// The body, made now if this is its first request (its compressed copies on the first
+    /// request that asks for one).
+    fn body(&self) -> Option<Arc<CachedBody>> {
+        if let Some(body) = self.made.get() {
+            return Some(body.clone());
+        }
+        match (self.make)() {
+            Ok(bytes) => {
+                let body = Arc::new(CachedBody::deferred(
+                    self.content_type,
+                    bytes,
+                    false,
+                    Freshness::for_type(self.content_type),
+                    true,
+                ));
+                // Two first requests at once both make it; the first made is kept.
+                Some(self.made.get_or_init(|| body).clone())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "rendering a page on its first request failed");
+                None
+            }
+        }
+    }
+}
+
 /// A complete set of public bodies, keyed by path (with `?page=N` for history pages).
 #[derive(Default)]
 pub struct Pages {
     bodies: HashMap<String, Arc<CachedBody>>,
+    /// Bodies made on their first request.
+    lazy: HashMap<String, Arc<LazyBody>>,
     /// For bodies made from one known input (an incident's page, a month of history): a
     /// fingerprint of that input, so the next render keeps the body without remaking it.
     inputs: HashMap<String, u64>,
+    /// The uptime and incident views these pages were made from, which the next render keeps
+    /// while their input is the same.
+    made: views::Made,
 }
 
 impl Pages {
-    pub fn get(&self, key: &str) -> Option<&Arc<CachedBody>> {
-        self.bodies.get(key)
+    /// The body for `key`; one of the long tail is made now if this is its first request.
+    pub fn get(&self, key: &str) -> Option<Arc<CachedBody>> {
+        match self.bodies.get(key) {
+            Some(body) => Some(body.clone()),
+            None => self.lazy.get(key)?.body(),
+        }
     }
 
+    /// How many bodies there are, made or left to their first request.
     pub fn len(&self) -> usize {
-        self.bodies.len()
+        self.bodies.len() + self.lazy.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bodies.is_empty()
+        self.len() == 0
     }
 
     /// Makes the compressed copies of every body that `warm`s (those not left to their first
@@ -156,10 +207,16 @@ impl Pages {
     }
 
     /// Renders every public body from a snapshot, reusing unchanged bodies from `previous`.
-    pub fn render(site: &Site, snapshot: &Snapshot, previous: &Pages) -> anyhow::Result<Pages> {
+    pub fn render(
+        site: &Arc<Site>,
+        snapshot: &Snapshot,
+        previous: &Pages,
+    ) -> anyhow::Result<Pages> {
         let mut out = PagesBuilder {
             previous,
+            site: site.clone(),
             bodies: HashMap::new(),
+            lazy: HashMap::new(),
             inputs: HashMap::new(),
         };
         let mut clock = std::time::Instant::now();
@@ -172,7 +229,7 @@ impl Pages {
             );
             clock = now;
         };
-        let model = views::Model::new(site, snapshot);
+        let model = views::Model::new(site, snapshot, &previous.made);
         lap("model");
         pages::render(&model, &mut out)?;
         lap("pages");
@@ -190,7 +247,9 @@ impl Pages {
         lap("badges, calendar, assets");
         Ok(Pages {
             bodies: out.bodies,
+            lazy: out.lazy,
             inputs: out.inputs,
+            made: model.made(),
         })
     }
 }
@@ -198,37 +257,67 @@ impl Pages {
 /// Collects rendered bodies, reusing the previous copy of any that did not change.
 pub(crate) struct PagesBuilder<'a> {
     previous: &'a Pages,
+    /// The site rendered, for the bodies made later (`add_lazy`).
+    pub site: Arc<Site>,
     bodies: HashMap<String, Arc<CachedBody>>,
+    lazy: HashMap<String, Arc<LazyBody>>,
     inputs: HashMap<String, u64>,
 }
 
 impl PagesBuilder<'_> {
     /// Keeps the last render's body for `key` when it was made from the same `input` (a
     /// fingerprint); returns whether it did. Otherwise the caller renders it with
-    /// [`PagesBuilder::add_made_from`].
+    /// [`PagesBuilder::add_kept_from`] or [`PagesBuilder::add_lazy`].
     pub fn keep(&mut self, key: &str, input: u64) -> bool {
         if self.previous.inputs.get(key) != Some(&input) {
             return false;
         }
-        let Some(body) = self.previous.get(key) else {
+        if let Some(body) = self.previous.bodies.get(key) {
+            self.bodies.insert(key.to_string(), body.clone());
+        } else if let Some(lazy) = self.previous.lazy.get(key) {
+            self.lazy.insert(key.to_string(), lazy.clone());
+        } else {
             return false;
-        };
-        self.bodies.insert(key.to_string(), body.clone());
+        }
         self.inputs.insert(key.to_string(), input);
         true
     }
 
-    /// Adds a body made from `input` alone, so the next render can [`keep`](Self::keep) it.
-    pub fn add_made_from(
+    /// Adds a body made from `input` alone by `make`, on its first request rather than now:
+    /// the long tail (an incident's page, a month of history). The next render keeps it, made
+    /// or not, while its input is the same.
+    pub fn add_lazy(
+        &mut self,
+        key: impl Into<String>,
+        input: u64,
+        content_type: &'static str,
+        make: impl Fn() -> anyhow::Result<Vec<u8>> + Send + Sync + 'static,
+    ) {
+        let key = key.into();
+        self.inputs.insert(key.clone(), input);
+        self.lazy.insert(
+            key,
+            Arc::new(LazyBody {
+                content_type,
+                make: Box::new(make),
+                made: std::sync::OnceLock::new(),
+            }),
+        );
+    }
+
+    /// Adds a body made from `input` alone, so the next render can [`keep`](Self::keep) it;
+    /// compressed after the render.
+    pub fn add_kept_from(
         &mut self,
         key: impl Into<String>,
         input: u64,
         content_type: &'static str,
         body: Vec<u8>,
+        cors: bool,
     ) {
         let key = key.into();
         self.inputs.insert(key.clone(), input);
-        self.add(key, content_type, body, false);
+        self.insert(key, content_type, body, cors, false);
     }
 
     /// Adds a body cached as its type asks ([`Freshness::for_type`]); a static asset under its
@@ -240,15 +329,27 @@ impl PagesBuilder<'_> {
         body: Vec<u8>,
         cors: bool,
     ) {
-        let key = key.into();
+        self.insert(key.into(), content_type, body, cors, false);
+    }
+
+    fn insert(
+        &mut self,
+        key: String,
+        content_type: &'static str,
+        body: Vec<u8>,
+        cors: bool,
+        on_request: bool,
+    ) {
         let freshness = if key.starts_with("/static/") {
             Freshness::Revalidate
         } else {
             Freshness::for_type(content_type)
         };
-        self.add_with(key, content_type, body, cors, freshness);
+        self.add_with(key, content_type, body, cors, freshness, on_request);
     }
 
+    /// Adds a body with its own freshness; `on_request`: compressed on its first request
+    /// rather than after the render.
     pub fn add_with(
         &mut self,
         key: impl Into<String>,
@@ -256,13 +357,11 @@ impl PagesBuilder<'_> {
         body: Vec<u8>,
         cors: bool,
         freshness: Freshness,
+        on_request: bool,
     ) {
         let key = key.into();
-        // Bodies made from one input are the long tail (incident pages, months of history):
-        // compressed on first request rather than at render.
-        let on_request = self.inputs.contains_key(&key);
         let body = CachedBody::reuse_or_new(
-            self.previous.get(&key),
+            self.previous.bodies.get(&key),
             content_type,
             body,
             cors,
@@ -380,9 +479,10 @@ impl PageCache {
         let read_marker = started.elapsed();
         let components = self.store.components().await?;
         let read_components = started.elapsed();
-        let (incidents, revisions, full) = self.read_incidents(&components).await?;
+        let (incidents, revisions, full, mut tampered) = self.read_incidents(&components).await?;
         let read_incidents = started.elapsed();
-        let (components, incidents, mut tampered) = public_only(components, incidents);
+        let (components, _, held) = public_components(components);
+        tampered.extend(held);
         // Only a breach Herald stamped, whose statement is itself on the public pages, is
         // pinned; a row written straight into the database trips the wire instead.
         let statement = match self.store.open_breach().await? {
@@ -480,23 +580,37 @@ impl PageCache {
         Ok(())
     }
 
-    /// Every incident, newest first: those whose revision moved since the last read are read
-    /// again, the rest kept from it; at first, when the sweep asks, and after a component's rename,
-    /// all are read again (which checks every row's stamp anew).
+    /// Every incident the public may see, newest first: those whose revision moved since the
+    /// last read are read again, the rest kept from it; at first, when the sweep asks, and
+    /// after a component's rename or a change in which components are tampered, all are read
+    /// again (which checks every row's stamp anew). Also returns the revisions, whether all
+    /// were read, and what the rows read now hold back.
     async fn read_incidents(
         &self,
         components: &[Component],
-    ) -> anyhow::Result<(Vec<Incident>, HashMap<i64, i64>, bool)> {
+    ) -> anyhow::Result<(Vec<Arc<Incident>>, HashMap<i64, i64>, bool, Vec<String>)> {
         let names = views::fingerprint(
             &components
                 .iter()
-                .map(|c| (c.id, &c.name))
+                .map(|c| (c.id, &c.name, c.tampered))
                 .collect::<Vec<_>>(),
         );
+        let bad: std::collections::HashSet<i64> = components
+            .iter()
+            .filter(|c| c.tampered)
+            .map(|c| c.id)
+            .collect();
+        let mut held = Vec::new();
         // Taken out while reading: a failed read leaves nothing, and the next one reads all.
         let last = self.known.lock().ok().and_then(|mut k| k.take());
         // Revisions first: a change committed after this read shows as a moved revision later.
+        let asked = std::time::Instant::now();
         let revisions = self.store.incident_revisions().await?;
+        tracing::trace!(
+            ms = asked.elapsed().as_secs_f64() * 1000.0,
+            incidents = revisions.len(),
+            "revisions read"
+        );
         let mut full = false;
         let known = match last {
             Some(mut known)
@@ -512,12 +626,16 @@ impl PageCache {
                 for id in &changed {
                     known.incidents.remove(id);
                 }
+                let mut found = std::collections::HashSet::new();
                 for incident in self.store.incidents_by_id(&changed).await? {
-                    known.incidents.insert(incident.id, incident);
+                    found.insert(incident.id);
+                    if let Some(public) = public_incident(incident, &bad, &mut held) {
+                        known.incidents.insert(public.id, Arc::new(public));
+                    }
                 }
                 // One deleted between the two reads: read again next time.
                 for id in &changed {
-                    if !known.incidents.contains_key(id) {
+                    if !found.contains(id) {
                         known.revisions.remove(id);
                     }
                 }
@@ -525,26 +643,26 @@ impl PageCache {
             }
             _ => {
                 full = true;
+                let mut incidents = HashMap::new();
+                for incident in self.store.incidents().await? {
+                    if let Some(public) = public_incident(incident, &bad, &mut held) {
+                        incidents.insert(public.id, Arc::new(public));
+                    }
+                }
                 KnownIncidents {
                     revisions,
-                    incidents: self
-                        .store
-                        .incidents()
-                        .await?
-                        .into_iter()
-                        .map(|i| (i.id, i))
-                        .collect(),
+                    incidents,
                     components: names,
                 }
             }
         };
-        let mut incidents: Vec<Incident> = known.incidents.values().cloned().collect();
+        let mut incidents: Vec<Arc<Incident>> = known.incidents.values().cloned().collect();
         incidents.sort_by(|a, b| b.started_at.cmp(&a.started_at).then(b.id.cmp(&a.id)));
         let revisions = known.revisions.clone();
         if let Ok(mut slot) = self.known.lock() {
             *slot = Some(known);
         }
-        Ok((incidents, revisions, full))
+        Ok((incidents, revisions, full, held))
     }
 
     /// The status history uptime needs. A full read checks every row's stamp; in between, the
@@ -610,10 +728,10 @@ impl PageCache {
 
     /// Whether a full read finds a row without a valid stamp that is not yet reported.
     async fn sweep(&self) -> anyhow::Result<bool> {
-        let (_, _, mut held) = public_only(
-            self.store.components().await?,
-            self.store.incidents().await?,
-        );
+        let (_, bad, mut held) = public_components(self.store.components().await?);
+        for incident in self.store.incidents().await? {
+            public_incident(incident, &bad, &mut held);
+        }
         held.extend(
             self.store
                 .status_history()
@@ -701,7 +819,7 @@ impl PageCache {
         let started = std::thread::Builder::new()
             .name("herald-compress".to_string())
             .spawn(move || {
-                lower_thread_priority();
+                lower_thread_priority(10);
                 // Ends when the runtime, and with it the task above, is gone.
                 while let Ok(mut done) = told.recv() {
                     while let Ok(newer) = told.try_recv() {
@@ -757,66 +875,63 @@ impl PageCache {
     }
 }
 
-/// Lowers the calling thread's CPU priority (nice 10): Linux keeps a nice value per thread.
-fn lower_thread_priority() {
+/// Lowers the calling thread's CPU priority to `nice`: Linux keeps a nice value per thread.
+fn lower_thread_priority(nice: i32) {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority only changes the scheduling priority of the calling thread (who = 0).
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+        libc::setpriority(libc::PRIO_PROCESS, 0, nice);
     }
 }
 
-/// What the public may see: components, incidents and updates that carry Herald's stamp. A
-/// tampered component is also dropped from every update's list of affected components, and an
-/// incident left with no genuine update is dropped whole. Returns the rest and the names of
-/// what was held back (`component 3`, `incident 7`, `update 12`).
-fn public_only(
-    components: Vec<crate::domain::Component>,
-    incidents: Vec<crate::domain::Incident>,
-) -> (
-    Vec<crate::domain::Component>,
-    Vec<crate::domain::Incident>,
-    Vec<String>,
-) {
+/// The components the public may see: those that carry Herald's stamp. Returns them, the ids
+/// of those held back, and their names (`component 3`).
+fn public_components(
+    components: Vec<Component>,
+) -> (Vec<Component>, std::collections::HashSet<i64>, Vec<String>) {
     let mut held = Vec::new();
-    let mut bad_components = std::collections::HashSet::new();
+    let mut bad = std::collections::HashSet::new();
     let components = components
         .into_iter()
         .filter(|c| {
             if c.tampered {
                 held.push(format!("component {}", c.id));
-                bad_components.insert(c.id);
+                bad.insert(c.id);
             }
             !c.tampered
         })
         .collect();
-    let incidents = incidents
-        .into_iter()
-        .filter_map(|mut i| {
-            if i.tampered {
-                held.push(format!("incident {}", i.id));
-                return None;
-            }
-            i.updates.retain(|u| {
-                if u.tampered {
-                    held.push(format!("update {}", u.id));
-                }
-                !u.tampered
-            });
-            // A draft postmortem is staff's alone; so is the update that carried a postmortem
-            // since reverted to a draft or deleted.
-            if i.published_postmortem().is_none() {
-                i.postmortem = None;
-                i.updates
-                    .retain(|u| u.status != crate::domain::IncidentStatus::Postmortem);
-            }
-            for u in &mut i.updates {
-                u.affected
-                    .retain(|a| !bad_components.contains(&a.component_id));
-            }
-            i.component_ids.retain(|id| !bad_components.contains(id));
-            (!i.updates.is_empty()).then_some(i)
-        })
-        .collect();
-    (components, incidents, held)
+    (components, bad, held)
+}
+
+/// What the public may see of an incident: the updates that carry Herald's stamp, without the
+/// components held back (`bad`). An incident without a stamp, or left with no genuine update,
+/// is held back whole. What is held back is named in `held` (`incident 7`, `update 12`).
+fn public_incident(
+    mut i: Incident,
+    bad: &std::collections::HashSet<i64>,
+    held: &mut Vec<String>,
+) -> Option<Incident> {
+    if i.tampered {
+        held.push(format!("incident {}", i.id));
+        return None;
+    }
+    i.updates.retain(|u| {
+        if u.tampered {
+            held.push(format!("update {}", u.id));
+        }
+        !u.tampered
+    });
+    // A draft postmortem is staff's alone; so is the update that carried a postmortem since
+    // reverted to a draft or deleted.
+    if i.published_postmortem().is_none() {
+        i.postmortem = None;
+        i.updates
+            .retain(|u| u.status != crate::domain::IncidentStatus::Postmortem);
+    }
+    for u in &mut i.updates {
+        u.affected.retain(|a| !bad.contains(&a.component_id));
+    }
+    i.component_ids.retain(|id| !bad.contains(id));
+    (!i.updates.is_empty()).then_some(i)
 }

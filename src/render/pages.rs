@@ -5,11 +5,11 @@ use askama::Template;
 use chrono::Datelike;
 
 use super::views::{
-    fingerprint, history_page, DateView, GroupView, IncidentView, Model, StatementView,
-    PAST_INCIDENTS,
+    fingerprint, hash_fingerprint, history_page, incident_view, DateView, GroupView, IncidentView,
+    Model, StatementView, PAST_INCIDENTS,
 };
 use super::{PagesBuilder, Site};
-use crate::domain::Choice;
+use crate::domain::{Choice, Incident};
 
 const HTML: &str = "text/html; charset=utf-8";
 
@@ -128,35 +128,58 @@ pub fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
     };
     out.add("/", HTML, index.render()?.into_bytes(), false);
 
-    // Each incident's page is remade only when what it shows changed.
+    // Each incident's page is remade only when what it shows changed: now for those under way
+    // (which many readers follow), on its first request for the rest of the history.
     for (n, incident) in m.incidents.iter().enumerate() {
         let key = format!("/incidents/{}", incident.id);
         let input = m.incident_fingerprint(n);
         if out.keep(&key, input) {
             continue;
         }
-        let page = IncidentPage {
-            site: m.site,
-            incident: m.view(n),
-        };
-        out.add_made_from(key, input, HTML, page.render()?.into_bytes());
+        if incident.is_open() {
+            let page = IncidentPage {
+                site: m.site,
+                incident: m.view(n),
+            };
+            out.add_kept_from(key, input, HTML, page.render()?.into_bytes(), false);
+            continue;
+        }
+        let (site, names, incident) = (out.site.clone(), m.names(), incident.clone());
+        out.add_lazy(key, input, HTML, move || {
+            let names = names
+                .iter()
+                .map(|(id, name)| (*id, name.as_str()))
+                .collect();
+            let view = incident_view(&site, &incident, &names);
+            let page = IncidentPage {
+                site: &site,
+                incident: &view,
+            };
+            Ok(page.render()?.into_bytes())
+        });
     }
 
     history(m, out)?;
 
+    // A group's page shows its members and their bars: remade only when they changed.
     for group in &m.groups {
         let Some(name) = &group.name else { continue };
+        let key = format!("/groups/{}", group.id);
+        let members: Vec<&crate::domain::Component> = m
+            .components
+            .iter()
+            .filter(|c| c.group.as_ref() == Some(name))
+            .collect();
+        let input = fingerprint(&(m.context(), m.uptime.input, &group.id, name, members));
+        if out.keep(&key, input) {
+            continue;
+        }
         let page = GroupPage {
             site: m.site,
             name,
             group,
         };
-        out.add(
-            format!("/groups/{}", group.id),
-            HTML,
-            page.render()?.into_bytes(),
-            false,
-        );
+        out.add_kept_from(key, input, HTML, page.render()?.into_bytes(), false);
     }
     let subscribe = SubscribePage {
         site: m.site,
@@ -207,28 +230,43 @@ fn history(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
             format!("/history?page={page}")
         };
         let fingerprints: Vec<u64> = listed.iter().map(|n| m.incident_fingerprint(*n)).collect();
-        let input = fingerprint(&(page, pages, month, &fingerprints));
+        let input = hash_fingerprint(&(page, pages, month, &fingerprints));
         if out.keep(&key, input) {
             continue;
         }
+        // Made on the page's first request.
         let label = |d: chrono::NaiveDate| d.format("%B %Y").to_string();
-        let body = HistoryPage {
-            site: m.site,
-            month: Month {
-                key: month.format("%Y-%m").to_string(),
-                label: label(month),
-                incidents: listed.iter().map(|n| m.view(*n)).collect(),
-            },
-            page,
-            pages,
-            newer: (page > 1).then(|| month_of(page - 1)).flatten().map(label),
-            older: (page < pages)
-                .then(|| month_of(page + 1))
-                .flatten()
-                .map(label),
-        }
-        .render()?;
-        out.add_made_from(key, input, HTML, body.into_bytes());
+        let newer = (page > 1).then(|| month_of(page - 1)).flatten().map(label);
+        let older = (page < pages)
+            .then(|| month_of(page + 1))
+            .flatten()
+            .map(label);
+        let listed: Vec<std::sync::Arc<Incident>> =
+            listed.iter().map(|n| m.incidents[*n].clone()).collect();
+        let (site, names) = (out.site.clone(), m.names());
+        out.add_lazy(key, input, HTML, move || {
+            let names = names
+                .iter()
+                .map(|(id, name)| (*id, name.as_str()))
+                .collect();
+            let views: Vec<IncidentView> = listed
+                .iter()
+                .map(|i| incident_view(&site, i, &names))
+                .collect();
+            let body = HistoryPage {
+                site: &site,
+                month: Month {
+                    key: month.format("%Y-%m").to_string(),
+                    label: label(month),
+                    incidents: views.iter().collect(),
+                },
+                page,
+                pages,
+                newer: newer.clone(),
+                older: older.clone(),
+            };
+            Ok(body.render()?.into_bytes())
+        });
     }
     Ok(())
 }

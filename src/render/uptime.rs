@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::api::{group_id, page_value};
-use super::views::{Model, UptimeReport};
+use super::api::{group_id, page_value_at};
+use super::views::{fingerprint, Model, UptimeReport};
 use super::PagesBuilder;
 
 #[derive(Serialize)]
@@ -54,9 +54,18 @@ fn report_json(id: String, r: &UptimeReport, group: bool) -> UptimeJson {
     }
 }
 
+/// The document is made from the uptime's input and the page's name alone (its `updated_at` is
+/// the newest status change, start or end counted): kept while those are the same, so an
+/// update to an incident neither remakes nor recompresses its megabytes.
 pub(crate) fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
+    const KEY: &str = "/api/uptime.json";
+    let input = fingerprint(&(m.uptime.input, &m.site.page_id, &m.site.name, &m.site.url));
+    if out.keep(KEY, input) {
+        return Ok(());
+    }
     let components: Vec<UptimeJson> = m
-        .uptime_components
+        .uptime
+        .components
         .iter()
         .filter_map(|r| {
             r.component_id
@@ -64,7 +73,8 @@ pub(crate) fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Resul
         })
         .collect();
     let groups: Vec<UptimeJson> = m
-        .uptime_groups
+        .uptime
+        .groups
         .iter()
         .map(|r| report_json(group_id(Some(m.group_ids), &r.name), r, true))
         .collect();
@@ -76,12 +86,13 @@ pub(crate) fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Resul
         groups: Vec<UptimeJson>,
     }
     let body = Body {
-        page: page_value(m),
+        page: page_value_at(m, m.uptime.updated_at.unwrap_or(m.uptime.minute)),
         components,
         groups,
     };
-    out.add(
-        "/api/uptime.json",
+    out.add_kept_from(
+        KEY,
+        input,
         "application/json",
         serde_json::to_vec(&body)?,
         true,

@@ -217,9 +217,9 @@ fn serve(state: &AppState, key: &str, headers: &HeaderMap) -> Response {
     let pages = state.cache.pages();
     let https = state.config.is_https();
     match pages.get(key) {
-        Some(body) => respond(body, StatusCode::OK, headers, https),
+        Some(body) => respond(&body, StatusCode::OK, headers, https),
         None => match pages.get(crate::render::NOT_FOUND_KEY) {
-            Some(body) => respond(body, StatusCode::NOT_FOUND, headers, https),
+            Some(body) => respond(&body, StatusCode::NOT_FOUND, headers, https),
             None => StatusCode::NOT_FOUND.into_response(),
         },
     }

@@ -788,7 +788,7 @@ fn cached<B>(shared: &Shared, request: &Request<B>) -> Option<Response<ServeBody
     let pages = shared.cache.pages();
     let body = pages.get(&key)?;
     Some(public::respond_with(
-        body,
+        &body,
         StatusCode::OK,
         request.headers(),
         shared.https,

@@ -725,3 +725,76 @@ async fn the_admin_components_page_switches_uptime_off_and_on() {
     assert_eq!(r.status(), 303);
     assert!(app.get_text("/").await.contains("Billing: uptime each day"));
 }
+
+/// The uptime document is made from the status history, the components and the incidents open
+/// in its window: an update that changes none of them (a new text on an open incident) leaves
+/// it as it was, with its ETag, so its megabytes are not made and compressed again; a status
+/// change remakes it, and its `page.updated_at` says when.
+#[tokio::test]
+async fn an_update_that_moves_no_status_keeps_uptime_json_and_a_status_change_remakes_it() {
+    let app = spawn_app().await;
+    let api = app.create_component("API").await;
+    // Affected, but left operational: no downtime, so the numbers do not move with the minute.
+    let incident = app
+        .open_incident(
+            json!({"name": "Slow logins", "status": "investigating", "impact": "minor",
+            "body": "Looking.", "components": {api.clone(): "operational"}}),
+        )
+        .await;
+    let id = incident["id"].as_str().unwrap().to_string();
+    let etag = |r: &reqwest::Response| r.headers()["etag"].to_str().unwrap().to_string();
+    let first = app.get("/api/uptime.json").await;
+    let first_etag = etag(&first);
+    let first: Value = first.json().await.unwrap();
+    let today = component(&first, &api)["days"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(today["incident_ids"], json!([id.clone()]), "{first}");
+
+    post(
+        &app,
+        &format!("/api/admin/v1/incidents/{id}/updates"),
+        json!({"status": "identified", "body": "A slow replica.", "notify": false}),
+    )
+    .await;
+    let summary = app.get_text("/api/v2/summary.json").await;
+    assert!(summary.contains("identified"), "{summary}");
+    let kept = app.get("/api/uptime.json").await;
+    assert_eq!(
+        etag(&kept),
+        first_etag,
+        "an update that moved no status remade uptime.json"
+    );
+
+    let before = Utc::now() - chrono::Duration::seconds(1);
+    post(
+        &app,
+        &format!("/api/admin/v1/incidents/{id}/updates"),
+        json!({"status": "identified", "body": "Failing over.", "notify": false,
+               "components": {api.clone(): "major_outage"}}),
+    )
+    .await;
+    let after = Utc::now() + chrono::Duration::seconds(1);
+    let remade = app.get("/api/uptime.json").await;
+    assert_ne!(
+        etag(&remade),
+        first_etag,
+        "a status change left uptime.json as it was"
+    );
+    let remade: Value = remade.json().await.unwrap();
+    let changed_at: DateTime<Utc> = remade["page"]["updated_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(before <= changed_at && changed_at <= after, "{remade}");
+    let was: DateTime<Utc> = first["page"]["updated_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(was < changed_at, "{first}");
+}
