@@ -625,13 +625,15 @@ async fn every_page_and_api_route_enforces_its_role() {
                     .request(other.parse().unwrap(), app.url(&target))
                     .json(&body),
             };
-            let status = request.bearer_auth(&token).send().await.unwrap().status();
+            let response = request.bearer_auth(&token).send().await.unwrap();
+            let status = response.status();
+            let said = response.text().await.unwrap_or_default();
             // Ending breach mode when none is open is a 404 (no open breach), not a refusal.
             let nothing_to_end = *method == "DELETE" && *path == "/api/admin/v1/breach";
             if role.allows(*needed) {
                 assert!(
                     status.is_success() || (nothing_to_end && status == 404),
-                    "{method} {target} as {role:?}: {status}"
+                    "{method} {target} as {role:?}: {status} {said}"
                 );
             } else {
                 assert_eq!(status, 403, "{method} {target} as {role:?}");
