@@ -194,24 +194,7 @@ impl Store {
 
     /// Every incident and maintenance with its full timeline, newest first.
     pub async fn incidents(&self) -> StoreResult<Vec<Incident>> {
-        let (incidents, updates, affected, links) = on_pool!(self, read pool => {
-            let mut tx = pool.begin().await?;
-            let incidents: Vec<IncidentRow> =
-                sqlx::query_as(&format!("{INCIDENT_COLUMNS} ORDER BY started_at DESC, id DESC"))
-                    .fetch_all(&mut *tx)
-                    .await?;
-            let updates: Vec<UpdateRow> = sqlx::query_as(UPDATE_COLUMNS).fetch_all(&mut *tx).await?;
-            let affected: Vec<AffectedRow> = sqlx::query_as(&format!("{AFFECTED_COLUMNS} ORDER BY c.name"))
-                .fetch_all(&mut *tx)
-                .await?;
-            let links: Vec<IncidentComponentRow> =
-                sqlx::query_as("SELECT incident_id, component_id FROM incident_components ORDER BY component_id")
-                    .fetch_all(&mut *tx)
-                    .await?;
-            tx.commit().await?;
-            (incidents, updates, affected, links)
-        });
-        assemble(incidents, updates, affected, links, self.stamper())
+        self.read_timelines(None).await
     }
 
     /// Every incident's revision: it moves with any change to what the incident's pages show
@@ -248,78 +231,62 @@ impl Store {
     pub async fn incidents_by_id(&self, ids: &[i64]) -> StoreResult<Vec<Incident>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            // Whole numbers from the database itself: written into the SQL, not bound.
+            // Whole numbers: written into the SQL, not bound.
             let list = chunk
                 .iter()
                 .map(i64::to_string)
                 .collect::<Vec<_>>()
                 .join(",");
-            let (incidents, updates, affected, links) = on_pool!(self, read pool => {
-                let mut tx = pool.begin().await?;
-                let incidents: Vec<IncidentRow> =
-                    sqlx::query_as(&format!("{INCIDENT_COLUMNS} WHERE id IN ({list})"))
-                        .fetch_all(&mut *tx)
-                        .await?;
-                let updates: Vec<UpdateRow> =
-                    sqlx::query_as(&format!("{UPDATE_COLUMNS} WHERE incident_id IN ({list})"))
-                        .fetch_all(&mut *tx)
-                        .await?;
-                let affected: Vec<AffectedRow> = sqlx::query_as(&format!(
-                    "{AFFECTED_COLUMNS} JOIN incident_updates u ON u.id = uc.update_id \
-                     WHERE u.incident_id IN ({list}) ORDER BY c.name"
-                ))
-                .fetch_all(&mut *tx)
-                .await?;
-                let links: Vec<IncidentComponentRow> = sqlx::query_as(&format!(
-                    "SELECT incident_id, component_id FROM incident_components \
-                     WHERE incident_id IN ({list}) ORDER BY component_id"
-                ))
-                .fetch_all(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                (incidents, updates, affected, links)
-            });
-            out.extend(assemble(
-                incidents,
-                updates,
-                affected,
-                links,
-                self.stamper(),
-            )?);
+            out.extend(self.read_timelines(Some(&list)).await?);
         }
         Ok(out)
     }
 
     /// One incident or maintenance with its timeline.
     pub async fn incident(&self, id: i64) -> StoreResult<Incident> {
+        self.read_timelines(Some(&id.to_string()))
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound("incident"))
+    }
+
+    /// Incidents with their timelines, read in one transaction: all of them, newest first, or
+    /// those whose ids `list` names (`3,7,12`, whole numbers only), in no particular order.
+    async fn read_timelines(&self, list: Option<&str>) -> StoreResult<Vec<Incident>> {
+        let (incidents_sql, updates_sql, affected_sql, links_sql) = match list {
+            None => (
+                format!("{INCIDENT_COLUMNS} ORDER BY started_at DESC, id DESC"),
+                UPDATE_COLUMNS.to_string(),
+                format!("{AFFECTED_COLUMNS} ORDER BY c.name"),
+                "SELECT incident_id, component_id FROM incident_components ORDER BY component_id"
+                    .to_string(),
+            ),
+            Some(list) => (
+                format!("{INCIDENT_COLUMNS} WHERE id IN ({list})"),
+                format!("{UPDATE_COLUMNS} WHERE incident_id IN ({list})"),
+                format!(
+                    "{AFFECTED_COLUMNS} JOIN incident_updates u ON u.id = uc.update_id \
+                     WHERE u.incident_id IN ({list}) ORDER BY c.name"
+                ),
+                format!(
+                    "SELECT incident_id, component_id FROM incident_components \
+                     WHERE incident_id IN ({list}) ORDER BY component_id"
+                ),
+            ),
+        };
         let (incidents, updates, affected, links) = on_pool!(self, read pool => {
             let mut tx = pool.begin().await?;
-            let incidents: Vec<IncidentRow> = sqlx::query_as(&format!("{INCIDENT_COLUMNS} WHERE id = $1"))
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
-            let updates: Vec<UpdateRow> = sqlx::query_as(&format!("{UPDATE_COLUMNS} WHERE incident_id = $1"))
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
-            let affected: Vec<AffectedRow> = sqlx::query_as(&format!(
-                "{AFFECTED_COLUMNS} JOIN incident_updates u ON u.id = uc.update_id WHERE u.incident_id = $1 ORDER BY c.name"
-            ))
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
-            let links: Vec<IncidentComponentRow> = sqlx::query_as(
-                "SELECT incident_id, component_id FROM incident_components WHERE incident_id = $1 ORDER BY component_id",
-            )
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await?;
+            let incidents: Vec<IncidentRow> =
+                sqlx::query_as(&incidents_sql).fetch_all(&mut *tx).await?;
+            let updates: Vec<UpdateRow> = sqlx::query_as(&updates_sql).fetch_all(&mut *tx).await?;
+            let affected: Vec<AffectedRow> =
+                sqlx::query_as(&affected_sql).fetch_all(&mut *tx).await?;
+            let links: Vec<IncidentComponentRow> =
+                sqlx::query_as(&links_sql).fetch_all(&mut *tx).await?;
             tx.commit().await?;
             (incidents, updates, affected, links)
         });
-        assemble(incidents, updates, affected, links, self.stamper())?
-            .pop()
-            .ok_or(StoreError::NotFound("incident"))
+        assemble(incidents, updates, affected, links, self.stamper())
     }
 
     /// Opens an incident with its first update.
