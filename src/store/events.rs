@@ -145,17 +145,20 @@ impl ChangeListener {
 }
 
 /// A summary that changes whenever what the public pages show changes: the latest change to
-/// components and incidents, the number of updates, and the open breach.
-pub type PagesMarker = (Option<String>, Option<String>, i64, Option<i64>);
+/// components and incidents, the number of updates, the open breach, and the sum of the
+/// incidents' revisions (which move with any write to an incident's rows, such as the id of
+/// the post on X that a delivery records on its update).
+pub type PagesMarker = (Option<String>, Option<String>, i64, Option<i64>, i64);
 
 impl Store {
     /// See `cluster::spawn_page_watch`.
     pub async fn pages_marker(&self) -> super::StoreResult<PagesMarker> {
-        let row: (Option<String>, Option<String>, i64, Option<i64>) = super::on_pool!(self, read pool => sqlx::query_as(
+        let row: PagesMarker = super::on_pool!(self, read pool => sqlx::query_as(
             "SELECT (SELECT CAST(MAX(updated_at) AS TEXT) FROM components), \
                     (SELECT CAST(MAX(updated_at) AS TEXT) FROM incidents), \
                     (SELECT COUNT(*) FROM incident_updates), \
-                    (SELECT MAX(id) FROM breaches WHERE ended_at IS NULL)",
+                    (SELECT MAX(id) FROM breaches WHERE ended_at IS NULL), \
+                    (SELECT CAST(COALESCE(SUM(revision), 0) AS BIGINT) FROM incidents)",
         )
         .fetch_one(pool)
         .await)?;
