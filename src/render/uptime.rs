@@ -27,9 +27,12 @@ struct UptimeJson {
     component_ids: Option<Vec<String>>,
 }
 
-/// Four decimals: enough to see a minute in 90 days, without float noise.
+/// Four decimals: enough to see a minute in 90 days, without float noise. Like the page's two
+/// decimals ([`percent_text`](crate::domain::uptime::percent_text)) never rounded up, with the
+/// same tolerance, so the JSON never says more than the page: 97.53996 is 97.5399 here and
+/// 97.53 there, where rounding made it 97.54 against the page's 97.53.
 fn rounded(percent: Option<f64>) -> Option<f64> {
-    percent.map(|p| (p * 10_000.0).round() / 10_000.0)
+    percent.map(|p| ((p * 10_000.0 + 1e-4).floor() / 10_000.0).clamp(0.0, 100.0))
 }
 
 fn report_json(id: String, r: &UptimeReport, group: bool) -> UptimeJson {
@@ -98,4 +101,34 @@ pub(crate) fn render(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Resul
         true,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rounded;
+    use crate::domain::uptime::percent_text;
+
+    #[test]
+    fn four_decimals_never_round_up_past_what_the_page_shows() {
+        assert_eq!(rounded(Some(97.539_96)), Some(97.5399));
+        assert_eq!(percent_text(97.539_96), "97.53");
+        assert_eq!(rounded(Some(99.999_99)), Some(99.9999));
+        assert_eq!(rounded(Some(100.0)), Some(100.0));
+        assert_eq!(rounded(Some(0.0)), Some(0.0));
+        assert_eq!(rounded(None), None);
+        // Float noise just under a value is that value, on the page and here alike.
+        let noisy = 97.54 - 1e-12;
+        assert_eq!(rounded(Some(noisy)), Some(97.54));
+        assert_eq!(percent_text(noisy), "97.54");
+        // Whatever the value, the page's number is at most the JSON's and within 0.01 of it.
+        for i in 0..100_000 {
+            let p = 90.0 + f64::from(i) * 0.000_137;
+            let json = rounded(Some(p)).unwrap_or_default();
+            let page: f64 = percent_text(p).parse().unwrap_or_default();
+            assert!(
+                page <= json + 1e-9 && json - page < 0.01,
+                "{p}: {page} vs {json}"
+            );
+        }
+    }
 }
