@@ -819,7 +819,7 @@ impl PageCache {
         let started = std::thread::Builder::new()
             .name("herald-compress".to_string())
             .spawn(move || {
-                lower_thread_priority(10);
+                lower_thread_priority();
                 // Ends when the runtime, and with it the task above, is gone.
                 while let Ok(mut done) = told.recv() {
                     while let Ok(newer) = told.try_recv() {
@@ -875,12 +875,16 @@ impl PageCache {
     }
 }
 
-/// Lowers the calling thread's CPU priority to `nice`: Linux keeps a nice value per thread.
-fn lower_thread_priority(nice: i32) {
+/// The compression thread's nice value: pages and admin requests come first.
+const COMPRESS_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`COMPRESS_NICE`]: Linux keeps a nice value
+/// per thread.
+fn lower_thread_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority only changes the scheduling priority of the calling thread (who = 0).
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, nice);
+        libc::setpriority(libc::PRIO_PROCESS, 0, COMPRESS_NICE);
     }
 }
 
