@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use crate::security::tripwire::{Rule, Trip, TripLine};
-use crate::store::{OutboundState, Store, StoreResult};
+use crate::store::{OutboundState, Store, StoreError, StoreResult};
 
 pub use crate::security::tripwire::TripWire;
 
@@ -280,6 +280,10 @@ impl Notifier {
     pub async fn reload(&self, store: &Store) {
         match self.read(store).await {
             Ok(_) => {}
+            // Shutting down: the store closed before this task ended.
+            Err(StoreError::Database(sqlx::Error::PoolClosed)) => {
+                tracing::debug!("the store is closed; the kill switch is no longer re-read")
+            }
             Err(e) => tracing::warn!(error = %e, "reading the kill switch failed"),
         }
     }
