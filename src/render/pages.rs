@@ -5,8 +5,8 @@ use askama::Template;
 use chrono::Datelike;
 
 use super::views::{
-    fingerprint, hash_fingerprint, history_page, incident_view, DateView, GroupView, IncidentView,
-    Model, StatementView, PAST_INCIDENTS,
+    fingerprint, hash_fingerprint, history_page, incident_view, status_label, DateView, GroupView,
+    IncidentView, Model, StatementView, TimeView, PAST_INCIDENTS,
 };
 use super::{PagesBuilder, Site};
 use crate::domain::{Choice, Incident};
@@ -56,7 +56,7 @@ struct IncidentPage<'a> {
 #[template(path = "public/history.html")]
 struct HistoryPage<'a> {
     site: &'a Site,
-    month: Month<'a>,
+    month: Month,
     page: usize,
     pages: usize,
     /// The labels of the months on the pages either side, when there are such pages.
@@ -64,10 +64,32 @@ struct HistoryPage<'a> {
     older: Option<String>,
 }
 
-struct Month<'a> {
+struct Month {
     key: String,
     label: String,
-    incidents: Vec<&'a IncidentView>,
+    incidents: Vec<HistoryRow>,
+}
+
+/// What a history page shows of an incident: its name, impact, status and start, without the
+/// rendered Markdown of its updates that an [`IncidentView`] carries.
+struct HistoryRow {
+    id: i64,
+    name: String,
+    impact: &'static str,
+    status_label: &'static str,
+    started: TimeView,
+}
+
+impl HistoryRow {
+    fn new(i: &Incident) -> HistoryRow {
+        HistoryRow {
+            id: i.id,
+            name: i.name.clone(),
+            impact: i.impact.as_str(),
+            status_label: status_label(i),
+            started: TimeView::new(&i.started_at),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -243,22 +265,14 @@ fn history(m: &Model<'_>, out: &mut PagesBuilder<'_>) -> anyhow::Result<()> {
             .map(label);
         let listed: Vec<std::sync::Arc<Incident>> =
             listed.iter().map(|n| m.incidents[*n].clone()).collect();
-        let (site, names) = (out.site.clone(), m.names());
+        let site = out.site.clone();
         out.add_lazy(key, input, HTML, move || {
-            let names = names
-                .iter()
-                .map(|(id, name)| (*id, name.as_str()))
-                .collect();
-            let views: Vec<IncidentView> = listed
-                .iter()
-                .map(|i| incident_view(&site, i, &names))
-                .collect();
             let body = HistoryPage {
                 site: &site,
                 month: Month {
                     key: month.format("%Y-%m").to_string(),
                     label: label(month),
-                    incidents: views.iter().collect(),
+                    incidents: listed.iter().map(|i| HistoryRow::new(i)).collect(),
                 },
                 page,
                 pages,

@@ -433,6 +433,16 @@ fn update_view(site: &Site, u: &IncidentUpdate) -> UpdateView {
     }
 }
 
+/// What the page calls an incident's status: a maintenance called off is completed to the
+/// API, and says so on the page.
+pub fn status_label(i: &Incident) -> &'static str {
+    if i.plan.cancelled_at.is_some() {
+        "Cancelled"
+    } else {
+        i.status.label()
+    }
+}
+
 pub fn incident_view(site: &Site, i: &Incident, names: &HashMap<i64, &str>) -> IncidentView {
     IncidentView {
         id: i.id,
@@ -441,12 +451,7 @@ pub fn incident_view(site: &Site, i: &Incident, names: &HashMap<i64, &str>) -> I
         is_maintenance: i.kind == IncidentKind::Maintenance,
         kind_label: i.kind.label(),
         status: i.status.as_str(),
-        // A maintenance called off is completed to the API, and says so on the page.
-        status_label: if i.plan.cancelled_at.is_some() {
-            "Cancelled"
-        } else {
-            i.status.label()
-        },
+        status_label: status_label(i),
         impact: i.impact.as_str(),
         started: TimeView::new(&i.started_at),
         resolved: i.resolved_at.as_ref().map(TimeView::new),
