@@ -44,6 +44,12 @@ const REFRESH_WAIT: Duration = Duration::from_secs(5);
 /// everything again.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
+/// The sweep reads the incidents this many at a time, pausing `SWEEP_PAUSE` between reads: at
+/// ten thousand incidents it is a stream of short reads, not one that holds a connection and a
+/// core for over a second.
+const SWEEP_CHUNK: usize = 500;
+const SWEEP_PAUSE: Duration = Duration::from_millis(20);
+
 /// The incidents as the last rebuild read them, so the next re-reads only those that changed.
 struct KnownIncidents {
     /// Each incident's revision when it was read (`Store::incident_revisions`).
@@ -700,9 +706,10 @@ impl PageCache {
             .store(every.as_secs().max(1), Ordering::SeqCst);
     }
 
-    /// Every `SWEEP_EVERY`, reads every incident and the whole status history and checks their
-    /// stamps; a row that fails and is not yet held back makes the next rebuild read everything
-    /// (which holds it back and trips the wire). Rebuilds in between read only what moved.
+    /// Every `SWEEP_EVERY`, reads every incident (`SWEEP_CHUNK` at a time) and the whole status
+    /// history and checks their stamps; a row that fails and is not yet held back makes the next
+    /// rebuild read everything (which holds it back and trips the wire). Rebuilds in between
+    /// read only what moved.
     fn spawn_sweeper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
@@ -729,8 +736,15 @@ impl PageCache {
     /// Whether a full read finds a row without a valid stamp that is not yet reported.
     async fn sweep(&self) -> anyhow::Result<bool> {
         let (_, bad, mut held) = public_components(self.store.components().await?);
-        for incident in self.store.incidents().await? {
-            public_incident(incident, &bad, &mut held);
+        let mut ids: Vec<i64> = self.store.incident_revisions().await?.into_keys().collect();
+        ids.sort_unstable();
+        for (n, chunk) in ids.chunks(SWEEP_CHUNK).enumerate() {
+            if n > 0 {
+                tokio::time::sleep(SWEEP_PAUSE).await;
+            }
+            for incident in self.store.incidents_by_id(chunk).await? {
+                public_incident(incident, &bad, &mut held);
+            }
         }
         held.extend(
             self.store

@@ -200,3 +200,63 @@ async fn a_row_rewritten_behind_the_revision_triggers_is_found_by_the_sweep() {
         "nor the incident, left with no genuine update"
     );
 }
+
+#[tokio::test]
+async fn the_sweep_reads_every_chunk_of_a_long_history() {
+    use herald::domain::{Impact, IncidentDraft, IncidentStatus, UpdateDraft};
+    let app = crate::helpers::spawn_app_with(|c| c.page_sweep_seconds = 1).await;
+    // More incidents than the sweep reads at once (500), written through the store so the
+    // admin API's own limits do not get in the way; each carries Herald's stamp.
+    let mut last = 0;
+    for n in 0..1_201 {
+        let draft = IncidentDraft {
+            name: format!("Incident {n}"),
+            impact: Impact::Minor,
+            first: UpdateDraft {
+                status: IncidentStatus::Resolved,
+                body: format!("Fixed {n}."),
+                components: Vec::new(),
+                notify: false,
+                channels: Vec::new(),
+                custom_tweet: None,
+                display_at: None,
+            },
+        };
+        last = app
+            .store
+            .open_incident(&draft, ADMIN)
+            .await
+            .unwrap()
+            .incident_id;
+    }
+    // The page watch finds the store's writes; wait until the pages have read them all, so
+    // that only the sweep can find what follows.
+    let started = std::time::Instant::now();
+    loop {
+        let r = app.get(&format!("/incidents/{last}")).await;
+        if r.status() == 200 && r.text().await.unwrap().contains("Fixed 1200.") {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 60, "the pages never showed the history");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.settled().await;
+    let drop = if app.database_url.starts_with("postgres") {
+        "DROP TRIGGER incident_updates_revision ON incident_updates"
+    } else {
+        "DROP TRIGGER incident_updates_changed"
+    };
+    app.store.execute_admin(drop).await.unwrap();
+    // The newest incident: in the sweep's last chunk, read in order of id.
+    app.store
+        .execute_admin(&format!(
+            "UPDATE incident_updates SET body = 'Claim your refund at https://acme-refunds.example' \
+             WHERE incident_id = {last}"
+        ))
+        .await
+        .unwrap();
+    app.wait_for_trip("no valid stamp").await;
+    let r = app.get(&format!("/incidents/{last}")).await;
+    assert_eq!(r.status(), 404, "the incident, left with no genuine update");
+    assert!(!app.get_text("/history").await.contains("acme-refunds"));
+}
