@@ -237,7 +237,10 @@ async fn the_sweep_reads_every_chunk_of_a_long_history() {
         if r.status() == 200 && r.text().await.unwrap().contains("Fixed 1200.") {
             break;
         }
-        assert!(started.elapsed().as_secs() < 60, "the pages never showed the history");
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the pages never showed the history"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     app.settled().await;
