@@ -166,6 +166,17 @@ async fn a_postmortem_edited_in_the_database_is_never_shown_in_public() {
     app.wait_for_trip("no valid stamp").await;
 }
 
+/// What an attacker with a database shell does first: drops the trigger that moves an
+/// incident's revision when one of its updates changes, so no rebuild reads the row again.
+async fn drop_the_update_revision_trigger(app: &TestApp) {
+    let drop = if app.database_url.starts_with("postgres") {
+        "DROP TRIGGER incident_updates_revision ON incident_updates"
+    } else {
+        "DROP TRIGGER incident_updates_changed"
+    };
+    app.store.execute_admin(drop).await.unwrap();
+}
+
 #[tokio::test]
 async fn a_row_rewritten_behind_the_revision_triggers_is_found_by_the_sweep() {
     let app = crate::helpers::spawn_app_with(|c| c.page_sweep_seconds = 1).await;
@@ -178,12 +189,7 @@ async fn a_row_rewritten_behind_the_revision_triggers_is_found_by_the_sweep() {
 
     // An attacker on the database host first drops the trigger that would move the incident's
     // revision, so a rebuild would not read the row again, then rewrites the update.
-    let drop = if app.database_url.starts_with("postgres") {
-        "DROP TRIGGER incident_updates_revision ON incident_updates"
-    } else {
-        "DROP TRIGGER incident_updates_changed"
-    };
-    app.store.execute_admin(drop).await.unwrap();
+    drop_the_update_revision_trigger(&app).await;
     app.store
         .execute_admin("UPDATE incident_updates SET body = 'Claim your refund at https://acme-refunds.example'")
         .await
@@ -244,12 +250,7 @@ async fn the_sweep_reads_every_chunk_of_a_long_history() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     app.settled().await;
-    let drop = if app.database_url.starts_with("postgres") {
-        "DROP TRIGGER incident_updates_revision ON incident_updates"
-    } else {
-        "DROP TRIGGER incident_updates_changed"
-    };
-    app.store.execute_admin(drop).await.unwrap();
+    drop_the_update_revision_trigger(&app).await;
     // The newest incident: in the sweep's last chunk, read in order of id.
     app.store
         .execute_admin(&format!(
