@@ -483,11 +483,10 @@ impl PageCache {
         // Read first: a change committed while the pages are built shows as a difference later.
         let marker = self.store.pages_marker().await.ok();
         let read_marker = started.elapsed();
-        let components = self.store.components().await?;
+        let (components, bad, mut tampered) = public_components(self.store.components().await?);
         let read_components = started.elapsed();
-        let (incidents, revisions, full, mut tampered) = self.read_incidents(&components).await?;
+        let (incidents, revisions, full, held) = self.read_incidents(&components, &bad).await?;
         let read_incidents = started.elapsed();
-        let (components, _, held) = public_components(components);
         tampered.extend(held);
         // Only a breach Herald stamped, whose statement is itself on the public pages, is
         // pinned; a row written straight into the database trips the wire instead.
@@ -589,23 +588,23 @@ impl PageCache {
     /// Every incident the public may see, newest first: those whose revision moved since the
     /// last read are read again, the rest kept from it; at first, when the sweep asks, and
     /// after a component's rename or a change in which components are tampered, all are read
-    /// again (which checks every row's stamp anew). Also returns the revisions, whether all
-    /// were read, and what the rows read now hold back.
+    /// again (which checks every row's stamp anew). `components` are the public ones, `bad`
+    /// the ids of those held back. Also returns the revisions, whether all were read, and what
+    /// the rows read now hold back.
     async fn read_incidents(
         &self,
         components: &[Component],
+        bad: &std::collections::HashSet<i64>,
     ) -> anyhow::Result<(Vec<Arc<Incident>>, HashMap<i64, i64>, bool, Vec<String>)> {
-        let names = views::fingerprint(
-            &components
+        let mut held_back: Vec<i64> = bad.iter().copied().collect();
+        held_back.sort_unstable();
+        let names = views::fingerprint(&(
+            components
                 .iter()
-                .map(|c| (c.id, &c.name, c.tampered))
+                .map(|c| (c.id, &c.name))
                 .collect::<Vec<_>>(),
-        );
-        let bad: std::collections::HashSet<i64> = components
-            .iter()
-            .filter(|c| c.tampered)
-            .map(|c| c.id)
-            .collect();
+            held_back,
+        ));
         let mut held = Vec::new();
         // Taken out while reading: a failed read leaves nothing, and the next one reads all.
         let last = self.known.lock().ok().and_then(|mut k| k.take());
@@ -635,7 +634,7 @@ impl PageCache {
                 let mut found = std::collections::HashSet::new();
                 for incident in self.store.incidents_by_id(&changed).await? {
                     found.insert(incident.id);
-                    if let Some(public) = public_incident(incident, &bad, &mut held) {
+                    if let Some(public) = public_incident(incident, bad, &mut held) {
                         known.incidents.insert(public.id, Arc::new(public));
                     }
                 }
@@ -651,7 +650,7 @@ impl PageCache {
                 full = true;
                 let mut incidents = HashMap::new();
                 for incident in self.store.incidents().await? {
-                    if let Some(public) = public_incident(incident, &bad, &mut held) {
+                    if let Some(public) = public_incident(incident, bad, &mut held) {
                         incidents.insert(public.id, Arc::new(public));
                     }
                 }
